@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages imret needs (only the missing ones) and builds
+# it with CMake + Ninja into build/. Shared by scripts/demo.sh and scripts/test.sh.
+#   scripts/setup.sh           build dependencies + the bundled Fashion-MNIST
+#   scripts/setup.sh --tests   also the reference tools the tests compare with
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  cmake ninja-build g++ ccache pkg-config
+  libtorch-dev libfaiss-dev
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
+  zlib1g-dev libgtest-dev libbenchmark-dev
+  dataset-fashion-mnist
+)
+if [[ "${1:-}" == "--tests" ]]; then
+  packages+=(python3-torch python3-sklearn python3-numpy)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+if [[ ! -f build/build.ninja ]]; then
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+jobs=$(nproc)
+cmake --build build --parallel "$jobs"

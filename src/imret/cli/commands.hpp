@@ -1,0 +1,16 @@
+#pragma once
+// Each sub-command lives in its own file and registers itself on the app.
+// The callback runs after global options are parsed (threads are set).
+namespace CLI {
+class App;
+}
+
+namespace imret::cli {
+
+void add_train_command(CLI::App& app);
+void add_embed_command(CLI::App& app);
+void add_search_command(CLI::App& app);
+void add_evaluate_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
+
+}  // namespace imret::cli

@@ -1,0 +1,143 @@
+#include "imret/core/safetensors.hpp"
+
+#include <torch/torch.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "imret/core/atomic_file.hpp"
+#include "imret/core/error.hpp"
+
+namespace imret {
+namespace {
+
+struct DtypeName {
+  const char* name;
+  at::ScalarType type;
+};
+constexpr DtypeName kDtypes[] = {
+    {"F64", at::kDouble}, {"F32", at::kFloat}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}, {"I64", at::kLong},
+    {"I32", at::kInt},    {"I16", at::kShort}, {"I8", at::kChar},  {"U8", at::kByte},       {"BOOL", at::kBool},
+};
+
+const char* dtype_name(at::ScalarType type) {
+  for (const auto& d : kDtypes)
+    if (d.type == type) return d.name;
+  throw Error(std::string("safetensors: unsupported tensor dtype ") + c10::toString(type));
+}
+
+}  // namespace
+
+void save_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::vector<at::Tensor> contiguous;
+  contiguous.reserve(tensors.size());
+  uint64_t offset = 0;
+  for (const auto& [name, tensor] : tensors) {
+    if (header.contains(name)) throw Error(path.string() + ": duplicate tensor name '" + name + "'");
+    at::Tensor cpu = tensor.detach().to(torch::kCPU).contiguous();
+    const uint64_t bytes = static_cast<uint64_t>(cpu.numel()) * cpu.element_size();
+    header[name] = {{"dtype", dtype_name(cpu.scalar_type())},
+                    {"shape", cpu.sizes().vec()},
+                    {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+    contiguous.push_back(std::move(cpu));
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  AtomicFile file(path);
+  auto& out = file.stream();
+  uint64_t length = text.size();
+  unsigned char length_bytes[8];
+  for (int i = 0; i < 8; ++i) length_bytes[i] = static_cast<unsigned char>((length >> (8 * i)) & 0xff);
+  out.write(reinterpret_cast<const char*>(length_bytes), 8);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  for (const auto& t : contiguous)
+    out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.numel() * t.element_size()));
+  file.commit();
+}
+
+TensorFile load_safetensors(const std::filesystem::path& path) {
+  const std::string bytes = read_file(path);
+  const std::string name = path.string();
+  if (bytes.size() < 8) throw Error(name + ": not a safetensors file (shorter than 8 bytes)");
+  uint64_t header_length = 0;
+  for (int i = 7; i >= 0; --i) header_length = (header_length << 8) | static_cast<unsigned char>(bytes[i]);
+  if (header_length > bytes.size() - 8)
+    throw Error(name + ": truncated or not a safetensors file (header of " + std::to_string(header_length) +
+                " bytes, file of " + std::to_string(bytes.size()) + ")");
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_length));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(name + ": malformed safetensors header: " + e.what());
+  }
+  if (!header.is_object()) throw Error(name + ": malformed safetensors header: not a JSON object");
+  const uint64_t data_start = 8 + header_length;
+  const uint64_t data_size = bytes.size() - data_start;
+
+  TensorFile file;
+  struct Entry {
+    uint64_t begin;
+    std::string key;
+    at::ScalarType type;
+    std::vector<int64_t> shape;
+    uint64_t end;
+  };
+  std::vector<Entry> entries;
+  for (const auto& [key, info] : header.items()) {
+    if (key == "__metadata__") {
+      if (!info.is_object()) throw Error(name + ": __metadata__ is not an object");
+      for (const auto& [k, v] : info.items()) {
+        if (!v.is_string()) throw Error(name + ": __metadata__ value '" + k + "' is not a string");
+        file.metadata[k] = v.get<std::string>();
+      }
+      continue;
+    }
+    try {
+      Entry e;
+      e.key = key;
+      const std::string dtype = info.at("dtype").get<std::string>();
+      bool known = false;
+      for (const auto& d : kDtypes)
+        if (dtype == d.name) {
+          e.type = d.type;
+          known = true;
+        }
+      if (!known) throw Error(name + ": tensor '" + key + "' has unsupported dtype " + dtype);
+      e.shape = info.at("shape").get<std::vector<int64_t>>();
+      const auto offsets = info.at("data_offsets").get<std::vector<uint64_t>>();
+      if (offsets.size() != 2) throw Error(name + ": tensor '" + key + "': data_offsets must have two values");
+      e.begin = offsets[0];
+      e.end = offsets[1];
+      uint64_t count = 1;
+      for (int64_t d : e.shape) {
+        if (d < 0) throw Error(name + ": tensor '" + key + "' has a negative dimension");
+        count *= static_cast<uint64_t>(d);
+      }
+      const uint64_t expected = count * c10::elementSize(e.type);
+      if (e.end < e.begin || e.end > data_size)
+        throw Error(name + ": tensor '" + key + "' lies outside the file (truncated?)");
+      if (e.end - e.begin != expected)
+        throw Error(name + ": tensor '" + key + "' has " + std::to_string(e.end - e.begin) +
+                    " bytes but its shape and dtype need " + std::to_string(expected));
+      entries.push_back(std::move(e));
+    } catch (const nlohmann::json::exception& ex) {
+      throw Error(name + ": tensor '" + key + "': malformed entry: " + ex.what());
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  for (size_t i = 1; i < entries.size(); ++i)
+    if (entries[i].begin < entries[i - 1].end)
+      throw Error(name + ": tensors '" + entries[i - 1].key + "' and '" + entries[i].key + "' overlap");
+  for (const auto& e : entries) {
+    at::Tensor tensor = torch::empty(e.shape, torch::TensorOptions().dtype(e.type));
+    if (e.end > e.begin) std::memcpy(tensor.data_ptr(), bytes.data() + data_start + e.begin, e.end - e.begin);
+    file.tensors.emplace_back(e.key, std::move(tensor));
+  }
+  return file;
+}
+
+}  // namespace imret
