@@ -1,0 +1,96 @@
+#pragma once
+// Batches from a dataset, decoded and transformed by worker threads while the
+// model works, delivered in order and reproducibly.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "imret/data/dataset.hpp"
+#include "imret/data/transforms.hpp"
+
+namespace imret::data {
+
+// What to do with an image that cannot be read or decoded.
+enum class BadImagePolicy { Skip, Fail };
+
+// "skip" or "fail"; throws UsageError otherwise.
+BadImagePolicy parse_bad_image_policy(const std::string& text);
+
+// The images skipped under BadImagePolicy::Skip. Thread-safe.
+class BadImageLog {
+ public:
+  void add(const std::string& path, const std::string& reason);
+  int64_t count() const;
+  // {path, reason} in the order they were added.
+  std::vector<std::pair<std::string, std::string>> entries() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::pair<std::string, std::string>> entries_;
+};
+
+struct Batch {
+  at::Tensor images;             // N x C x H x W float32
+  at::Tensor labels;             // N int64
+  std::vector<int64_t> indices;  // dataset index of each row (bad images skipped)
+};
+
+struct LoaderOptions {
+  int64_t batch_size = 256;
+  bool shuffle = false;
+  bool drop_last = false;  // drop the last batch when it is smaller than batch_size
+  uint64_t seed = 0;       // shuffling and per-item augmentation
+  int workers = 2;         // decoding threads; 0 = decode in next()'s thread
+  int prefetch_batches = 4;  // batches made ahead of next() (at least 1)
+  BadImagePolicy on_bad_image = BadImagePolicy::Skip;
+};
+
+// Makes the batches of one epoch at a time.
+//
+// Guarantees: batches come in order and their content depends only on
+// (dataset, transform, options, epoch), not on thread timing: the order is
+// 0..n-1, or a shuffle seeded by (seed, epoch); item i's transform draws from
+// an rng seeded by (seed, epoch, i). With an in-memory dataset and a batchable
+// transform, a whole batch is loaded with load_many and transformed at once.
+// Items of one batch must share one size after the transform (else the
+// error names two of them).
+// Bad images (BadImageError): Skip -> recorded in the log, warned about,
+// dropped from their batch (a batch left empty is not returned); Fail -> the
+// error is rethrown by next(). Any other exception of a worker is rethrown by
+// next() too, after which the epoch is over (next() returns nullopt).
+// Worker threads run at most one intra-op thread each (no oversubscription).
+// Not thread-safe: use one Loader from one thread.
+class Loader {
+ public:
+  // transform may be null (images as loaded). bad_images: where skipped
+  // images are recorded; null: a log of the loader's own (bad_images()).
+  Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Transform> transform, LoaderOptions options,
+         std::shared_ptr<BadImageLog> bad_images = nullptr);
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+  // Stops the workers, even mid-epoch, without waiting for the epoch's end.
+  ~Loader();
+
+  // Begins epoch `epoch` (abandoning any unfinished one) and starts the workers.
+  void start_epoch(int64_t epoch);
+  // The next batch of the epoch; nullopt at its end. next() before any
+  // start_epoch starts epoch 0.
+  std::optional<Batch> next();
+
+  int64_t batches_per_epoch() const;
+  // Items delivered per epoch when no image is bad (drop_last counted).
+  int64_t items_per_epoch() const;
+  const std::shared_ptr<BadImageLog>& bad_images() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace imret::data
