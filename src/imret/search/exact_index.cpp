@@ -1,0 +1,96 @@
+#include "imret/search/exact_index.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <limits>
+#include <sstream>
+
+#include "imret/core/error.hpp"
+
+namespace imret::search {
+
+namespace {
+
+constexpr int64_t kMaxBlockElements = int64_t{1} << 26;  // ~256 MB of float32 per similarity block
+
+struct TopK {
+  at::Tensor values;  // B x k, higher = more similar
+  at::Tensor ids;     // B x k int64
+};
+
+// Keeps the best k of the running top-k and a new candidate block.
+TopK merge(const TopK& best, const TopK& candidates, int64_t k) {
+  if (!best.values.defined()) return candidates;
+  at::Tensor values = torch::cat({best.values, candidates.values}, 1);
+  at::Tensor ids = torch::cat({best.ids, candidates.ids}, 1);
+  auto [top_values, positions] = values.topk(std::min<int64_t>(k, values.size(1)), 1, true, true);
+  return {top_values, ids.gather(1, positions)};
+}
+
+}  // namespace
+
+ExactIndex::ExactIndex(Metric metric, c10::Device device, int64_t block_size)
+    : metric_(metric), device_(device), block_size_(block_size) {
+  if (block_size_ < 1) throw Error("ExactIndex: block_size must be >= 1 (got " + std::to_string(block_size) + ")");
+}
+
+void ExactIndex::add(const at::Tensor& embeddings) {
+  check_embeddings(embeddings, "ExactIndex::add");
+  const int64_t d = embeddings.size(1);
+  if (dim_ != 0 && d != dim_)
+    throw Error("ExactIndex::add: embeddings have " + std::to_string(d) + " dimensions, the index " +
+                std::to_string(dim_));
+  if (embeddings.size(0) == 0) return;
+  chunks_.push_back(prepare_database(embeddings, metric_, device_));
+  dim_ = d;
+  size_ += embeddings.size(0);
+}
+
+SearchResult ExactIndex::search(const at::Tensor& queries, int64_t k) const {
+  check_embeddings(queries, "ExactIndex::search: queries");
+  if (size_ == 0) throw Error("ExactIndex::search: the index is empty; add embeddings before searching");
+  if (k <= 0) throw Error("ExactIndex::search: k must be >= 1 (got " + std::to_string(k) + ")");
+  if (queries.size(1) != dim_)
+    throw Error("ExactIndex::search: queries have " + std::to_string(queries.size(1)) + " dimensions, the index " +
+                std::to_string(dim_));
+  const int64_t num_queries = queries.size(0);
+  const int64_t k_found = std::min(k, size_);
+  const bool euclidean = metric_ == Metric::Euclidean;
+  const float pad = euclidean ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
+  SearchResult result;
+  result.metric = metric_;
+  result.ids = torch::full({num_queries, k}, -1, torch::kInt64);
+  result.scores = torch::full({num_queries, k}, pad, torch::kFloat32);
+
+  const at::Tensor all_queries = queries.to(device_, torch::kFloat32);
+  for (int64_t q0 = 0; q0 < num_queries; q0 += block_size_) {
+    const int64_t rows = std::min(block_size_, num_queries - q0);
+    const at::Tensor block = all_queries.narrow(0, q0, rows);
+    const int64_t piece = std::max<int64_t>(1, kMaxBlockElements / rows);
+    TopK best;
+    int64_t offset = 0;
+    for (const PreparedDatabase& chunk : chunks_) {
+      for (int64_t start = 0; start < chunk.size(); start += piece) {
+        const int64_t length = std::min(piece, chunk.size() - start);
+        const at::Tensor sim = similarity_block(block, chunk.slice(start, length));
+        auto [values, positions] = sim.topk(std::min(k_found, length), 1, true, true);
+        best = merge(best, {values, positions + (offset + start)}, k_found);
+      }
+      offset += chunk.size();
+    }
+    at::Tensor scores = euclidean ? best.values.neg() : best.values;
+    result.scores.narrow(0, q0, rows).narrow(1, 0, k_found).copy_(scores);
+    result.ids.narrow(0, q0, rows).narrow(1, 0, k_found).copy_(best.ids);
+  }
+  return result;
+}
+
+std::string ExactIndex::describe() const {
+  std::ostringstream out;
+  out << "exact:" << (metric_ == Metric::Cosine ? "cosine" : "l2") << " (" << size_ << " vectors, dim " << dim_ << ", "
+      << device_.str() << ")";
+  return out.str();
+}
+
+}  // namespace imret::search

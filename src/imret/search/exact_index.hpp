@@ -1,0 +1,37 @@
+#pragma once
+// Exact nearest-neighbour search in LibTorch: blocks of queries against blocks
+// of the database (a matrix product each), top-k per block, merged.
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <vector>
+
+#include "imret/search/index.hpp"
+#include "imret/search/similarity.hpp"
+
+namespace imret::search {
+
+class ExactIndex : public Index {
+ public:
+  // block_size: queries per block (>= 1). Database blocks are sized so that a
+  // similarity block holds at most about 64M floats.
+  explicit ExactIndex(Metric metric, c10::Device device = c10::kCPU, int64_t block_size = 2048);
+
+  void add(const at::Tensor& embeddings) override;
+  // Ties between equal scores come in an unspecified order (torch::topk).
+  SearchResult search(const at::Tensor& queries, int64_t k) const override;
+  int64_t size() const override { return size_; }
+  int64_t dim() const override { return dim_; }
+  Metric metric() const override { return metric_; }
+  std::string describe() const override;
+
+ private:
+  Metric metric_;
+  c10::Device device_;
+  int64_t block_size_;
+  int64_t dim_ = 0;
+  int64_t size_ = 0;
+  std::vector<PreparedDatabase> chunks_;  // one per add()
+};
+
+}  // namespace imret::search

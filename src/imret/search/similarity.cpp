@@ -1,0 +1,66 @@
+#include "imret/search/similarity.hpp"
+
+#include <torch/torch.h>
+
+#include <string>
+
+#include "imret/core/error.hpp"
+
+namespace imret::search {
+
+namespace {
+
+std::string shape_of(const at::Tensor& t) {
+  std::string s;
+  for (int64_t d = 0; d < t.dim(); ++d) s += (d ? " x " : "") + std::to_string(t.size(d));
+  return s.empty() ? "scalar" : s;
+}
+
+at::Tensor unit_rows(const at::Tensor& x) { return x / x.norm(2, {1}, true).clamp_min(1e-12); }
+
+}  // namespace
+
+void check_embeddings(const at::Tensor& t, const char* what) {
+  if (!t.defined()) throw Error(std::string(what) + ": undefined tensor");
+  if (t.dim() != 2) throw Error(std::string(what) + ": expected an N x D matrix, got " + shape_of(t));
+  if (!at::isFloatingType(t.scalar_type()))
+    throw Error(std::string(what) + ": expected floating-point values, got " + std::string(c10::toString(t.scalar_type())));
+}
+
+PreparedDatabase PreparedDatabase::slice(int64_t start, int64_t length) const {
+  PreparedDatabase part;
+  part.metric = metric;
+  part.vectors = vectors.narrow(0, start, length);
+  if (squared_norms.defined()) part.squared_norms = squared_norms.narrow(0, start, length);
+  return part;
+}
+
+PreparedDatabase prepare_database(const at::Tensor& database, Metric metric, c10::Device device) {
+  check_embeddings(database, "database");
+  PreparedDatabase prepared;
+  prepared.metric = metric;
+  at::Tensor x = database.to(device, torch::kFloat32).contiguous();
+  if (metric == Metric::Cosine) {
+    prepared.vectors = unit_rows(x).contiguous();
+  } else {
+    prepared.vectors = x;
+    prepared.squared_norms = x.pow(2).sum(1);
+  }
+  return prepared;
+}
+
+at::Tensor similarity_block(const at::Tensor& queries, const PreparedDatabase& database) {
+  check_embeddings(queries, "queries");
+  const int64_t dim = database.vectors.size(1);
+  if (queries.size(1) != dim)
+    throw Error("dimension mismatch: queries have " + std::to_string(queries.size(1)) + " dimensions, the database " +
+                std::to_string(dim));
+  at::Tensor q = queries.to(database.vectors.device(), torch::kFloat32);
+  if (database.metric == Metric::Cosine) return torch::mm(unit_rows(q), database.vectors.t());
+  // -2 q.d + |d|^2, then + |q|^2, clamped (rounding can make it negative), sqrt, negated.
+  at::Tensor d2 = torch::addmm(database.squared_norms.unsqueeze(0), q, database.vectors.t(), 1, -2);
+  d2.add_(q.pow(2).sum(1, true));
+  return d2.clamp_min_(0).sqrt_().neg_();
+}
+
+}  // namespace imret::search
