@@ -79,8 +79,8 @@ std::vector<fs::path> class_images(const fs::path& class_folder) {
   if (error) throw Error(class_folder.string() + ": cannot list folder: " + error.message());
   if (!skipped.empty()) {
     std::sort(skipped.begin(), skipped.end());
-    spdlog::warn("{}: skipped {} entr{} that are not .jpg/.jpeg/.png/.bmp images: {}", class_folder.string(),
-                 skipped.size(), skipped.size() == 1 ? "y" : "ies", join(skipped, 5));
+    spdlog::warn("{}: skipped {} non-image entr{} (only .jpg, .jpeg, .png, .bmp are read): {}",
+                 class_folder.string(), skipped.size(), skipped.size() == 1 ? "y" : "ies", join(skipped, 5));
   }
   if (images.empty()) throw Error(class_folder.string() + ": class folder holds no image (.jpg, .jpeg, .png, .bmp)");
   std::sort(images.begin(), images.end());
