@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <ATen/Parallel.h>
+
 #include <chrono>
 #include <set>
 
@@ -60,7 +62,30 @@ class AddHalf : public Transform {
   std::string describe() const override { return "AddHalf"; }
 };
 
+// Records the intra-op thread count seen while transforming.
+class ThreadCountProbe : public Transform {
+ public:
+  at::Tensor apply(const at::Tensor& image, std::mt19937_64&) const override {
+    seen = at::get_num_threads();
+    return image;
+  }
+  std::string describe() const override { return "ThreadCountProbe"; }
+  mutable std::atomic<int> seen{-1};
+};
+
 }  // namespace
+
+TEST(Loader, WorkersUseOneIntraOpThreadEach) {
+  if (at::get_parallel_info().find("OpenMP") == std::string::npos) GTEST_SKIP() << "not an OpenMP LibTorch";
+  const int before = at::get_num_threads();
+  at::set_num_threads(2);
+  auto probe = std::make_shared<ThreadCountProbe>();
+  Loader loader(std::make_shared<FakeDataset>(4), probe, options_with(2, 1));
+  whole_epoch(loader, 0);
+  EXPECT_EQ(probe->seen.load(), 1);
+  EXPECT_EQ(at::get_num_threads(), 2);  // the caller's setting is untouched
+  at::set_num_threads(before);
+}
 
 TEST(Loader, DeliversEveryItemOnceInOrderWithMatchingContent) {
   for (int workers : {0, 1, 3}) {
