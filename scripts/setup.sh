@@ -12,10 +12,11 @@ packages=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   zlib1g-dev libgtest-dev libbenchmark-dev
+  libopenblas0-pthread  # an optimised BLAS for LibTorch and FAISS (Debian defaults to the reference BLAS)
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--tests" ]]; then
-  packages+=(python3-torch python3-sklearn python3-numpy)
+  packages+=(python3-torch python3-torchvision python3-sklearn python3-numpy)
 fi
 
 missing=()

@@ -13,6 +13,8 @@
 #include "imret/core/version.hpp"
 
 int main(int argc, char** argv) {
+  // Line-buffered stdout keeps printed results in order with the progress lines on stderr.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"imret: content-based image retrieval (learn an embedding, index, search, evaluate)", "imret"};
   app.require_subcommand(1);
   app.set_version_flag("--version", imret::kVersion);

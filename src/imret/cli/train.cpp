@@ -1,7 +1,56 @@
+// imret train: learn an embedding (this version: a classifier whose last
+// layer is removed for retrieval) and write a run directory.
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 
 #include "imret/cli/commands.hpp"
+#include "imret/cli/common.hpp"
+#include "imret/core/atomic_file.hpp"
+#include "imret/core/error.hpp"
+#include "imret/core/yaml.hpp"
+#include "imret/data/dataset.hpp"
+#include "imret/data/image_folder.hpp"
+#include "imret/learn/trainer.hpp"
 
 namespace imret::cli {
-void add_train_command(CLI::App& app) { app.add_subcommand("train", "TODO"); }
+namespace {
+
+struct TrainArgs {
+  learn::TrainConfig config;
+  std::string data = data::kDefaultFashionMnist;
+  std::string split = "train";
+  std::string out = "runs/train";
+  std::string resume;
+  PreprocessArgs preprocess;
+};
+
+void run_train(TrainArgs& args) {
+  auto dataset = data::open_dataset(args.data, args.split);
+  args.config.preprocess = args.preprocess.resolve(dataset->channels(), args.config.network.arch);
+  const std::filesystem::path run_dir = args.out;
+  nlohmann::json recorded = {{"command", "train"}, {"data", args.data}, {"split", args.split},
+                             {"train", args.config.to_json()}};
+  write_file_atomic(run_dir / "config.yaml", to_yaml(recorded));
+  learn::TrainResult result = learn::train_classifier(args.config, dataset, run_dir, args.resume);
+  print_training_summary(result, run_dir);
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* command = app.add_subcommand("train", "Train an embedding network and write a run directory");
+  command->add_option("--data", args->data, "Dataset: an MNIST/Fashion-MNIST IDX folder or an image folder (root/<split>/<class>/*.jpg)")
+      ->capture_default_str();
+  command->add_option("--split", args->split, "Split to train on")->capture_default_str();
+  command->add_option("-o,--out", args->out, "Run directory to write")->capture_default_str();
+  command->add_option("--method", args->config.method, "Training method: classification")->capture_default_str();
+  add_network_options(*command, args->config.network);
+  add_training_options(*command, args->config);
+  args->preprocess.add_options(*command);
+  command->add_option("--resume", args->resume, "Continue from this checkpoint (its .optim.pt next to it)");
+  command->callback([args] { run_train(*args); });
+}
+
 }  // namespace imret::cli

@@ -1,9 +1,114 @@
-#include <gtest/gtest.h>
 #include "imret/core/npy.hpp"
-TEST(Npy, RoundTrip) {
-  const float data[6] = {1, 2, 3, 4, 5, 6};
-  auto path = std::filesystem::temp_directory_path() / "imret_npy_test.npy";
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "imret/core/atomic_file.hpp"
+#include "imret/core/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+fs::path temp_path(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("imret_core_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return dir / name;
+}
+}  // namespace
+
+TEST(Npy, RoundTripKeepsShapeAndValues) {
+  const float data[6] = {1.5f, -2, 3, 4, 5e-8f, 6};
+  const fs::path path = temp_path("round.npy");
   imret::save_npy(path, data, 2, 3);
-  auto m = imret::load_npy(path);
-  EXPECT_EQ(m.rows, 2); EXPECT_EQ(m.cols, 3); EXPECT_EQ(m.values[5], 6.0f);
+  const auto m = imret::load_npy(path);
+  EXPECT_EQ(m.rows, 2);
+  EXPECT_EQ(m.cols, 3);
+  ASSERT_EQ(m.values.size(), 6u);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(m.values[i], data[i]);
+  // The data starts on a 64-byte boundary, as numpy writes it.
+  EXPECT_EQ((fs::file_size(path) - 6 * sizeof(float)) % 64, 0u);
+}
+
+TEST(Npy, NumpyReadsWhatWeWriteAndWeReadWhatNumpyWrites) {
+  const float data[4] = {0.25f, 1, 2, 3};
+  const fs::path ours = temp_path("ours.npy");
+  const fs::path theirs = temp_path("theirs.npy");
+  imret::save_npy(ours, data, 4, 1);
+  const std::string command = "/usr/bin/python3 -c \"import numpy as np; a = np.load('" + ours.string() +
+                              "'); assert a.shape == (4, 1) and a.dtype == np.float32 and a[0, 0] == 0.25; "
+                              "np.save('" + theirs.string() + "', np.arange(6, dtype=np.float32).reshape(2, 3))\"";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  const auto m = imret::load_npy(theirs);
+  EXPECT_EQ(m.rows, 2);
+  EXPECT_EQ(m.cols, 3);
+  EXPECT_EQ(m.values[5], 5.0f);
+}
+
+TEST(Npy, RejectsTruncatedWrongDtypeAndGarbage) {
+  const float data[6] = {1, 2, 3, 4, 5, 6};
+  const fs::path path = temp_path("trunc.npy");
+  imret::save_npy(path, data, 2, 3);
+  fs::resize_file(path, fs::file_size(path) - 4);
+  try {
+    imret::load_npy(path);
+    FAIL() << "truncated file accepted";
+  } catch (const imret::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path.string() + ": truncated"), std::string::npos) << e.what();
+  }
+  imret::write_file_atomic(temp_path("garbage.npy"), "not numpy at all");
+  EXPECT_THROW(imret::load_npy(temp_path("garbage.npy")), imret::Error);
+  const fs::path f8 = temp_path("f8.npy");
+  ASSERT_EQ(std::system(("/usr/bin/python3 -c \"import numpy as np; np.save('" + f8.string() + "', np.zeros(3))\"").c_str()), 0);
+  try {
+    imret::load_npy(f8);
+    FAIL() << "float64 accepted";
+  } catch (const imret::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("<f8"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AtomicFile, AnUncommittedWriteLeavesTheOldFileAndNoTemporary) {
+  const fs::path path = temp_path("atomic/keep.txt");
+  imret::write_file_atomic(path, "good");
+  {
+    imret::AtomicFile file(path);
+    file.stream() << "half written";
+    // no commit: as if an exception left the scope
+  }
+  EXPECT_EQ(imret::read_file(path), "good");
+  int entries = 0;
+  for (const auto& entry : fs::directory_iterator(path.parent_path())) {
+    (void)entry;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1);
+}
+
+TEST(AtomicFile, WriteViaTempRemovesTheTemporaryOnFailure) {
+  const fs::path path = temp_path("via/file.bin");
+  imret::write_file_atomic(path, "old");
+  EXPECT_THROW(imret::write_via_temp(path,
+                                     [](const fs::path& temp) {
+                                       std::ofstream(temp) << "partial";
+                                       throw imret::Error("writer failed");
+                                     }),
+               imret::Error);
+  EXPECT_EQ(imret::read_file(path), "old");
+  int entries = 0;
+  for (const auto& entry : fs::directory_iterator(path.parent_path())) {
+    (void)entry;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1);
+}
+
+TEST(ReadFile, NamesAMissingFile) {
+  try {
+    imret::read_file("/no/such/file.txt");
+    FAIL();
+  } catch (const imret::Error& e) {
+    EXPECT_STREQ(e.what(), "/no/such/file.txt: no such file");
+  }
 }

@@ -1,0 +1,97 @@
+#include "imret/cli/common.hpp"
+
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <sstream>
+
+#include "imret/core/error.hpp"
+
+namespace imret::cli {
+
+void PreprocessArgs::add_options(CLI::App& command) {
+  command.add_option("--resize", resize, "Resize the shorter side to this (default: 256 for colour images, none for grey)");
+  command.add_option("--crop", crop, "Center crop (random resized crop with --augment) to this (default: 224 for colour images)");
+  command.add_option("--mean", mean, "Normalisation mean per channel (default: ImageNet's for colour, Fashion-MNIST's for grey)")
+      ->delimiter(',');
+  command.add_option("--std", std, "Normalisation std per channel")->delimiter(',');
+}
+
+data::Preprocess PreprocessArgs::resolve(int64_t channels, const std::string& arch) const {
+  (void)arch;
+  data::Preprocess p;
+  const bool colour = channels == 3;
+  p.resize = resize >= 0 ? resize : (colour ? 256 : 0);
+  p.crop = crop >= 0 ? crop : (colour ? 224 : 0);
+  p.mean = !mean.empty() ? mean : (colour ? std::vector<double>{0.485, 0.456, 0.406} : std::vector<double>{0.2860});
+  p.std = !std.empty() ? std : (colour ? std::vector<double>{0.229, 0.224, 0.225} : std::vector<double>{0.3530});
+  if (static_cast<int64_t>(p.mean.size()) != channels || static_cast<int64_t>(p.std.size()) != channels)
+    throw UsageError("--mean/--std need one value per channel (" + std::to_string(channels) + ")");
+  return p;
+}
+
+void add_network_options(CLI::App& command, models::NetworkSpec& spec) {
+  command.add_option("--arch", spec.arch, "Network: convnet (28x28 grey), resnet18, resnet34, resnet50")
+      ->check(CLI::IsMember(models::known_architectures()))
+      ->capture_default_str();
+  command.add_option("--embedding-dim", spec.embedding_dim, "Embedding size (convnet)")->capture_default_str();
+}
+
+void add_training_options(CLI::App& command, learn::TrainConfig& c) {
+  command.add_option("--epochs", c.epochs, "Epochs")->capture_default_str();
+  command.add_option("--batch-size", c.batch_size, "Batch size")->capture_default_str();
+  command.add_option("--optimizer", c.optimizer, "adam or sgd")->capture_default_str();
+  command.add_option("--lr", c.lr, "Learning rate")->capture_default_str();
+  command.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+  command.add_option("--weight-decay", c.weight_decay, "Weight decay")->capture_default_str();
+  command.add_option("--schedule", c.schedule, "LR schedule: none, step, cosine")->capture_default_str();
+  command.add_option("--step-size", c.step_size, "step schedule: epochs between LR drops")->capture_default_str();
+  command.add_option("--gamma", c.gamma, "step schedule: LR factor")->capture_default_str();
+  command.add_option("--val-fraction", c.val_fraction, "Fraction of each class held out for validation")->capture_default_str();
+  command.add_option("--limit", c.limit, "Train on at most this many images (stratified; 0: all)")->capture_default_str();
+  command.add_flag("--augment", c.augment, "Random resized crop + horizontal flip");
+  command.add_option("--seed", c.seed, "Random seed")->capture_default_str();
+  command.add_option("--workers", c.workers, "Data loader threads")->capture_default_str();
+  command.add_option("--device", c.device, "cpu, cuda or cuda:N")->capture_default_str();
+  command.add_option("--on-bad-image", c.on_bad_image, "skip (and report) or fail")
+      ->check(CLI::IsMember({"skip", "fail"}))
+      ->capture_default_str();
+}
+
+void print_training_summary(const learn::TrainResult& result, const std::filesystem::path& run_dir) {
+  std::printf("\nepoch  loss    train_acc  val_acc  val_P@1  val_mAP@R  img/s\n");
+  for (const auto& r : result.history)
+    std::printf("%5lld  %.4f  %.4f     %.4f   %.4f   %.4f     %.0f\n", static_cast<long long>(r.epoch), r.train_loss,
+                r.train_accuracy, r.val_accuracy, r.val_precision_at_1, r.val_map_at_r, r.images_per_second);
+  std::printf("\nrun directory:   %s\nlast checkpoint: %s\nbest checkpoint: %s\ntraining log:    %s\n",
+              run_dir.string().c_str(), result.last_checkpoint.string().c_str(),
+              result.best_checkpoint.string().c_str(), (run_dir / "train_log.csv").string().c_str());
+  if (result.bad_images > 0) std::printf("bad images skipped: %lld\n", static_cast<long long>(result.bad_images));
+}
+
+at::Tensor embeddings_tensor(const EmbeddingSet& set) {
+  return torch::from_blob(const_cast<float*>(set.embeddings.values.data()), {set.embeddings.rows, set.embeddings.cols},
+                          torch::kFloat)
+      .clone();
+}
+
+std::vector<int> parse_ks(const std::string& text, const std::string& option) {
+  std::vector<int> ks;
+  std::stringstream stream(text);
+  std::string part;
+  while (std::getline(stream, part, ',')) {
+    try {
+      size_t used = 0;
+      const int k = std::stoi(part, &used);
+      if (used != part.size() || k < 1) throw std::invalid_argument(part);
+      ks.push_back(k);
+    } catch (const std::exception&) {
+      throw UsageError(option + " " + text + ": expected positive integers separated by commas");
+    }
+  }
+  if (ks.empty()) throw UsageError(option + ": expected at least one value");
+  return ks;
+}
+
+}  // namespace imret::cli

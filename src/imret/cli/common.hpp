@@ -1,0 +1,46 @@
+#pragma once
+// Options and printing shared by several sub-commands.
+#include <ATen/core/Tensor.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "imret/core/embedding_set.hpp"
+#include "imret/data/transforms.hpp"
+#include "imret/learn/train_config.hpp"
+#include "imret/learn/trainer.hpp"
+#include "imret/models/network.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace imret::cli {
+
+// --resize/--crop/--mean/--std; unset values get defaults that suit the data
+// and the network (see resolve()).
+struct PreprocessArgs {
+  int64_t resize = -1;
+  int64_t crop = -1;
+  std::vector<double> mean, std;
+
+  void add_options(CLI::App& command);
+  // Grey 28x28 data (1 channel): no resize, Fashion-MNIST's mean/std. Colour
+  // images: resize 256 + center crop 224 and ImageNet's mean/std (torchvision's
+  // ImageNet evaluation preprocessing).
+  data::Preprocess resolve(int64_t channels, const std::string& arch) const;
+};
+
+void add_network_options(CLI::App& command, models::NetworkSpec& spec);
+void add_training_options(CLI::App& command, learn::TrainConfig& config);
+
+void print_training_summary(const learn::TrainResult& result, const std::filesystem::path& run_dir);
+
+// The embeddings of a set as an N x D float tensor (a copy).
+at::Tensor embeddings_tensor(const EmbeddingSet& set);
+
+// "1,5,10" -> {1, 5, 10}; UsageError for anything but positive integers.
+std::vector<int> parse_ks(const std::string& text, const std::string& option);
+
+}  // namespace imret::cli

@@ -1,0 +1,115 @@
+#include "imret/cli/pipeline.hpp"
+
+#include <torch/torch.h>
+
+#include <cstdio>
+
+#include "imret/cli/common.hpp"
+#include "imret/core/atomic_file.hpp"
+#include "imret/core/error.hpp"
+#include "imret/core/runtime.hpp"
+#include "imret/eval/evaluate.hpp"
+#include "imret/eval/knn.hpp"
+#include "imret/eval/relevance.hpp"
+#include "imret/search/exact_index.hpp"
+
+namespace imret::cli {
+namespace fs = std::filesystem;
+
+int64_t embed_to_folder(const models::LoadedNetwork& loaded, const fs::path& checkpoint,
+                        std::shared_ptr<const data::Dataset> dataset, const nlohmann::json& data_meta,
+                        const models::EmbedOptions& options, const fs::path& folder) {
+  if (dataset->channels() != loaded.info.spec.in_channels)
+    throw UsageError(checkpoint.string() + ": the network takes " + std::to_string(loaded.info.spec.in_channels) +
+                     "-channel images but the data has " + std::to_string(dataset->channels()) + " channels");
+  auto transform = data::make_eval_transform(data::Preprocess::from_json(loaded.info.preprocess));
+  auto bad_images = std::make_shared<data::BadImageLog>();
+  models::Embeddings embedded = models::embed_dataset(*loaded.network, dataset, transform, options, bad_images);
+  std::vector<EmbeddedItem> items;
+  items.reserve(embedded.indices.size());
+  for (int64_t index : embedded.indices) {
+    const int64_t label = dataset->label(index);
+    items.push_back({index, dataset->source(index), label, dataset->classes().at(static_cast<size_t>(label))});
+  }
+  nlohmann::json bad = nlohmann::json::array();
+  for (const auto& [path, reason] : bad_images->entries()) bad.push_back({{"path", path}, {"reason", reason}});
+  nlohmann::json meta = data_meta;
+  meta["checkpoint"] = fs::absolute(checkpoint).string();
+  meta["network"] = loaded.info.spec.to_json();
+  meta["classes"] = dataset->classes();
+  meta["bad_images"] = bad;
+  save_embedding_set(folder, embedded.values.data_ptr<float>(), embedded.values.size(0), embedded.values.size(1), items,
+                     meta);
+  return static_cast<int64_t>(items.size());
+}
+
+EvaluationOutcome evaluate_to_folder(const EmbeddingSet& queries, const EmbeddingSet& database,
+                                  const EvaluationRequest& request, const fs::path& out) {
+  if (queries.embeddings.cols != database.embeddings.cols)
+    throw UsageError("queries have " + std::to_string(queries.embeddings.cols) + "-d embeddings, the database " +
+                     std::to_string(database.embeddings.cols) + "-d");
+  if (database.items.empty()) throw UsageError("the database is empty");
+  if (queries.items.empty()) throw UsageError("there are no queries");
+  for (const auto* set : {&queries, &database})
+    for (const auto& item : set->items)
+      if (item.label < 0)
+        throw UsageError("item " + item.source + " has no label: relevance 'same class' needs labelled items");
+  const c10::Device device = parse_device(request.device);
+  const at::Tensor query_tensor = embeddings_tensor(queries);
+  const at::Tensor database_tensor = embeddings_tensor(database);
+  eval::SameClassRelevance relevance(queries.labels(), database.labels(), request.exclude_self);
+  eval::RetrievalEvaluation evaluation = eval::evaluate_retrieval(query_tensor, database_tensor, request.metric, relevance,
+                                                                  request.metric_options, false, device);
+  nlohmann::json metrics = {
+      {"relevance", "same class"},
+      {"metric", search::to_string(request.metric)},
+      {"queries", queries.items.size()},
+      {"database", database.items.size()},
+      {"exclude_self", request.exclude_self},
+      {"retrieval", evaluation.summary.to_json()},
+  };
+  if (request.knn_k > 0) {
+    search::ExactIndex index(request.metric, device);
+    index.add(database_tensor);
+    const search::SearchResult neighbours = index.search(query_tensor, request.knn_k + (request.exclude_self ? 1 : 0));
+    search::SearchResult used = neighbours;
+    if (request.exclude_self) {
+      // Drop each query's own row from its neighbour list.
+      std::vector<at::Tensor> id_rows, score_rows;
+      auto ids = neighbours.ids.accessor<int64_t, 2>();
+      for (int64_t q = 0; q < neighbours.ids.size(0); ++q) {
+        std::vector<int64_t> keep;
+        for (int64_t j = 0; j < neighbours.ids.size(1) && static_cast<int64_t>(keep.size()) < request.knn_k; ++j)
+          if (ids[q][j] != q) keep.push_back(j);
+        at::Tensor columns = torch::tensor(keep, torch::kLong);
+        id_rows.push_back(neighbours.ids[q].index_select(0, columns));
+        score_rows.push_back(neighbours.scores[q].index_select(0, columns));
+      }
+      used.ids = torch::stack(id_rows);
+      used.scores = torch::stack(score_rows);
+    }
+    std::vector<std::string> classes;
+    int64_t num_classes = 0;
+    for (const auto* set : {&queries, &database})
+      for (const auto& item : set->items) num_classes = std::max(num_classes, item.label + 1);
+    classes.resize(static_cast<size_t>(num_classes));
+    for (const auto* set : {&database, &queries})
+      for (const auto& item : set->items) classes[static_cast<size_t>(item.label)] = item.class_name;
+    const eval::KnnReport knn =
+        eval::knn_classify(used, database.labels(), queries.labels(), request.knn_k, num_classes);
+    metrics["knn"] = knn.to_json(classes);
+  }
+  write_file_atomic(out / "metrics.json", metrics.dump(2) + "\n");
+  eval::write_pr_curve_csv(out / "pr_curve.csv", evaluation.summary);
+  return {metrics, evaluation.summary.to_table()};
+}
+
+void print_metrics(const EvaluationOutcome& outcome) {
+  const nlohmann::json& metrics = outcome.metrics;
+  std::printf("%s", outcome.table.c_str());
+  if (metrics.contains("knn"))
+    std::printf("k-NN (k=%lld) accuracy: %.4f\n", static_cast<long long>(metrics["knn"].value("k", 0)),
+                metrics["knn"].value("accuracy", 0.0));
+}
+
+}  // namespace imret::cli

@@ -1,0 +1,41 @@
+#pragma once
+// An embedding set on disk: a folder with
+//   embeddings.npy  N x D float32 (C order), row i embeds item i
+//   items.jsonl     one JSON object per row: {"index", "source", "label", "class"}
+//   meta.json       where it came from: checkpoint, data, split, metric hints, bad images
+// the format `imret embed` writes and `imret evaluate` / `imret search` read.
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "imret/core/npy.hpp"
+
+namespace imret {
+
+struct EmbeddedItem {
+  int64_t index = 0;  // index in the source dataset
+  std::string source;
+  int64_t label = -1;
+  std::string class_name;
+};
+
+struct EmbeddingSet {
+  FloatMatrix embeddings;
+  std::vector<EmbeddedItem> items;
+  nlohmann::json meta = nlohmann::json::object();
+
+  std::vector<int64_t> labels() const;
+};
+
+// Writes the three files atomically (each to a temp name, then renamed).
+void save_embedding_set(const std::filesystem::path& folder, const float* embeddings, int64_t rows, int64_t cols,
+                        const std::vector<EmbeddedItem>& items, const nlohmann::json& meta);
+
+// Reads a folder written by save_embedding_set (or by Python: meta.json is
+// optional). Errors name the file and the problem: a missing file, a
+// malformed line (with its number), a row count that differs from the items.
+EmbeddingSet load_embedding_set(const std::filesystem::path& folder);
+
+}  // namespace imret

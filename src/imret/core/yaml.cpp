@@ -1,0 +1,105 @@
+#include "imret/core/yaml.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include "imret/core/error.hpp"
+
+namespace imret {
+namespace {
+
+void emit(YAML::Emitter& out, const nlohmann::json& value) {
+  switch (value.type()) {
+    case nlohmann::json::value_t::object:
+      out << YAML::BeginMap;
+      for (const auto& [key, item] : value.items()) {
+        out << YAML::Key << key << YAML::Value;
+        emit(out, item);
+      }
+      out << YAML::EndMap;
+      break;
+    case nlohmann::json::value_t::array: {
+      bool scalars = true;
+      for (const auto& item : value) scalars = scalars && item.is_primitive();
+      out << (scalars ? YAML::Flow : YAML::Block) << YAML::BeginSeq;
+      for (const auto& item : value) emit(out, item);
+      out << YAML::EndSeq;
+      break;
+    }
+    case nlohmann::json::value_t::string:
+      out << value.get<std::string>();
+      break;
+    case nlohmann::json::value_t::boolean:
+      out << value.get<bool>();
+      break;
+    case nlohmann::json::value_t::number_integer:
+      out << value.get<int64_t>();
+      break;
+    case nlohmann::json::value_t::number_unsigned:
+      out << value.get<uint64_t>();
+      break;
+    case nlohmann::json::value_t::number_float:
+      out << value.get<double>();
+      break;
+    default:
+      out << YAML::Null;
+  }
+}
+
+nlohmann::json scalar(const YAML::Node& node) {
+  const std::string text = node.Scalar();
+  if (node.Tag() == "!") return text;  // quoted
+  if (text == "null" || text == "~" || text.empty()) return nullptr;
+  if (text == "true" || text == "True") return true;
+  if (text == "false" || text == "False") return false;
+  try {
+    size_t used = 0;
+    const long long integer = std::stoll(text, &used);
+    if (used == text.size()) return integer;
+  } catch (const std::exception&) {
+  }
+  try {
+    size_t used = 0;
+    const double number = std::stod(text, &used);
+    if (used == text.size()) return number;
+  } catch (const std::exception&) {
+  }
+  return text;
+}
+
+nlohmann::json to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      nlohmann::json object = nlohmann::json::object();
+      for (const auto& entry : node) object[entry.first.as<std::string>()] = to_json(entry.second);
+      return object;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json array = nlohmann::json::array();
+      for (const auto& entry : node) array.push_back(to_json(entry));
+      return array;
+    }
+    case YAML::NodeType::Scalar:
+      return scalar(node);
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+std::string to_yaml(const nlohmann::json& value) {
+  YAML::Emitter out;
+  emit(out, value);
+  return std::string(out.c_str()) + "\n";
+}
+
+nlohmann::json load_yaml(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) throw Error(path.string() + ": no such file");
+  try {
+    return to_json(YAML::LoadFile(path.string()));
+  } catch (const YAML::Exception& e) {
+    throw Error(path.string() + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
+  }
+}
+
+}  // namespace imret

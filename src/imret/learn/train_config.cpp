@@ -1,0 +1,65 @@
+#include "imret/learn/train_config.hpp"
+
+#include <cmath>
+
+#include "imret/core/error.hpp"
+
+namespace imret::learn {
+
+void TrainConfig::validate() const {
+  if (method != "classification")
+    throw UsageError("--method " + method + ": only 'classification' is available in this version");
+  if (epochs < 1) throw UsageError("--epochs must be at least 1");
+  if (batch_size < 2) throw UsageError("--batch-size must be at least 2 (batch norm needs two samples)");
+  if (optimizer != "adam" && optimizer != "sgd") throw UsageError("--optimizer " + optimizer + ": expected adam or sgd");
+  if (!(lr > 0)) throw UsageError("--lr must be positive");
+  if (schedule != "none" && schedule != "step" && schedule != "cosine")
+    throw UsageError("--schedule " + schedule + ": expected none, step or cosine");
+  if (step_size < 1) throw UsageError("--step-size must be at least 1");
+  if (!(val_fraction >= 0 && val_fraction < 1)) throw UsageError("--val-fraction must be in [0, 1)");
+  if (limit < 0) throw UsageError("--limit must be >= 0");
+  if (workers < 0) throw UsageError("--workers must be >= 0");
+}
+
+nlohmann::json TrainConfig::to_json() const {
+  return {{"method", method},       {"network", network.to_json()},   {"preprocess", preprocess.to_json()},
+          {"epochs", epochs},       {"batch_size", batch_size},       {"optimizer", optimizer},
+          {"lr", lr},               {"momentum", momentum},           {"weight_decay", weight_decay},
+          {"schedule", schedule},   {"step_size", step_size},         {"gamma", gamma},
+          {"val_fraction", val_fraction}, {"limit", limit},           {"augment", augment},
+          {"seed", seed},           {"workers", workers},             {"device", device},
+          {"on_bad_image", on_bad_image}};
+}
+
+TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
+  TrainConfig c;
+  c.method = json.value("method", c.method);
+  if (json.contains("network")) c.network = models::NetworkSpec::from_json(json.at("network"));
+  if (json.contains("preprocess")) c.preprocess = data::Preprocess::from_json(json.at("preprocess"));
+  c.epochs = json.value("epochs", c.epochs);
+  c.batch_size = json.value("batch_size", c.batch_size);
+  c.optimizer = json.value("optimizer", c.optimizer);
+  c.lr = json.value("lr", c.lr);
+  c.momentum = json.value("momentum", c.momentum);
+  c.weight_decay = json.value("weight_decay", c.weight_decay);
+  c.schedule = json.value("schedule", c.schedule);
+  c.step_size = json.value("step_size", c.step_size);
+  c.gamma = json.value("gamma", c.gamma);
+  c.val_fraction = json.value("val_fraction", c.val_fraction);
+  c.limit = json.value("limit", c.limit);
+  c.augment = json.value("augment", c.augment);
+  c.seed = json.value("seed", c.seed);
+  c.workers = json.value("workers", c.workers);
+  c.device = json.value("device", c.device);
+  c.on_bad_image = json.value("on_bad_image", c.on_bad_image);
+  return c;
+}
+
+double learning_rate_at(const TrainConfig& config, int64_t epoch) {
+  if (config.schedule == "step") return config.lr * std::pow(config.gamma, static_cast<double>(epoch / config.step_size));
+  if (config.schedule == "cosine")
+    return config.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(epoch) / static_cast<double>(config.epochs)));
+  return config.lr;
+}
+
+}  // namespace imret::learn

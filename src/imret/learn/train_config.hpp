@@ -1,0 +1,43 @@
+#pragma once
+// Everything that defines a training run. Stored in the run directory
+// (config.yaml) and in every checkpoint, so a run can be resumed or redone.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "imret/data/transforms.hpp"
+#include "imret/models/network.hpp"
+
+namespace imret::learn {
+
+struct TrainConfig {
+  std::string method = "classification";
+  models::NetworkSpec network;
+  data::Preprocess preprocess;
+  int64_t epochs = 3;
+  int64_t batch_size = 128;
+  std::string optimizer = "adam";  // adam | sgd
+  double lr = 1e-3;
+  double momentum = 0.9;      // sgd
+  double weight_decay = 0.0;
+  std::string schedule = "none";  // none | step | cosine
+  int64_t step_size = 1;          // step: multiply lr by gamma every step_size epochs
+  double gamma = 0.1;
+  double val_fraction = 0.1;  // held out of the training split, stratified, for per-epoch validation
+  int64_t limit = 0;          // train on at most this many images (0: all), for quick runs
+  bool augment = false;       // random resized crop + horizontal flip
+  uint64_t seed = 0;
+  int workers = 2;
+  std::string device = "cpu";
+  std::string on_bad_image = "skip";
+
+  // Throws UsageError naming the first bad value.
+  void validate() const;
+  nlohmann::json to_json() const;
+  static TrainConfig from_json(const nlohmann::json& json);
+};
+
+// Learning rate of `epoch` (0-based) under the config's schedule.
+double learning_rate_at(const TrainConfig& config, int64_t epoch);
+
+}  // namespace imret::learn

@@ -1,0 +1,257 @@
+#include "imret/learn/trainer.hpp"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <sstream>
+
+#include "imret/core/atomic_file.hpp"
+#include "imret/core/error.hpp"
+#include "imret/core/progress.hpp"
+#include "imret/core/runtime.hpp"
+#include "imret/data/loader.hpp"
+#include "imret/eval/evaluate.hpp"
+#include "imret/eval/relevance.hpp"
+#include "imret/models/checkpoint.hpp"
+#include "imret/models/embed.hpp"
+
+namespace imret::learn {
+namespace fs = std::filesystem;
+
+namespace {
+
+double json_number(const nlohmann::json& json, const char* key) {
+  return json.contains(key) && json.at(key).is_number() ? json.at(key).get<double>() : NAN;
+}
+
+nlohmann::json number_or_null(double value) { return std::isnan(value) ? nlohmann::json() : nlohmann::json(value); }
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& config, torch::nn::Module& network) {
+  if (config.optimizer == "sgd")
+    return std::make_unique<torch::optim::SGD>(
+        network.parameters(),
+        torch::optim::SGDOptions(config.lr).momentum(config.momentum).weight_decay(config.weight_decay));
+  return std::make_unique<torch::optim::Adam>(network.parameters(),
+                                              torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+fs::path optimizer_state_path(const fs::path& checkpoint) {
+  fs::path path = checkpoint;
+  return path.replace_extension(".optim.pt");
+}
+
+void write_train_log(const fs::path& path, const std::vector<EpochRecord>& history) {
+  std::ostringstream csv;
+  csv << "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,val_precision_at_1,val_map_at_r,seconds,images_per_second\n";
+  for (const auto& r : history)
+    csv << r.epoch << ',' << r.lr << ',' << r.train_loss << ',' << r.train_accuracy << ',' << r.val_loss << ','
+        << r.val_accuracy << ',' << r.val_precision_at_1 << ',' << r.val_map_at_r << ',' << r.seconds << ','
+        << r.images_per_second << '\n';
+  write_file_atomic(path, csv.str());
+}
+
+struct Split {
+  std::shared_ptr<const data::Dataset> train;
+  std::shared_ptr<const data::Dataset> validation;  // null without validation
+};
+
+Split split_dataset(const TrainConfig& config, std::shared_ptr<const data::Dataset> dataset) {
+  if (config.limit > 0 && config.limit < dataset->size()) {
+    const double dropped = 1.0 - static_cast<double>(config.limit) / static_cast<double>(dataset->size());
+    dataset = data::subset(dataset, data::stratified_split(*dataset, dropped, config.seed).first);
+  }
+  if (config.val_fraction <= 0) return {dataset, nullptr};
+  auto [kept, held_out] = data::stratified_split(*dataset, config.val_fraction, config.seed + 1);
+  if (held_out.size() < 2) return {dataset, nullptr};
+  return {data::subset(dataset, kept), data::subset(dataset, held_out)};
+}
+
+// Validation: classifier accuracy and loss, and retrieval of the held-out
+// items among themselves (each one a query against all the others).
+void validate(models::Network& network, const Split& split, const TrainConfig& config, c10::Device device,
+              EpochRecord& record) {
+  models::EmbedOptions options;
+  options.batch_size = 512;
+  options.workers = config.workers;
+  options.device = device;
+  options.label = "validate";
+  auto transform = data::make_eval_transform(config.preprocess);
+  models::Embeddings embedded = models::embed_dataset(network, split.validation, transform, options);
+  if (embedded.indices.size() < 2) return;
+  std::vector<int64_t> labels;
+  for (int64_t i : embedded.indices) labels.push_back(split.validation->label(i));
+  torch::Tensor target = torch::tensor(labels, torch::kLong);
+  {
+    torch::NoGradGuard no_grad;
+    torch::Tensor logits = network.classify(embedded.values.to(device)).to(torch::kCPU);
+    record.val_loss = torch::nn::functional::cross_entropy(logits, target).item<double>();
+    record.val_accuracy = logits.argmax(1).eq(target).to(torch::kDouble).mean().item<double>();
+  }
+  eval::SameClassRelevance relevance(labels, labels, /*exclude_self=*/true);
+  eval::MetricOptions metric_options;
+  metric_options.ks = {1};
+  auto evaluation = eval::evaluate_retrieval(embedded.values, embedded.values, search::Metric::Euclidean, relevance,
+                                             metric_options, false, device);
+  record.val_precision_at_1 = evaluation.summary.precision_at_k.at(0);
+  record.val_map_at_r = evaluation.summary.map_at_r;
+}
+
+}  // namespace
+
+nlohmann::json EpochRecord::to_json() const {
+  return {{"epoch", epoch},
+          {"lr", lr},
+          {"train_loss", train_loss},
+          {"train_accuracy", train_accuracy},
+          {"val_loss", number_or_null(val_loss)},
+          {"val_accuracy", number_or_null(val_accuracy)},
+          {"val_precision_at_1", number_or_null(val_precision_at_1)},
+          {"val_map_at_r", number_or_null(val_map_at_r)},
+          {"seconds", seconds},
+          {"images_per_second", images_per_second}};
+}
+
+EpochRecord EpochRecord::from_json(const nlohmann::json& json) {
+  EpochRecord r;
+  r.epoch = json.at("epoch").get<int64_t>();
+  r.lr = json_number(json, "lr");
+  r.train_loss = json_number(json, "train_loss");
+  r.train_accuracy = json_number(json, "train_accuracy");
+  r.val_loss = json_number(json, "val_loss");
+  r.val_accuracy = json_number(json, "val_accuracy");
+  r.val_precision_at_1 = json_number(json, "val_precision_at_1");
+  r.val_map_at_r = json_number(json, "val_map_at_r");
+  r.seconds = json_number(json, "seconds");
+  r.images_per_second = json_number(json, "images_per_second");
+  return r;
+}
+
+TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const data::Dataset> dataset,
+                             const fs::path& run_dir, const fs::path& resume_from) {
+  TrainConfig config = config_in;
+  config.network.in_channels = dataset->channels();
+  config.network.num_classes = static_cast<int64_t>(dataset->classes().size());
+  config.validate();
+  const c10::Device device = parse_device(config.device);
+  torch::manual_seed(config.seed);
+
+  const Split split = split_dataset(config, dataset);
+  std::shared_ptr<models::Network> network = models::make_network(config.network);
+  auto optimizer = make_optimizer(config, *network);
+  TrainResult result;
+  int64_t first_epoch = 0;
+  double best_score = -1;
+  if (!resume_from.empty()) {
+    models::LoadedNetwork loaded = models::load_checkpoint(resume_from);
+    if (loaded.info.spec.to_json() != config.network.to_json())
+      throw UsageError("--resume " + resume_from.string() + ": the checkpoint's network (" +
+                       loaded.info.spec.to_json().dump() + ") differs from this run's (" +
+                       config.network.to_json().dump() + ")");
+    network = loaded.network;
+    optimizer = make_optimizer(config, *network);
+    const fs::path state = optimizer_state_path(resume_from);
+    if (fs::exists(state))
+      torch::load(*optimizer, state.string());
+    else
+      spdlog::warn("{}: no optimizer state next to the checkpoint; the optimizer starts afresh", state.string());
+    first_epoch = loaded.info.epoch;
+    for (const auto& r : loaded.info.metrics.value("history", nlohmann::json::array()))
+      result.history.push_back(EpochRecord::from_json(r));
+    for (const auto& r : result.history) best_score = std::max(best_score, std::isnan(r.val_precision_at_1) ? -1 : r.val_precision_at_1);
+    if (first_epoch >= config.epochs)
+      throw UsageError("--resume " + resume_from.string() + ": the checkpoint has already completed " +
+                       std::to_string(first_epoch) + " epochs; ask for more with --epochs");
+    spdlog::info("resuming from {} after epoch {}", resume_from.string(), first_epoch);
+  }
+  network->to(device);
+
+  data::LoaderOptions loader_options;
+  loader_options.batch_size = config.batch_size;
+  loader_options.shuffle = true;
+  loader_options.drop_last = split.train->size() > config.batch_size;
+  loader_options.seed = config.seed;
+  loader_options.workers = config.workers;
+  loader_options.on_bad_image = data::parse_bad_image_policy(config.on_bad_image);
+  auto bad_images = std::make_shared<data::BadImageLog>();
+  data::Loader loader(split.train, data::make_train_transform(config.preprocess, config.augment), loader_options,
+                      bad_images);
+
+  const fs::path checkpoints = run_dir / "checkpoints";
+  result.last_checkpoint = checkpoints / "last.safetensors";
+  result.best_checkpoint = checkpoints / "best.safetensors";
+  spdlog::info("training {} on {} images ({} held out for validation), {} classes, {} epochs, batch {}",
+               config.network.arch, split.train->size(), split.validation ? split.validation->size() : 0,
+               config.network.num_classes, config.epochs, config.batch_size);
+
+  for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
+    EpochRecord record;
+    record.epoch = epoch + 1;
+    record.lr = learning_rate_at(config, epoch);
+    set_learning_rate(*optimizer, record.lr);
+    network->train();
+    loader.start_epoch(epoch);
+    Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config.epochs),
+                      loader.items_per_epoch(), "img");
+    double loss_sum = 0;
+    int64_t seen = 0, correct = 0;
+    while (auto batch = loader.next()) {
+      torch::Tensor images = batch->images.to(device);
+      torch::Tensor labels = batch->labels.to(device);
+      optimizer->zero_grad();
+      torch::Tensor logits = network->forward(images);
+      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, labels);
+      loss.backward();
+      optimizer->step();
+      const int64_t n = images.size(0);
+      loss_sum += loss.item<double>() * static_cast<double>(n);
+      correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+      seen += n;
+      progress.set_status("loss " + std::to_string(loss_sum / static_cast<double>(seen)).substr(0, 6));
+      progress.advance(n);
+    }
+    progress.finish();
+    if (seen == 0) throw Error("no training image could be loaded (" + std::to_string(bad_images->count()) + " bad images)");
+    record.seconds = progress.elapsed_seconds();
+    record.images_per_second = static_cast<double>(seen) / record.seconds;
+    record.train_loss = loss_sum / static_cast<double>(seen);
+    record.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+    if (split.validation) validate(*network, split, config, device, record);
+    result.history.push_back(record);
+    spdlog::info("epoch {}: loss {:.4f}  train acc {:.4f}  val acc {:.4f}  val P@1 {:.4f}  val mAP@R {:.4f}  ({:.0f} img/s)",
+                 record.epoch, record.train_loss, record.train_accuracy, record.val_accuracy,
+                 record.val_precision_at_1, record.val_map_at_r, record.images_per_second);
+
+    models::CheckpointInfo info;
+    info.spec = config.network;
+    info.classes = dataset->classes();
+    info.preprocess = config.preprocess.to_json();
+    info.config = config.to_json();
+    info.epoch = epoch + 1;
+    nlohmann::json history = nlohmann::json::array();
+    for (const auto& r : result.history) history.push_back(r.to_json());
+    info.metrics = {{"history", history}, {"last", record.to_json()}};
+    network->to(torch::kCPU);
+    models::save_checkpoint(result.last_checkpoint, *network, info);
+    write_via_temp(optimizer_state_path(result.last_checkpoint),
+                   [&](const fs::path& temp) { torch::save(*optimizer, temp.string()); });
+    const double score = std::isnan(record.val_precision_at_1) ? static_cast<double>(epoch) : record.val_precision_at_1;
+    if (score > best_score) {
+      best_score = score;
+      models::save_checkpoint(result.best_checkpoint, *network, info);
+    }
+    network->to(device);
+    write_train_log(run_dir / "train_log.csv", result.history);
+  }
+  result.bad_images = bad_images->count();
+  if (result.bad_images > 0) {
+    spdlog::warn("{} bad images were skipped:", result.bad_images);
+    for (const auto& [path, reason] : bad_images->entries()) spdlog::warn("  {}: {}", path, reason);
+  }
+  return result;
+}
+
+}  // namespace imret::learn

@@ -1,0 +1,46 @@
+#pragma once
+// Training a classifier whose penultimate layer becomes the retrieval
+// embedding: cross-entropy, Adam or SGD, an LR schedule, per-epoch validation
+// on a stratified held-out part (accuracy, and retrieval P@1 / mAP@R of the
+// held-out items among themselves), checkpoints and resume.
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "imret/data/dataset.hpp"
+#include "imret/learn/train_config.hpp"
+
+namespace imret::learn {
+
+struct EpochRecord {
+  int64_t epoch = 0;  // 1-based
+  double lr = 0;
+  double train_loss = 0;
+  double train_accuracy = 0;
+  double val_loss = NAN;
+  double val_accuracy = NAN;
+  double val_precision_at_1 = NAN;
+  double val_map_at_r = NAN;
+  double seconds = 0;            // training part of the epoch
+  double images_per_second = 0;  // training throughput
+
+  nlohmann::json to_json() const;
+  static EpochRecord from_json(const nlohmann::json& json);
+};
+
+struct TrainResult {
+  std::filesystem::path last_checkpoint;
+  std::filesystem::path best_checkpoint;  // best validation P@1 (last epoch without validation)
+  std::vector<EpochRecord> history;
+  int64_t bad_images = 0;
+};
+
+// Trains on `dataset` into `run_dir` (checkpoints/last.safetensors,
+// checkpoints/best.safetensors, train_log.csv). With `resume_from`, loads that
+// checkpoint and its optimizer state and continues after its epoch up to
+// config.epochs (the rest of the configuration must match the checkpoint's).
+TrainResult train_classifier(const TrainConfig& config, std::shared_ptr<const data::Dataset> dataset,
+                             const std::filesystem::path& run_dir, const std::filesystem::path& resume_from = {});
+
+}  // namespace imret::learn

@@ -1,0 +1,37 @@
+#include "imret/models/convnet.hpp"
+
+#include <torch/torch.h>
+
+namespace imret::models {
+namespace nn = torch::nn;
+
+namespace {
+void add_conv_block(nn::Sequential& seq, int64_t in, int64_t out) {
+  seq->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
+  seq->push_back(nn::BatchNorm2d(out));
+  seq->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));
+}
+}  // namespace
+
+ConvNet::ConvNet(int64_t in_channels, int64_t embedding_dim, int64_t num_classes) : embedding_dim_(embedding_dim) {
+  nn::Sequential features;
+  add_conv_block(features, in_channels, 32);
+  add_conv_block(features, 32, 32);
+  features->push_back(nn::MaxPool2d(2));
+  add_conv_block(features, 32, 64);
+  add_conv_block(features, 64, 64);
+  features->push_back(nn::MaxPool2d(2));
+  // Makes the network independent of the input size (7x7 for 28x28 input).
+  features->push_back(nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({7, 7})));
+  features_ = register_module("features", features);
+  embedding_ = register_module(
+      "embedding", nn::Sequential(nn::Flatten(), nn::Linear(nn::LinearOptions(64 * 7 * 7, embedding_dim).bias(false)),
+                                  nn::BatchNorm1d(embedding_dim), nn::ReLU(nn::ReLUOptions().inplace(true))));
+  fc_ = register_module("fc", nn::Linear(embedding_dim, num_classes));
+}
+
+torch::Tensor ConvNet::embed(const torch::Tensor& images) { return embedding_->forward(features_->forward(images)); }
+
+torch::Tensor ConvNet::classify(const torch::Tensor& embeddings) { return fc_->forward(embeddings); }
+
+}  // namespace imret::models

@@ -1,0 +1,27 @@
+#pragma once
+// A small ConvNet for 28x28 grey images (MNIST, Fashion-MNIST): four 3x3
+// conv + batch-norm + ReLU layers in two stages with max-pooling, then a
+// linear layer to the embedding (batch-norm + ReLU) and the classifier `fc`.
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+
+#include "imret/models/network.hpp"
+
+namespace imret::models {
+
+class ConvNet : public Network {
+ public:
+  ConvNet(int64_t in_channels, int64_t embedding_dim, int64_t num_classes);
+  torch::Tensor embed(const torch::Tensor& images) override;
+  torch::Tensor classify(const torch::Tensor& embeddings) override;
+  int64_t embedding_dim() const override { return embedding_dim_; }
+
+ private:
+  int64_t embedding_dim_;
+  torch::nn::Sequential features_{nullptr};
+  torch::nn::Sequential embedding_{nullptr};
+  torch::nn::Linear fc_{nullptr};
+};
+
+}  // namespace imret::models

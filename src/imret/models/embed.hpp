@@ -1,0 +1,37 @@
+#pragma once
+// Embedding a dataset with a network under no-grad, in evaluation mode.
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "imret/data/dataset.hpp"
+#include "imret/data/loader.hpp"
+#include "imret/data/transforms.hpp"
+#include "imret/models/network.hpp"
+
+namespace imret::models {
+
+struct Embeddings {
+  at::Tensor values;             // N x D float32 on the CPU
+  std::vector<int64_t> indices;  // dataset index of each row (bad images skipped)
+};
+
+struct EmbedOptions {
+  int64_t batch_size = 256;
+  int workers = 2;
+  c10::Device device = c10::kCPU;
+  data::BadImagePolicy on_bad_image = data::BadImagePolicy::Skip;
+  std::string label = "embed";  // progress label
+};
+
+// Runs network.embed() over the whole dataset in order. Leaves the network in
+// evaluation mode. Bad images are handled per options.on_bad_image and
+// recorded in `bad_images` when given.
+Embeddings embed_dataset(Network& network, std::shared_ptr<const data::Dataset> dataset,
+                         std::shared_ptr<const data::Transform> transform, const EmbedOptions& options,
+                         std::shared_ptr<data::BadImageLog> bad_images = nullptr);
+
+}  // namespace imret::models

@@ -1,0 +1,40 @@
+#include "imret/models/network.hpp"
+
+#include "imret/core/error.hpp"
+#include "imret/models/convnet.hpp"
+#include "imret/models/resnet.hpp"
+
+namespace imret::models {
+
+nlohmann::json NetworkSpec::to_json() const {
+  return {{"arch", arch}, {"in_channels", in_channels}, {"num_classes", num_classes}, {"embedding_dim", embedding_dim}};
+}
+
+NetworkSpec NetworkSpec::from_json(const nlohmann::json& json) {
+  NetworkSpec spec;
+  spec.arch = json.at("arch").get<std::string>();
+  spec.in_channels = json.at("in_channels").get<int64_t>();
+  spec.num_classes = json.at("num_classes").get<int64_t>();
+  spec.embedding_dim = json.value("embedding_dim", spec.embedding_dim);
+  return spec;
+}
+
+const std::vector<std::string>& known_architectures() {
+  static const std::vector<std::string> names = {"convnet", "resnet18", "resnet34", "resnet50"};
+  return names;
+}
+
+std::shared_ptr<Network> make_network(const NetworkSpec& spec) {
+  if (spec.num_classes < 1) throw UsageError("a network needs at least one class");
+  if (spec.in_channels != 1 && spec.in_channels != 3)
+    throw UsageError("input channels must be 1 or 3, got " + std::to_string(spec.in_channels));
+  if (spec.arch == "convnet") return std::make_shared<ConvNet>(spec.in_channels, spec.embedding_dim, spec.num_classes);
+  if (spec.arch == "resnet18") return std::make_shared<ResNet>(ResNetDepth::k18, spec.in_channels, spec.num_classes);
+  if (spec.arch == "resnet34") return std::make_shared<ResNet>(ResNetDepth::k34, spec.in_channels, spec.num_classes);
+  if (spec.arch == "resnet50") return std::make_shared<ResNet>(ResNetDepth::k50, spec.in_channels, spec.num_classes);
+  std::string list;
+  for (const auto& name : known_architectures()) list += (list.empty() ? "" : ", ") + name;
+  throw UsageError("unknown architecture '" + spec.arch + "' (known: " + list + ")");
+}
+
+}  // namespace imret::models

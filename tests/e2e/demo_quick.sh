@@ -1,0 +1,44 @@
+# The main job end to end on the real Fashion-MNIST: `imret demo --quick`
+# trains, embeds, evaluates; then embed/evaluate/search run on its outputs.
+source "$(dirname "$0")/lib/common.sh"
+run="$work/run"
+"$IMRET" --threads 2 demo --quick --out "$run" >"$work/demo.out" 2>"$work/demo.err" ||
+  fail "demo failed: $(tail -5 "$work/demo.err")"
+
+for f in config.yaml train_log.csv metrics.json pr_curve.csv checkpoints/best.safetensors checkpoints/best.json \
+         checkpoints/last.safetensors checkpoints/last.optim.pt embeddings/database/embeddings.npy \
+         embeddings/database/items.jsonl embeddings/queries/embeddings.npy embeddings/queries/items.jsonl; do
+  [[ -s "$run/$f" ]] || fail "demo did not write $f"
+done
+# No temporary files left behind.
+leftovers=$(find "$run" -name '.*.tmp-*' | wc -l)
+[[ $leftovers -eq 0 ]] || fail "temporary files left in the run directory"
+
+queries=$(json_value "$run/metrics.json" 'j["queries"]')
+database=$(json_value "$run/metrics.json" 'j["database"]')
+[[ $queries -eq 1000 && $database -eq 10000 ]] || fail "quick demo: $queries queries, $database database items"
+p1=$(json_value "$run/metrics.json" 'j["retrieval"]["precision_at_k"]["1"]')
+map=$(json_value "$run/metrics.json" 'j["retrieval"]["mean_average_precision"]')
+# One epoch on 6k images: a working pipeline is far above chance (0.1).
+/usr/bin/python3 -c "import sys; p1, m = float(sys.argv[1]), float(sys.argv[2]); sys.exit(0 if p1 > 0.7 and m > 0.4 else 1)" "$p1" "$map" ||
+  fail "quick demo quality too low: P@1 $p1, mAP $map"
+grep -q "mAP" "$work/demo.out" || fail "demo did not print the metrics table"
+
+# imret evaluate on the demo's embeddings reproduces the demo's metrics.json.
+"$IMRET" evaluate -q "$run/embeddings/queries" -d "$run/embeddings/database" -o "$work/eval" >"$work/eval.out"
+same=$(/usr/bin/python3 -c "
+import json, sys
+a = json.load(open(sys.argv[1]))['retrieval']; b = json.load(open(sys.argv[2]))['retrieval']
+print(int(abs(a['mean_average_precision'] - b['mean_average_precision']) < 1e-12))" "$run/metrics.json" "$work/eval/metrics.json")
+[[ $same -eq 1 ]] || fail "imret evaluate does not reproduce the demo's mAP"
+
+# imret embed with the checkpoint gives the demo's query embeddings again.
+"$IMRET" embed -c "$run/checkpoints/best.safetensors" --split test -o "$work/test-emb" >"$work/embed.out" 2>/dev/null
+rows=$(/usr/bin/python3 -c "import numpy as np, sys; print(np.load(sys.argv[1]).shape[0])" "$work/test-emb/embeddings.npy")
+[[ $rows -eq 10000 ]] || fail "embed wrote $rows rows, expected 10000"
+
+# imret search: k results per query, the query's own class marked.
+"$IMRET" search -d "$run/embeddings/database" -q "$run/embeddings/queries" --first 2 -k 3 --json >"$work/search.json"
+n=$(json_value "$work/search.json" 'sum(len(q["results"]) for q in j)')
+[[ $n -eq 6 ]] || fail "search returned $n results, expected 6"
+echo "demo_quick: P@1 $p1, mAP $map"

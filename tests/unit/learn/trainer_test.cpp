@@ -1,0 +1,113 @@
+#include "imret/learn/trainer.hpp"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "imret/core/error.hpp"
+#include "imret/data/idx.hpp"
+#include "imret/models/checkpoint.hpp"
+
+namespace fs = std::filesystem;
+using namespace imret;
+
+namespace {
+fs::path temp_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("imret_trainer_test_" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  return dir;
+}
+
+std::shared_ptr<const data::Dataset> small_fashion_mnist(int64_t count) {
+  auto full = data::load_mnist_folder(data::kDefaultFashionMnist, "train");
+  return data::subset(full, data::stratified_split(*full, 1.0 - static_cast<double>(count) / 60000.0, 7).first);
+}
+
+learn::TrainConfig small_config() {
+  learn::TrainConfig config;
+  config.network = {"convnet", 1, 10, 16};
+  config.preprocess.mean = {0.2860};
+  config.preprocess.std = {0.3530};
+  config.batch_size = 64;
+  config.epochs = 2;
+  config.val_fraction = 0.2;
+  config.workers = 1;
+  return config;
+}
+}  // namespace
+
+TEST(LearningRate, Schedules) {
+  learn::TrainConfig config;
+  config.lr = 0.1;
+  config.epochs = 4;
+  EXPECT_DOUBLE_EQ(learn::learning_rate_at(config, 3), 0.1);
+  config.schedule = "step";
+  config.step_size = 2;
+  config.gamma = 0.5;
+  EXPECT_DOUBLE_EQ(learn::learning_rate_at(config, 1), 0.1);
+  EXPECT_DOUBLE_EQ(learn::learning_rate_at(config, 2), 0.05);
+  config.schedule = "cosine";
+  EXPECT_DOUBLE_EQ(learn::learning_rate_at(config, 0), 0.1);
+  EXPECT_NEAR(learn::learning_rate_at(config, 2), 0.05, 1e-12);
+}
+
+TEST(TrainConfig, RejectsBadValuesWithTheOptionName) {
+  learn::TrainConfig config;
+  config.optimizer = "rmsprop";
+  try {
+    config.validate();
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--optimizer rmsprop"), std::string::npos);
+  }
+  config = learn::TrainConfig();
+  EXPECT_EQ(learn::TrainConfig::from_json(config.to_json()).to_json(), config.to_json());
+}
+
+TEST(Trainer, LearnsFashionMnistAndWritesCheckpoints) {
+  const fs::path run = temp_dir("learns");
+  const auto result = learn::train_classifier(small_config(), small_fashion_mnist(2000), run);
+  ASSERT_EQ(result.history.size(), 2u);
+  EXPECT_LT(result.history[1].train_loss, result.history[0].train_loss);
+  // Far above chance (0.1) after two short epochs.
+  EXPECT_GT(result.history[1].val_accuracy, 0.6);
+  EXPECT_GT(result.history[1].val_precision_at_1, 0.6);
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "last.safetensors"));
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "last.optim.pt"));
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "best.safetensors"));
+  EXPECT_TRUE(fs::exists(run / "train_log.csv"));
+  const auto loaded = models::load_checkpoint(result.last_checkpoint);
+  EXPECT_EQ(loaded.info.epoch, 2);
+  EXPECT_EQ(loaded.info.classes.size(), 10u);
+}
+
+TEST(Trainer, ResumingGivesTheSameWeightsAsTrainingStraightThrough) {
+  auto dataset = small_fashion_mnist(600);
+  learn::TrainConfig config = small_config();
+  const fs::path straight = temp_dir("straight");
+  learn::train_classifier(config, dataset, straight);
+
+  const fs::path resumed = temp_dir("resumed");
+  config.epochs = 1;
+  learn::train_classifier(config, dataset, resumed);
+  config.epochs = 2;
+  const auto result = learn::train_classifier(config, dataset, resumed, resumed / "checkpoints" / "last.safetensors");
+  ASSERT_EQ(result.history.size(), 2u);
+
+  const auto a = models::load_checkpoint(straight / "checkpoints" / "last.safetensors");
+  const auto b = models::load_checkpoint(resumed / "checkpoints" / "last.safetensors");
+  const auto sa = models::state_dict(*a.network);
+  const auto sb = models::state_dict(*b.network);
+  ASSERT_EQ(sa.size(), sb.size());
+  for (size_t i = 0; i < sa.size(); ++i)
+    EXPECT_TRUE(torch::allclose(sa[i].second.to(torch::kDouble), sb[i].second.to(torch::kDouble), 1e-4, 1e-5))
+        << sa[i].first;
+}
+
+TEST(Trainer, ResumingAFinishedRunAsksForMoreEpochs) {
+  auto dataset = small_fashion_mnist(300);
+  learn::TrainConfig config = small_config();
+  config.epochs = 1;
+  const fs::path run = temp_dir("finished");
+  learn::train_classifier(config, dataset, run);
+  EXPECT_THROW(learn::train_classifier(config, dataset, run, run / "checkpoints" / "last.safetensors"), UsageError);
+}

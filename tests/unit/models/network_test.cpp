@@ -1,0 +1,79 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "imret/core/error.hpp"
+#include "imret/models/checkpoint.hpp"
+#include "imret/models/network.hpp"
+
+using imret::models::make_network;
+using imret::models::NetworkSpec;
+
+namespace {
+// {name: shape} of torchvision's state_dict for `arch`, from Debian's torchvision.
+std::map<std::string, std::vector<int64_t>> torchvision_state_shapes(const std::string& arch) {
+  const std::string command = "/usr/bin/python3 -c \"import torchvision; m = torchvision.models." + arch +
+                              "(); [print(k, *v.shape) for k, v in m.state_dict().items()]\"";
+  FILE* pipe = popen(command.c_str(), "r");
+  EXPECT_NE(pipe, nullptr);
+  std::map<std::string, std::vector<int64_t>> shapes;
+  char line[512];
+  while (pipe && std::fgets(line, sizeof line, pipe)) {
+    std::istringstream words(line);
+    std::string name;
+    words >> name;
+    int64_t d;
+    while (words >> d) shapes[name].push_back(d);
+    shapes[name];  // scalars (num_batches_tracked) have no dimensions
+  }
+  EXPECT_EQ(pclose(pipe), 0) << command;
+  return shapes;
+}
+}  // namespace
+
+TEST(ConvNet, EmbedsTo64AndClassifiesTo10) {
+  auto net = make_network({"convnet", 1, 10, 64});
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({3, 1, 28, 28});
+  const auto e = net->embed(x);
+  EXPECT_EQ(e.sizes(), (std::vector<int64_t>{3, 64}));
+  EXPECT_EQ(net->forward(x).sizes(), (std::vector<int64_t>{3, 10}));
+  EXPECT_TRUE(torch::allclose(net->forward(x), net->classify(e)));
+}
+
+class ResNetKeys : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ResNetKeys, MatchTorchvisionNamesAndShapes) {
+  const std::string arch = GetParam();
+  auto net = make_network({arch, 3, 1000, 0});
+  std::map<std::string, std::vector<int64_t>> ours;
+  for (const auto& [name, tensor] : imret::models::state_dict(*net)) ours[name] = tensor.sizes().vec();
+  const auto theirs = torchvision_state_shapes(arch);
+  ASSERT_FALSE(theirs.empty());
+  EXPECT_EQ(ours, theirs);
+}
+
+INSTANTIATE_TEST_SUITE_P(Torchvision, ResNetKeys, ::testing::Values("resnet18", "resnet34", "resnet50"));
+
+TEST(ResNet, EmbeddingIsThePooledFeatureVector) {
+  for (const auto& [arch, dim] : std::vector<std::pair<std::string, int64_t>>{{"resnet18", 512}, {"resnet50", 2048}}) {
+    auto net = make_network({arch, 3, 7, 0});
+    net->eval();
+    torch::NoGradGuard no_grad;
+    EXPECT_EQ(net->embed(torch::randn({2, 3, 64, 64})).sizes(), (std::vector<int64_t>{2, dim}));
+    EXPECT_EQ(net->embedding_dim(), dim);
+  }
+}
+
+TEST(Network, UnknownArchitectureIsAUsageError) {
+  try {
+    make_network({"vgg16", 3, 10, 64});
+    FAIL();
+  } catch (const imret::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown architecture 'vgg16'"), std::string::npos);
+  }
+}
