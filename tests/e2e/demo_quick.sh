@@ -17,8 +17,8 @@ leftovers=$(find "$run" -name '.*.tmp-*' | wc -l)
 queries=$(json_value "$run/metrics.json" 'j["queries"]')
 database=$(json_value "$run/metrics.json" 'j["database"]')
 [[ $queries -eq 1000 && $database -eq 10000 ]] || fail "quick demo: $queries queries, $database database items"
-p1=$(json_value "$run/metrics.json" 'j["retrieval"]["precision_at_k"]["1"]')
-map=$(json_value "$run/metrics.json" 'j["retrieval"]["mean_average_precision"]')
+p1=$(json_value "$run/metrics.json" 'j["retrieval"]["P@K"]["1"]')
+map=$(json_value "$run/metrics.json" 'j["retrieval"]["mAP"]')
 # One epoch on 6k images: a working pipeline is far above chance (0.1).
 /usr/bin/python3 -c "import sys; p1, m = float(sys.argv[1]), float(sys.argv[2]); sys.exit(0 if p1 > 0.7 and m > 0.4 else 1)" "$p1" "$map" ||
   fail "quick demo quality too low: P@1 $p1, mAP $map"
@@ -29,7 +29,7 @@ grep -q "mAP" "$work/demo.out" || fail "demo did not print the metrics table"
 same=$(/usr/bin/python3 -c "
 import json, sys
 a = json.load(open(sys.argv[1]))['retrieval']; b = json.load(open(sys.argv[2]))['retrieval']
-print(int(abs(a['mean_average_precision'] - b['mean_average_precision']) < 1e-12))" "$run/metrics.json" "$work/eval/metrics.json")
+print(int(abs(a['mAP'] - b['mAP']) < 1e-12))" "$run/metrics.json" "$work/eval/metrics.json")
 [[ $same -eq 1 ]] || fail "imret evaluate does not reproduce the demo's mAP"
 
 # imret embed with the checkpoint gives the demo's query embeddings again.
@@ -41,4 +41,24 @@ rows=$(/usr/bin/python3 -c "import numpy as np, sys; print(np.load(sys.argv[1]).
 "$IMRET" search -d "$run/embeddings/database" -q "$run/embeddings/queries" --first 2 -k 3 --json >"$work/search.json"
 n=$(json_value "$work/search.json" 'sum(len(q["results"]) for q in j)')
 [[ $n -eq 6 ]] || fail "search returned $n results, expected 6"
+# imret search --image: test image 0 written as a PNG file gives the same
+# neighbours and distances as its embedding from imret embed.
+/usr/bin/python3 - "$work/query.png" <<'PY'
+import gzip, struct, sys, zlib
+raw = gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").read()[16:16 + 784]
+rows = b"".join(b"\0" + raw[r * 28:(r + 1) * 28] for r in range(28))
+chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 28, 28, 8, 0, 0, 0, 0)) + \
+      chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+open(sys.argv[1], "wb").write(png)
+PY
+"$IMRET" search -d "$run/embeddings/database" --image "$work/query.png" -k 5 --json >"$work/by-image.json"
+"$IMRET" search -d "$run/embeddings/database" -q "$work/test-emb" --first 1 -k 5 --json >"$work/by-embedding.json"
+/usr/bin/python3 - "$work/by-image.json" "$work/by-embedding.json" <<'PY' || fail "search --image differs from search by embedding"
+import json, sys
+a, b = (json.load(open(f))[0]["results"] for f in sys.argv[1:3])
+assert [r["id"] for r in a] == [r["id"] for r in b], (a, b)
+assert all(abs(x["distance"] - y["distance"]) < 1e-4 for x, y in zip(a, b)), (a, b)
+PY
+expect_error 1 "missing.png" -- "$IMRET" search -d "$run/embeddings/database" --image "$work/missing.png"
 echo "demo_quick: P@1 $p1, mAP $map"

@@ -1,5 +1,6 @@
 // imret: content-based image retrieval. main only parses global options and
 // dispatches to the sub-commands (one file each in this folder).
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +16,8 @@
 int main(int argc, char** argv) {
   // Line-buffered stdout keeps printed results in order with the progress lines on stderr.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  // Logs go to stderr with progress; stdout carries only results.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("imret"));
   CLI::App app{"imret: content-based image retrieval (learn an embedding, index, search, evaluate)", "imret"};
   app.require_subcommand(1);
   app.set_version_flag("--version", imret::kVersion);

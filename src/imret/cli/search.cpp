@@ -8,6 +8,8 @@
 #include "imret/cli/common.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/runtime.hpp"
+#include "imret/data/image_folder.hpp"
+#include "imret/models/checkpoint.hpp"
 #include "imret/search/exact_index.hpp"
 
 namespace imret::cli {
@@ -16,6 +18,8 @@ namespace {
 struct SearchArgs {
   std::string database;
   std::string queries;
+  std::vector<std::string> images;
+  std::string checkpoint;
   int64_t first = 10;
   int64_t k = 5;
   std::string metric = "euclidean";
@@ -23,9 +27,48 @@ struct SearchArgs {
   bool json = false;
 };
 
+// Query images embedded with the checkpoint (by default the one the database
+// was embedded with). Grey networks (trained on 28x28 images) get the image
+// converted to grey and resized to 28x28.
+EmbeddingSet embed_query_images(const SearchArgs& args, const EmbeddingSet& database) {
+  std::string checkpoint = args.checkpoint;
+  if (checkpoint.empty()) checkpoint = database.meta.value("checkpoint", std::string());
+  if (checkpoint.empty())
+    throw UsageError("--image needs --checkpoint: the database's meta.json does not name the checkpoint it came from");
+  models::LoadedNetwork loaded = models::load_checkpoint(checkpoint);
+  auto transform = data::make_eval_transform(data::Preprocess::from_json(loaded.info.preprocess));
+  std::mt19937_64 rng(0);
+  std::vector<at::Tensor> inputs;
+  EmbeddingSet queries;
+  for (const auto& path : args.images) {
+    at::Tensor image = data::decode_image_rgb(path);
+    if (loaded.info.spec.in_channels == 1) {
+      const at::Tensor weights = torch::tensor({0.299f, 0.587f, 0.114f}).view({3, 1, 1});
+      image = (image * weights).sum(0, true);
+      image = torch::nn::functional::interpolate(
+                  image.unsqueeze(0), torch::nn::functional::InterpolateFuncOptions()
+                                          .size(std::vector<int64_t>{28, 28})
+                                          .mode(torch::kBilinear)
+                                          .align_corners(false))
+                  .squeeze(0);
+    }
+    inputs.push_back(transform->apply(image, rng));
+    queries.items.push_back({static_cast<int64_t>(queries.items.size()), path, -1, ""});
+  }
+  loaded.network->eval();
+  torch::NoGradGuard no_grad;
+  at::Tensor embedded = loaded.network->embed(torch::stack(inputs)).contiguous();
+  queries.embeddings.rows = embedded.size(0);
+  queries.embeddings.cols = embedded.size(1);
+  queries.embeddings.values.assign(embedded.data_ptr<float>(), embedded.data_ptr<float>() + embedded.numel());
+  return queries;
+}
+
 void run_search(const SearchArgs& args) {
+  if (args.queries.empty() == args.images.empty())
+    throw UsageError("give either --queries (an embedding folder) or --image (image files)");
   const EmbeddingSet database = load_embedding_set(args.database);
-  const EmbeddingSet queries = load_embedding_set(args.queries);
+  const EmbeddingSet queries = args.images.empty() ? load_embedding_set(args.queries) : embed_query_images(args, database);
   if (args.k < 1) throw UsageError("--k must be at least 1");
   const int64_t count = args.first > 0 ? std::min<int64_t>(args.first, queries.embeddings.rows) : queries.embeddings.rows;
   const search::Metric metric = search::parse_metric(args.metric);
@@ -62,9 +105,12 @@ void run_search(const SearchArgs& args) {
 
 void add_search_command(CLI::App& app) {
   auto args = std::make_shared<SearchArgs>();
-  CLI::App* command = app.add_subcommand("search", "Top-K database items for query embeddings");
+  CLI::App* command = app.add_subcommand("search", "Top-K database items for query embeddings or query images");
   command->add_option("-d,--database", args->database, "Database embedding folder (from imret embed)")->required();
-  command->add_option("-q,--queries", args->queries, "Query embedding folder")->required();
+  command->add_option("-q,--queries", args->queries, "Query embedding folder");
+  command->add_option("--image", args->images, "Query image file(s), embedded with the checkpoint");
+  command->add_option("-c,--checkpoint", args->checkpoint,
+                      "Checkpoint for --image (default: the one recorded in the database's meta.json)");
   command->add_option("--first", args->first, "Search only the first N queries (0: all)")->capture_default_str();
   command->add_option("-k,--k", args->k, "Results per query")->capture_default_str();
   command->add_option("--metric", args->metric, "euclidean or cosine")->capture_default_str();

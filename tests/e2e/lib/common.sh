@@ -7,7 +7,8 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # expect_error EXIT_CODE PATTERN -- command...: the command must exit with
-# EXIT_CODE and print exactly one stderr line matching PATTERN.
+# EXIT_CODE and print exactly one error line ("imret: error: ..."), matching
+# PATTERN (warnings and log lines before it are allowed).
 expect_error() {
   local code=$1 pattern=$2
   shift 3
@@ -15,9 +16,10 @@ expect_error() {
   "$@" >"$work/out" 2>"$work/err" || status=$?
   [[ $status -eq $code ]] || fail "'$*' exited $status, expected $code; stderr: $(cat "$work/err")"
   local lines
-  lines=$(grep -c . "$work/err" || true)
-  [[ $lines -eq 1 ]] || fail "'$*' printed $lines stderr lines, expected one: $(cat "$work/err")"
-  grep -qE "$pattern" "$work/err" || fail "'$*' stderr does not match '$pattern': $(cat "$work/err")"
+  lines=$(grep -c "^imret: error: " "$work/err" || true)
+  [[ $lines -eq 1 ]] || fail "'$*' printed $lines error lines, expected one: $(cat "$work/err")"
+  grep "^imret: error: " "$work/err" | grep -qE -- "$pattern" ||
+    fail "'$*' error does not match '$pattern': $(cat "$work/err")"
 }
 
 # json_value FILE EXPRESSION: evaluates a Python expression on the parsed JSON `j`.
