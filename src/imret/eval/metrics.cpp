@@ -50,46 +50,60 @@ Scratch& scratch() {
   return s;
 }
 
-// Packs the non-excluded items and fills the digit histograms.
-// Returns the number of relevant items.
-int64_t pack_items(const float* scores, const int8_t* relevance, int64_t n, Scratch& s) {
-  for (auto& h : s.histogram) h.fill(0);
-  s.items.resize(static_cast<size_t>(n));
-  uint64_t* out = s.items.data();
-  int64_t count = 0, relevant = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const int8_t grade = relevance[i];
-    if (grade < 0) continue;
-    if (std::isnan(scores[i])) throw Error("evaluate_query: score " + std::to_string(i) + " is NaN");
-    const uint64_t item = (static_cast<uint64_t>(descending_key(scores[i])) << 32) | (grade > 0 ? 1u : 0u);
-    relevant += grade > 0;
-    out[count++] = item;
-    for (int pass = 0; pass < 3; ++pass) ++s.histogram[pass][digit(item, pass)];
-  }
-  s.items.resize(static_cast<size_t>(count));
-  return relevant;
+inline uint64_t pack(float score, int8_t grade) {
+  return (static_cast<uint64_t>(descending_key(score)) << 32) | (grade > 0 ? 1u : 0u);
 }
 
-// Stable LSD radix sort of s.items by key (ascending), using the histograms
-// of pack_items. Passes where every item has the same digit are skipped.
-void radix_sort(Scratch& s) {
-  const size_t n = s.items.size();
-  if (n < 2) return;
-  s.buffer.resize(n);
-  for (int pass = 0; pass < 3; ++pass) {
-    auto& counts = s.histogram[pass];
-    if (counts[digit(s.items[0], pass)] == n) continue;
-    uint32_t offset = 0;
-    for (auto& c : counts) {
-      const uint32_t size = c;
-      c = offset;
-      offset += size;
-    }
+// Turns counts into start offsets; false when one bucket holds every item
+// (the pass would not move anything).
+bool counts_to_offsets(std::array<uint32_t, kBuckets>& counts, size_t n) {
+  bool moves = true;
+  uint32_t offset = 0;
+  for (auto& c : counts) {
+    if (c == n) moves = false;
+    const uint32_t size = c;
+    c = offset;
+    offset += size;
+  }
+  return moves;
+}
+
+// Sorts the non-excluded items into s.items, ascending key (= descending
+// score), stable. Pass 1 reads the input for the digit histograms; pass 2
+// packs the items straight into their places by the lowest digit; the two
+// higher digits follow unless every item shares them.
+// Returns the number of relevant items.
+int64_t sort_items(const float* scores, const int8_t* relevance, int64_t n, Scratch& s) {
+  for (auto& h : s.histogram) h.fill(0);
+  int64_t kept = 0, relevant = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (relevance[i] < 0) continue;
+    if (std::isnan(scores[i])) throw Error("evaluate_query: score " + std::to_string(i) + " is NaN");
+    const uint64_t item = pack(scores[i], relevance[i]);
+    relevant += item & 1u;
+    ++kept;
+    for (int pass = 0; pass < 3; ++pass) ++s.histogram[pass][digit(item, pass)];
+  }
+  const size_t size = static_cast<size_t>(kept);
+  s.items.resize(size);
+  s.buffer.resize(size);
+  counts_to_offsets(s.histogram[0], size);
+  uint32_t* first = s.histogram[0].data();
+  uint64_t* dst = s.items.data();
+  for (int64_t i = 0; i < n; ++i) {
+    if (relevance[i] < 0) continue;
+    const uint64_t item = pack(scores[i], relevance[i]);
+    dst[first[digit(item, 0)]++] = item;
+  }
+  for (int pass = 1; pass < 3; ++pass) {
+    auto& offsets = s.histogram[pass];
+    if (!counts_to_offsets(offsets, size)) continue;
     const uint64_t* src = s.items.data();
-    uint64_t* dst = s.buffer.data();
-    for (size_t i = 0; i < n; ++i) dst[counts[digit(src[i], pass)]++] = src[i];
+    uint64_t* out = s.buffer.data();
+    for (size_t i = 0; i < size; ++i) out[offsets[digit(src[i], pass)]++] = src[i];
     s.items.swap(s.buffer);
   }
+  return relevant;
 }
 
 inline bool is_relevant(uint64_t item) { return item & 1u; }
@@ -107,17 +121,21 @@ double average_precision(Scratch& s, int64_t relevant) {
   const uint64_t* items = s.items.data();
   const int64_t n = static_cast<int64_t>(s.items.size());
   double sum = 0;
-  int64_t tp = 0, tp_before = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    tp += is_relevant(items[i]);
-    const bool last_of_tie = i + 1 == n || key_of(items[i + 1]) != key_of(items[i]);
-    if (last_of_tie && tp != tp_before) {
-      const double precision = static_cast<double>(tp) / static_cast<double>(i + 1);
-      sum += static_cast<double>(tp - tp_before) * precision;
-      s.threshold_tp.push_back(tp);
-      s.threshold_precision.push_back(precision);
-      tp_before = tp;
-    }
+  int64_t tp = 0;
+  int64_t i = 0;
+  // Only tie groups holding a relevant item move recall: skip to the next
+  // relevant item, then to the end of its tie group (the operating point).
+  while (true) {
+    while (i < n && !is_relevant(items[i])) ++i;
+    if (i == n) break;
+    const uint32_t key = key_of(items[i]);
+    int64_t gained = 0;
+    for (; i < n && key_of(items[i]) == key; ++i) gained += is_relevant(items[i]);
+    tp += gained;
+    const double precision = static_cast<double>(tp) / static_cast<double>(i);
+    sum += static_cast<double>(gained) * precision;
+    s.threshold_tp.push_back(tp);
+    s.threshold_precision.push_back(precision);
   }
   return sum / static_cast<double>(relevant);
 }
@@ -185,7 +203,7 @@ QueryMetrics evaluate_query(const float* scores, const int8_t* relevance, int64_
   check_options(options);
   Scratch& s = scratch();
   QueryMetrics m;
-  m.num_relevant = pack_items(scores, relevance, n, s);
+  m.num_relevant = sort_items(scores, relevance, n, s);
   if (m.num_relevant == 0) {
     const size_t ks = options.ks.size();
     m.precision_at_k.assign(ks, 0.0);
@@ -194,7 +212,6 @@ QueryMetrics evaluate_query(const float* scores, const int8_t* relevance, int64_
     m.interpolated_precision.assign(static_cast<size_t>(options.pr_points), 0.0);
     return m;
   }
-  radix_sort(s);
   m.average_precision = average_precision(s, m.num_relevant);
   rank_metrics(s, m.num_relevant, m);
   cutoff_metrics(s, m.num_relevant, options.ks, m);
