@@ -2,10 +2,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
+
 #include "imret/core/error.hpp"
 
 namespace imret {
 namespace {
+
+nlohmann::json plain_scalar(const std::string& text);
 
 void emit(YAML::Emitter& out, const nlohmann::json& value) {
   switch (value.type()) {
@@ -25,9 +29,13 @@ void emit(YAML::Emitter& out, const nlohmann::json& value) {
       out << YAML::EndSeq;
       break;
     }
-    case nlohmann::json::value_t::string:
-      out << value.get<std::string>();
+    case nlohmann::json::value_t::string: {
+      const std::string& text = value.get_ref<const std::string&>();
+      // Quote strings that would read back as something else ("true", "3", "").
+      if (!plain_scalar(text).is_string()) out << YAML::DoubleQuoted;
+      out << text;
       break;
+    }
     case nlohmann::json::value_t::boolean:
       out << value.get<bool>();
       break;
@@ -37,17 +45,22 @@ void emit(YAML::Emitter& out, const nlohmann::json& value) {
     case nlohmann::json::value_t::number_unsigned:
       out << value.get<uint64_t>();
       break;
-    case nlohmann::json::value_t::number_float:
-      out << value.get<double>();
+    case nlohmann::json::value_t::number_float: {
+      // The shortest text that reads back as the same double (0.1, not 0.10000000000000001).
+      char text[32];
+      const auto result = std::to_chars(text, text + sizeof text, value.get<double>());
+      std::string number(text, result.ptr);
+      if (number.find_first_of(".eEn") == std::string::npos) number += ".0";  // stays a float
+      out << number;
       break;
+    }
     default:
       out << YAML::Null;
   }
 }
 
-nlohmann::json scalar(const YAML::Node& node) {
-  const std::string text = node.Scalar();
-  if (node.Tag() == "!") return text;  // quoted
+// The value of an unquoted YAML scalar (YAML 1.2 core schema).
+nlohmann::json plain_scalar(const std::string& text) {
   if (text == "null" || text == "~" || text.empty()) return nullptr;
   if (text == "true" || text == "True") return true;
   if (text == "false" || text == "False") return false;
@@ -64,6 +77,11 @@ nlohmann::json scalar(const YAML::Node& node) {
   } catch (const std::exception&) {
   }
   return text;
+}
+
+nlohmann::json scalar(const YAML::Node& node) {
+  if (node.Tag() == "!") return node.Scalar();  // quoted: always a string
+  return plain_scalar(node.Scalar());
 }
 
 nlohmann::json to_json(const YAML::Node& node) {

@@ -112,3 +112,28 @@ TEST(ReadFile, NamesAMissingFile) {
     EXPECT_STREQ(e.what(), "/no/such/file.txt: no such file");
   }
 }
+
+#include "imret/core/yaml.hpp"
+
+TEST(Yaml, RoundTripKeepsTypesAndShortNumbers) {
+  const nlohmann::json value = {{"lr", 0.1},        {"epochs", 3},          {"name", "convnet"},
+                                {"flag", true},     {"mean", {0.286, 0.5}}, {"nested", {{"gamma", 1.0}}},
+                                {"quoted", "true"}, {"none", nullptr}};
+  const std::string text = imret::to_yaml(value);
+  EXPECT_NE(text.find("lr: 0.1\n"), std::string::npos) << text;
+  const fs::path path = temp_path("round.yaml");
+  imret::write_file_atomic(path, text);
+  EXPECT_EQ(imret::load_yaml(path), value) << text;
+}
+
+TEST(Yaml, MalformedFileNamesFileAndLine) {
+  const fs::path path = temp_path("bad.yaml");
+  imret::write_file_atomic(path, "a: 1\nb: [2, 3\n");
+  try {
+    imret::load_yaml(path);
+    FAIL();
+  } catch (const imret::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path.string() + ":"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("malformed YAML"), std::string::npos) << e.what();
+  }
+}
