@@ -21,6 +21,12 @@ constexpr int64_t kLegacyProtocolVersion = 1001;
 // A tensor with more elements than its storage (stride 0) may not grow past this.
 constexpr uint64_t kMaxExpandedBytes = uint64_t{1} << 30;
 constexpr int kMaxDepth = 64;
+// Shared references let a small pickle describe a huge tree (a list holding the
+// same list twice, 40 levels deep): flattening stops after this many values.
+constexpr uint64_t kMaxVisits = 1'000'000;
+// The tensors may need at most this many bytes beyond 8 times the file's size
+// (a tensor referenced under many keys is copied for each).
+constexpr uint64_t kMaxOutputSlack = uint64_t{1} << 30;
 
 enum Tag : int64_t { kStorageTag = 1, kTensorTag = 2 };
 
@@ -110,6 +116,8 @@ class Reader {
   std::vector<StorageUse> uses_;         // Object kStorageTag -> index here
   std::vector<TensorRef> tensor_refs_;   // Object kTensorTag -> index here
   std::set<std::string> names_;
+  uint64_t visits_ = 0;
+  uint64_t output_bytes_ = 0;
   // zip only
   const ZipArchive* zip_ = nullptr;
   std::string prefix_;
@@ -214,6 +222,8 @@ Value* Reader::reduce(pickle::Arena& arena, Value* callable, Value* args, int de
 }
 
 void Reader::flatten(Value* v, const std::string& prefix, int depth, std::unordered_set<const Value*>& path) {
+  if (++visits_ > kMaxVisits)
+    fail("the pickle refers to more than " + std::to_string(kMaxVisits) + " values through shared references");
   if (v->kind == Kind::Object && v->tag == kTensorTag) {
     const TensorRef& ref = tensor_refs_[static_cast<size_t>(v->index)];
     if (prefix.empty()) fail("the pickle holds a bare tensor, not a dict of tensors");
@@ -283,6 +293,9 @@ void Reader::check_tensor(const PthTensor& t) {
   overflow |= !checked_mul(numel, element, bytes) || numel > (uint64_t{1} << 62);
   if (overflow) fail("tensor '" + t.name + "' has impossible sizes or strides");
   if (numel == 0) return;
+  if (!checked_add(output_bytes_, bytes, output_bytes_) || output_bytes_ / 8 > bytes_.size() + kMaxOutputSlack / 8)
+    fail("the tensors would need " + std::to_string(output_bytes_) + " bytes, far more than the file's " +
+         std::to_string(bytes_.size()) + " (tensor '" + t.name + "')");
   if (last >= available)
     fail("tensor '" + t.name + "' needs " + std::to_string(last + 1) + " elements of storage '" + storage.key +
          "', which holds only " + std::to_string(available) + " (truncated or corrupt file)");

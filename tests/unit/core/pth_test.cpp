@@ -109,6 +109,10 @@ for obj in (0x1950a86a20f9469cfc6c, 1001, {"protocol_version": 1001, "little_end
 with open(os.path.join(out, "evil_legacy.pth"), "wb") as f:
     f.write(header.getvalue() + evil)
 
+# One 4 MB tensor under 300 keys: 1.2 GB of copies from a 4 MB file.
+big = torch.zeros(1 << 20)
+torch.save({f"k{i}": big for i in range(300)}, os.path.join(out, "many_refs.pth"))
+
 # A storage smaller than its tensor: storage 0 of the small zip cut to 4 bytes.
 with zipfile.ZipFile(os.path.join(out, "all_zip.pth")) as src, \
      zipfile.ZipFile(os.path.join(out, "short_storage.pth"), "w") as dst:
@@ -274,6 +278,19 @@ TEST(Pth, StorageSmallerThanItsTensorNamesTheKey) {
   const std::string path = (fixtures() / "short_storage.pth").string();
   const std::string message = error_of([&] { imret::load_pth(path); });
   EXPECT_EQ(message.rfind(path + ": tensor 'f32' needs 12 elements of storage '0', which holds only 1", 0), 0u) << message;
+}
+
+TEST(Pth, SharedReferencesCannotBlowUpMemory) {
+  const std::string path = (fixtures() / "many_refs.pth").string();
+  const std::string message = error_of([&] { imret::load_pth(path); });
+  EXPECT_EQ(message.rfind(path + ": the tensors would need ", 0), 0u) << message;
+  // (x, x) nested 40 deep through the memo: 2^40 leaves from a 250-byte pickle.
+  std::string bytes("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.\x80\x02M\xe9\x03.\x80\x02}.", 25);
+  bytes += std::string("\x80\x02}X\x01\x00\x00\x00" "aN\x85", 11);
+  for (int i = 0; i < 40; ++i) bytes += std::string("q\x00h\x00\x86", 5);
+  bytes += "s.\x80\x02].";
+  EXPECT_EQ(error_of([&] { imret::parse_pth(bytes, "laughs.pth"); }),
+            "laughs.pth: the pickle refers to more than 1000000 values through shared references");
 }
 
 TEST(Pth, TruncatedFilesGiveOneLineErrors) {
