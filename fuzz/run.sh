@@ -86,5 +86,5 @@ for fuzzer in "${fuzzers[@]}"; do
     -artifact_prefix="$work/artifacts/$fuzzer/" >"$work/$fuzzer.log" 2>&1 || status=1
   tail -n 14 "$work/$fuzzer.log"
 done
-ls "$work"/artifacts/*/ 2>/dev/null | grep -q . && echo "artifacts in $work/artifacts" || true
+[[ -n $(find "$work/artifacts" -type f 2>/dev/null) ]] && echo "crash artifacts: $(find "$work/artifacts" -type f)" || true
 exit $status

@@ -1,5 +1,7 @@
 #include "imret/core/tensor_file.hpp"
 
+#include <c10/util/Exception.h>
+
 #include <fstream>
 
 #include "imret/core/error.hpp"
@@ -46,7 +48,15 @@ TensorFile load_tensor_file(const std::filesystem::path& path) {
   switch (detect_tensor_file_format(path)) {
     case TensorFileFormat::PthZip:
     case TensorFileFormat::PthLegacy: return load_pth(path);
-    case TensorFileFormat::Safetensors: return load_safetensors(path);
+    case TensorFileFormat::Safetensors:
+      try {
+        return load_safetensors(path);
+      } catch (const c10::Error& e) {
+        // A header LibTorch rejects (sizes whose product overflows...): one line, naming the file.
+        std::string what = e.what_without_backtrace();
+        what = what.substr(0, what.find('\n'));
+        throw Error(path.string() + ": malformed safetensors file: " + what);
+      }
     case TensorFileFormat::Unknown: break;
   }
   throw Error(path.string() + ": not a PyTorch (.pth) or safetensors file");

@@ -418,3 +418,31 @@ TEST(Safetensors, DISABLED_EmptyTensorNextToAnotherIsNoOverlap) {
   imret::save_safetensors(path, tensors);
   EXPECT_EQ(imret::load_safetensors(path).tensors.size(), tensors.size());
 }
+
+// Found by hand after fuzzing (the 60-second fuzz run did not reach it): a
+// shape whose element count overflows to 0 passes load_safetensors' size check
+// and LibTorch throws c10::Error (not imret::Error). load_tensor_file turns it
+// into one imret::Error line; load_safetensors itself should check the product.
+namespace {
+fs::path overflowing_safetensors() {
+  const std::string header =
+      R"({"x":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})";
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  const fs::path path = fixtures() / "overflow.safetensors";
+  imret::write_file_atomic(path, bytes + header);
+  return path;
+}
+}  // namespace
+
+TEST(Pth, LoadTensorFileTurnsLibTorchErrorsIntoOneLine) {
+  const fs::path path = overflowing_safetensors();
+  const std::string message = error_of([&] { imret::load_tensor_file(path); });
+  EXPECT_EQ(message.rfind(path.string() + ": malformed safetensors file: ", 0), 0u) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
+TEST(Safetensors, DISABLED_ShapeWhoseElementCountOverflowsIsAnImretError) {
+  const fs::path path = overflowing_safetensors();
+  EXPECT_THROW(imret::load_safetensors(path), imret::Error);
+}
