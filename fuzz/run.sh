@@ -84,6 +84,7 @@ for fuzzer in "${fuzzers[@]}"; do
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=$leaks} "$work/$fuzzer" "$work/corpus/$fuzzer" "$work/seeds/$fuzzer" \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$work/artifacts/$fuzzer/" >"$work/$fuzzer.log" 2>&1 || status=1
+  rm -f "${IMRET_FUZZ_TMP:-/dev/shm}"/imret_fuzz_*.safetensors  # the safetensors fuzzer's input files
   tail -n 14 "$work/$fuzzer.log"
 done
 [[ -n $(find "$work/artifacts" -type f 2>/dev/null) ]] && echo "crash artifacts: $(find "$work/artifacts" -type f)" || true
