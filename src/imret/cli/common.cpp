@@ -32,7 +32,7 @@ data::Preprocess PreprocessArgs::resolve(int64_t channels, const std::string& ar
 }
 
 void add_network_options(CLI::App& command, models::NetworkSpec& spec) {
-  command.add_option("--arch", spec.arch, "Network: convnet (28x28 grey), resnet18, resnet34, resnet50")
+  command.add_option("--arch", spec.arch, "Network: convnet (28x28 grey), resnet18, resnet34, resnet50, resnet101")
       ->check(CLI::IsMember(models::known_architectures()))
       ->capture_default_str();
   command.add_option("--embedding-dim", spec.embedding_dim, "Embedding size (convnet)")->capture_default_str();
@@ -57,6 +57,16 @@ void add_training_options(CLI::App& command, learn::TrainConfig& c) {
   command.add_option("--on-bad-image", c.on_bad_image, "skip (and report) or fail")
       ->check(CLI::IsMember({"skip", "fail"}))
       ->capture_default_str();
+  command.add_option("--weights", c.weights, "Start from these weights (torchvision .pth, zip or legacy, or safetensors)");
+  add_weights_prefix_option(command, c.weights_prefix);
+  command.add_option("--freeze", c.freeze, "With --weights: none, backbone (train fc only) or all-but-last")
+      ->check(CLI::IsMember({"none", "backbone", "all-but-last"}))
+      ->capture_default_str();
+}
+
+void add_weights_prefix_option(CLI::App& command, std::vector<std::string>& rules) {
+  command.add_option("--weights-prefix", rules,
+                     "Rename the weights' keys: PREFIX strips it (e.g. module.), +PREFIX adds it; repeatable");
 }
 
 void print_training_summary(const learn::TrainResult& result, const std::filesystem::path& run_dir) {

@@ -34,6 +34,7 @@ struct PreprocessArgs {
 
 void add_network_options(CLI::App& command, models::NetworkSpec& spec);
 void add_training_options(CLI::App& command, learn::TrainConfig& config);
+void add_weights_prefix_option(CLI::App& command, std::vector<std::string>& rules);
 
 void print_training_summary(const learn::TrainResult& result, const std::filesystem::path& run_dir);
 

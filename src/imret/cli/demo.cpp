@@ -77,11 +77,12 @@ void run_demo(DemoArgs& args) {
   auto database_set = stratified_part(train_set, args.quick ? 10000 : 0, config.seed);
   auto query_set = stratified_part(test_set, args.quick ? 1000 : 0, config.seed);
   options.label = "embed database";
-  embed_to_folder(loaded, checkpoint, database_set, {{"data", args.data}, {"split", "train"}}, options,
-                  run_dir / "embeddings" / "database");
+  const std::string checkpoint_path = fs::absolute(checkpoint).string();
+  embed_to_folder(loaded, database_set, {{"data", args.data}, {"split", "train"}, {"checkpoint", checkpoint_path}},
+                  options, run_dir / "embeddings" / "database");
   options.label = "embed queries";
-  embed_to_folder(loaded, checkpoint, query_set, {{"data", args.data}, {"split", "test"}}, options,
-                  run_dir / "embeddings" / "queries");
+  embed_to_folder(loaded, query_set, {{"data", args.data}, {"split", "test"}, {"checkpoint", checkpoint_path}},
+                  options, run_dir / "embeddings" / "queries");
 
   std::printf("\n== 3/3 evaluate: every query against the whole database (full ranking) ==\n");
   EvaluationRequest request;

@@ -16,11 +16,10 @@
 namespace imret::cli {
 namespace fs = std::filesystem;
 
-int64_t embed_to_folder(const models::LoadedNetwork& loaded, const fs::path& checkpoint,
-                        std::shared_ptr<const data::Dataset> dataset, const nlohmann::json& data_meta,
-                        const models::EmbedOptions& options, const fs::path& folder) {
+int64_t embed_to_folder(const models::LoadedNetwork& loaded, std::shared_ptr<const data::Dataset> dataset,
+                        const nlohmann::json& meta_in, const models::EmbedOptions& options, const fs::path& folder) {
   if (dataset->channels() != loaded.info.spec.in_channels)
-    throw UsageError(checkpoint.string() + ": the network takes " + std::to_string(loaded.info.spec.in_channels) +
+    throw UsageError(loaded.info.spec.arch + ": the network takes " + std::to_string(loaded.info.spec.in_channels) +
                      "-channel images but the data has " + std::to_string(dataset->channels()) + " channels");
   auto transform = data::make_eval_transform(data::Preprocess::from_json(loaded.info.preprocess));
   auto bad_images = std::make_shared<data::BadImageLog>();
@@ -33,9 +32,9 @@ int64_t embed_to_folder(const models::LoadedNetwork& loaded, const fs::path& che
   }
   nlohmann::json bad = nlohmann::json::array();
   for (const auto& [path, reason] : bad_images->entries()) bad.push_back({{"path", path}, {"reason", reason}});
-  nlohmann::json meta = data_meta;
-  meta["checkpoint"] = fs::absolute(checkpoint).string();
+  nlohmann::json meta = meta_in;
   meta["network"] = loaded.info.spec.to_json();
+  meta["preprocess"] = loaded.info.preprocess;
   meta["classes"] = dataset->classes();
   meta["bad_images"] = bad;
   save_embedding_set(folder, embedded.values.data_ptr<float>(), embedded.values.size(0), embedded.values.size(1), items,

@@ -15,11 +15,13 @@
 
 namespace imret::cli {
 
-// Embeds `dataset` with a loaded checkpoint and writes the embedding set into
-// `folder`; returns the number of items embedded.
-int64_t embed_to_folder(const models::LoadedNetwork& loaded, const std::filesystem::path& checkpoint,
-                        std::shared_ptr<const data::Dataset> dataset, const nlohmann::json& data_meta,
-                        const models::EmbedOptions& options, const std::filesystem::path& folder);
+// Embeds `dataset` with a loaded network and writes the embedding set into
+// `folder`; returns the number of items embedded. `meta` (where the data and
+// the network came from: "data", "split", and "checkpoint" or "weights") goes
+// into meta.json.
+int64_t embed_to_folder(const models::LoadedNetwork& loaded, std::shared_ptr<const data::Dataset> dataset,
+                        const nlohmann::json& meta, const models::EmbedOptions& options,
+                        const std::filesystem::path& folder);
 
 struct EvaluationRequest {
   search::Metric metric = search::Metric::Euclidean;

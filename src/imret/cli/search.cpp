@@ -10,6 +10,7 @@
 #include "imret/core/runtime.hpp"
 #include "imret/data/image_folder.hpp"
 #include "imret/models/checkpoint.hpp"
+#include "imret/models/pretrained.hpp"
 #include "imret/search/exact_index.hpp"
 
 namespace imret::cli {
@@ -27,15 +28,30 @@ struct SearchArgs {
   bool json = false;
 };
 
-// Query images embedded with the checkpoint (by default the one the database
-// was embedded with). Grey networks (trained on 28x28 images) get the image
-// converted to grey and resized to 28x28.
+// The network the database was embedded with: --checkpoint, else the
+// checkpoint or the weights (with architecture and preprocessing) recorded
+// in the database's meta.json.
+models::LoadedNetwork database_network(const SearchArgs& args, const EmbeddingSet& database) {
+  if (!args.checkpoint.empty()) return models::load_checkpoint(args.checkpoint);
+  const nlohmann::json& meta = database.meta;
+  if (meta.contains("checkpoint")) return models::load_checkpoint(meta.at("checkpoint").get<std::string>());
+  if (meta.contains("weights") && meta.contains("network") && meta.contains("preprocess")) {
+    models::LoadedNetwork loaded;
+    loaded.info.spec = models::NetworkSpec::from_json(meta.at("network"));
+    loaded.info.preprocess = meta.at("preprocess");
+    loaded.network = models::make_network(loaded.info.spec);
+    models::WeightOptions options;
+    options.prefix_rules = meta.value("weights_prefix", std::vector<std::string>());
+    models::load_pretrained(*loaded.network, meta.at("weights").get<std::string>(), options);
+    return loaded;
+  }
+  throw UsageError("--image needs --checkpoint: the database's meta.json does not name the network it came from");
+}
+
+// Query images embedded with the database's network. Grey networks (trained
+// on 28x28 images) get the image converted to grey and resized to 28x28.
 EmbeddingSet embed_query_images(const SearchArgs& args, const EmbeddingSet& database) {
-  std::string checkpoint = args.checkpoint;
-  if (checkpoint.empty()) checkpoint = database.meta.value("checkpoint", std::string());
-  if (checkpoint.empty())
-    throw UsageError("--image needs --checkpoint: the database's meta.json does not name the checkpoint it came from");
-  models::LoadedNetwork loaded = models::load_checkpoint(checkpoint);
+  models::LoadedNetwork loaded = database_network(args, database);
   auto transform = data::make_eval_transform(data::Preprocess::from_json(loaded.info.preprocess));
   std::mt19937_64 rng(0);
   std::vector<at::Tensor> inputs;

@@ -112,12 +112,12 @@ TensorFile load_safetensors(const std::filesystem::path& path) {
       if (offsets.size() != 2) throw Error(name + ": tensor '" + key + "': data_offsets must have two values");
       e.begin = offsets[0];
       e.end = offsets[1];
-      uint64_t count = 1;
+      uint64_t expected = c10::elementSize(e.type);
       for (int64_t d : e.shape) {
         if (d < 0) throw Error(name + ": tensor '" + key + "' has a negative dimension");
-        count *= static_cast<uint64_t>(d);
+        if (__builtin_mul_overflow(expected, static_cast<uint64_t>(d), &expected))
+          throw Error(name + ": tensor '" + key + "' has a shape too large for any file");
       }
-      const uint64_t expected = count * c10::elementSize(e.type);
       if (e.end < e.begin || e.end > data_size)
         throw Error(name + ": tensor '" + key + "' lies outside the file (truncated?)");
       if (e.end - e.begin != expected)
@@ -128,10 +128,16 @@ TensorFile load_safetensors(const std::filesystem::path& path) {
       throw Error(name + ": tensor '" + key + "': malformed entry: " + ex.what());
     }
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
-  for (size_t i = 1; i < entries.size(); ++i)
-    if (entries[i].begin < entries[i - 1].end)
-      throw Error(name + ": tensors '" + entries[i - 1].key + "' and '" + entries[i].key + "' overlap");
+  // File order; non-empty tensors must not share bytes (empty ones take none).
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return std::tie(a.begin, a.end) < std::tie(b.begin, b.end); });
+  const Entry* previous = nullptr;
+  for (const auto& e : entries) {
+    if (e.end == e.begin) continue;
+    if (previous && e.begin < previous->end)
+      throw Error(name + ": tensors '" + previous->key + "' and '" + e.key + "' overlap");
+    previous = &e;
+  }
   for (const auto& e : entries) {
     at::Tensor tensor = torch::empty(e.shape, torch::TensorOptions().dtype(e.type));
     if (e.end > e.begin) std::memcpy(tensor.data_ptr(), bytes.data() + data_start + e.begin, e.end - e.begin);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "imret/core/error.hpp"
+#include "imret/learn/freeze.hpp"
 
 namespace imret::learn {
 
@@ -19,6 +20,8 @@ void TrainConfig::validate() const {
   if (!(val_fraction >= 0 && val_fraction < 1)) throw UsageError("--val-fraction must be in [0, 1)");
   if (limit < 0) throw UsageError("--limit must be >= 0");
   if (workers < 0) throw UsageError("--workers must be >= 0");
+  parse_freeze(freeze);
+  if (freeze != "none" && weights.empty()) throw UsageError("--freeze " + freeze + " needs --weights to start from");
 }
 
 nlohmann::json TrainConfig::to_json() const {
@@ -28,7 +31,8 @@ nlohmann::json TrainConfig::to_json() const {
           {"schedule", schedule},   {"step_size", step_size},         {"gamma", gamma},
           {"val_fraction", val_fraction}, {"limit", limit},           {"augment", augment},
           {"seed", seed},           {"workers", workers},             {"device", device},
-          {"on_bad_image", on_bad_image}};
+          {"on_bad_image", on_bad_image}, {"weights", weights},     {"weights_prefix", weights_prefix},
+          {"freeze", freeze}};
 }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
@@ -52,6 +56,9 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
   c.workers = json.value("workers", c.workers);
   c.device = json.value("device", c.device);
   c.on_bad_image = json.value("on_bad_image", c.on_bad_image);
+  c.weights = json.value("weights", c.weights);
+  c.weights_prefix = json.value("weights_prefix", c.weights_prefix);
+  c.freeze = json.value("freeze", c.freeze);
   return c;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "imret/data/transforms.hpp"
 #include "imret/models/network.hpp"
@@ -30,6 +31,9 @@ struct TrainConfig {
   int workers = 2;
   std::string device = "cpu";
   std::string on_bad_image = "skip";
+  std::string weights;                       // start from these weights (.pth or safetensors)
+  std::vector<std::string> weights_prefix;   // prefix rules for the weights' keys (models::WeightOptions)
+  std::string freeze = "none";               // none | backbone | all-but-last
 
   // Throws UsageError naming the first bad value.
   void validate() const;

@@ -12,7 +12,10 @@
 #include "imret/data/loader.hpp"
 #include "imret/eval/evaluate.hpp"
 #include "imret/eval/relevance.hpp"
+#include "imret/core/tensor_file.hpp"
+#include "imret/learn/freeze.hpp"
 #include "imret/models/checkpoint.hpp"
+#include "imret/models/pretrained.hpp"
 #include "imret/models/embed.hpp"
 
 namespace imret::learn {
@@ -100,6 +103,25 @@ void validate(models::Network& network, const Split& split, const TrainConfig& c
   record.val_map_at_r = evaluation.summary.map_at_r;
 }
 
+// Initialises the network from pretrained weights (e.g. torchvision's
+// ImageNet ResNet). A classifier for another number of classes is not loaded:
+// the new `fc` starts from its initialisation.
+void start_from_weights(models::Network& network, const TrainConfig& config) {
+  TensorFile weights = load_tensor_file(config.weights);
+  models::WeightOptions options;
+  options.prefix_rules = config.weights_prefix;
+  models::apply_prefix_rules(weights, options.prefix_rules);
+  options.prefix_rules.clear();
+  const int64_t outputs = models::classifier_outputs(weights);
+  if (outputs != config.network.num_classes) {
+    options.ignored_prefixes = {"fc."};
+    spdlog::info("{}: classifier fc not loaded (the file has {} outputs, this run {} classes)", config.weights,
+                 outputs, config.network.num_classes);
+  }
+  models::load_pretrained(network, std::move(weights), config.weights, options);
+  spdlog::info("started from the weights in {}", config.weights);
+}
+
 }  // namespace
 
 nlohmann::json EpochRecord::to_json() const {
@@ -166,7 +188,12 @@ TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const
       throw UsageError("--resume " + resume_from.string() + ": the checkpoint has already completed " +
                        std::to_string(first_epoch) + " epochs; ask for more with --epochs");
     spdlog::info("resuming from {} after epoch {}", resume_from.string(), first_epoch);
+  } else if (!config.weights.empty()) {
+    start_from_weights(*network, config);
   }
+  const Freeze freeze = parse_freeze(config.freeze);
+  const int64_t trainable = apply_freeze(*network, freeze);
+  if (freeze != Freeze::None) spdlog::info("--freeze {}: {} trainable parameters", config.freeze, trainable);
   network->to(device);
 
   data::LoaderOptions loader_options;
@@ -193,6 +220,7 @@ TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const
     record.lr = learning_rate_at(config, epoch);
     set_learning_rate(*optimizer, record.lr);
     network->train();
+    hold_frozen_batchnorm(*network, freeze);
     loader.start_epoch(epoch);
     Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config.epochs),
                       loader.items_per_epoch(), "img");

@@ -57,12 +57,19 @@ std::string join_keys(const std::vector<std::string>& keys) {
 }  // namespace
 
 void load_state(torch::nn::Module& module, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
-                const std::string& source) {
+                const std::string& source, const std::vector<std::string>& ignored_prefixes) {
+  auto ignored = [&](const std::string& name) {
+    for (const auto& prefix : ignored_prefixes)
+      if (name.rfind(prefix, 0) == 0) return true;
+    return false;
+  };
   std::map<std::string, torch::Tensor> targets;
-  for (auto& [name, tensor] : state_dict(module)) targets.emplace(name, tensor);
+  for (auto& [name, tensor] : state_dict(module))
+    if (!ignored(name)) targets.emplace(name, tensor);
   std::vector<std::string> unexpected, mis_shaped, missing;
   std::map<std::string, const torch::Tensor*> matched;
   for (const auto& [name, tensor] : tensors) {
+    if (ignored(name)) continue;
     auto it = targets.find(name);
     if (it == targets.end()) {
       unexpected.push_back(name);

@@ -44,8 +44,10 @@ LoadedNetwork load_checkpoint(const std::filesystem::path& path);
 // Copies named tensors into the module's parameters and buffers. Strict:
 // every key must match a parameter/buffer of the same shape and vice versa;
 // otherwise one Error listing the missing, unexpected and mis-shaped keys.
+// Keys starting with one of `ignored_prefixes` are left out on both sides
+// (the module keeps its own values for them).
 void load_state(torch::nn::Module& module, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
-                const std::string& source);
+                const std::string& source, const std::vector<std::string>& ignored_prefixes = {});
 
 // All parameters and buffers with their dotted names, as a state_dict.
 std::vector<std::pair<std::string, torch::Tensor>> state_dict(const torch::nn::Module& module);

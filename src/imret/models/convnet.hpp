@@ -16,6 +16,7 @@ class ConvNet : public Network {
   torch::Tensor embed(const torch::Tensor& images) override;
   torch::Tensor classify(const torch::Tensor& embeddings) override;
   int64_t embedding_dim() const override { return embedding_dim_; }
+  std::vector<std::string> last_stage_prefixes() const override { return {"embedding.", "fc."}; }
 
  private:
   int64_t embedding_dim_;

@@ -20,7 +20,7 @@ NetworkSpec NetworkSpec::from_json(const nlohmann::json& json) {
 }
 
 const std::vector<std::string>& known_architectures() {
-  static const std::vector<std::string> names = {"convnet", "resnet18", "resnet34", "resnet50"};
+  static const std::vector<std::string> names = {"convnet", "resnet18", "resnet34", "resnet50", "resnet101"};
   return names;
 }
 
@@ -32,6 +32,7 @@ std::shared_ptr<Network> make_network(const NetworkSpec& spec) {
   if (spec.arch == "resnet18") return std::make_shared<ResNet>(ResNetDepth::k18, spec.in_channels, spec.num_classes);
   if (spec.arch == "resnet34") return std::make_shared<ResNet>(ResNetDepth::k34, spec.in_channels, spec.num_classes);
   if (spec.arch == "resnet50") return std::make_shared<ResNet>(ResNetDepth::k50, spec.in_channels, spec.num_classes);
+  if (spec.arch == "resnet101") return std::make_shared<ResNet>(ResNetDepth::k101, spec.in_channels, spec.num_classes);
   std::string list;
   for (const auto& name : known_architectures()) list += (list.empty() ? "" : ", ") + name;
   throw UsageError("unknown architecture '" + spec.arch + "' (known: " + list + ")");

@@ -12,7 +12,7 @@
 namespace imret::models {
 
 struct NetworkSpec {
-  std::string arch = "convnet";  // convnet | resnet18 | resnet34 | resnet50
+  std::string arch = "convnet";  // convnet | resnet18 | resnet34 | resnet50 | resnet101
   int64_t in_channels = 1;
   int64_t num_classes = 10;
   int64_t embedding_dim = 64;  // convnet only; ResNets embed with their pooled features (512 / 2048)
@@ -26,6 +26,9 @@ class Network : public torch::nn::Module {
   virtual torch::Tensor embed(const torch::Tensor& images) = 0;
   virtual torch::Tensor classify(const torch::Tensor& embeddings) = 0;
   virtual int64_t embedding_dim() const = 0;
+  // Parameter-name prefixes of the last stage and the classifier: what stays
+  // trainable with --freeze all-but-last.
+  virtual std::vector<std::string> last_stage_prefixes() const = 0;
   torch::Tensor forward(const torch::Tensor& images) { return classify(embed(images)); }
 };
 

@@ -26,9 +26,9 @@ class BasicBlock : public nn::Module {
   }
   torch::Tensor forward(torch::Tensor x) {
     torch::Tensor identity = downsample ? downsample->forward(x) : x;
-    torch::Tensor out = torch::relu(bn1->forward(conv1->forward(x)));
+    torch::Tensor out = bn1->forward(conv1->forward(x)).relu_();
     out = bn2->forward(conv2->forward(out));
-    return torch::relu(out + identity);
+    return (out += identity).relu_();
   }
   nn::Conv2d conv1;
   nn::BatchNorm2d bn1;
@@ -53,10 +53,10 @@ class Bottleneck : public nn::Module {
   }
   torch::Tensor forward(torch::Tensor x) {
     torch::Tensor identity = downsample ? downsample->forward(x) : x;
-    torch::Tensor out = torch::relu(bn1->forward(conv1->forward(x)));
-    out = torch::relu(bn2->forward(conv2->forward(out)));
+    torch::Tensor out = bn1->forward(conv1->forward(x)).relu_();
+    out = bn2->forward(conv2->forward(out)).relu_();
     out = bn3->forward(conv3->forward(out));
-    return torch::relu(out + identity);
+    return (out += identity).relu_();
   }
   nn::Conv2d conv1;
   nn::BatchNorm2d bn1;
@@ -89,9 +89,10 @@ nn::Sequential ResNet::make_layer(bool bottleneck, int64_t planes, int64_t block
 }
 
 ResNet::ResNet(ResNetDepth depth, int64_t in_channels, int64_t num_classes) {
-  const bool bottleneck = depth == ResNetDepth::k50;
-  const std::array<int64_t, 4> blocks =
-      depth == ResNetDepth::k18 ? std::array<int64_t, 4>{2, 2, 2, 2} : std::array<int64_t, 4>{3, 4, 6, 3};
+  const bool bottleneck = depth == ResNetDepth::k50 || depth == ResNetDepth::k101;
+  std::array<int64_t, 4> blocks = {3, 4, 6, 3};
+  if (depth == ResNetDepth::k18) blocks = {2, 2, 2, 2};
+  if (depth == ResNetDepth::k101) blocks = {3, 4, 23, 3};
   conv1_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(in_channels, 64, 7).stride(2).padding(3).bias(false)));
   bn1_ = register_module("bn1", nn::BatchNorm2d(64));
   layer1_ = register_module("layer1", make_layer(bottleneck, 64, blocks[0], 1));
@@ -113,7 +114,7 @@ ResNet::ResNet(ResNetDepth depth, int64_t in_channels, int64_t num_classes) {
 }
 
 torch::Tensor ResNet::embed(const torch::Tensor& images) {
-  torch::Tensor x = torch::relu(bn1_->forward(conv1_->forward(images)));
+  torch::Tensor x = bn1_->forward(conv1_->forward(images)).relu_();
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
   x = layer4_->forward(layer3_->forward(layer2_->forward(layer1_->forward(x))));
   return torch::flatten(F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)), 1);

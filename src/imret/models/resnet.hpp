@@ -1,9 +1,9 @@
 #pragma once
-// ResNet-18/34/50 built as torchvision builds them (v1.5: the stride of a
+// ResNet-18/34/50/101 built as torchvision builds them (v1.5: the stride of a
 // bottleneck is on its 3x3 conv), with the same module and parameter names
 // (conv1, bn1, layer1.0.conv1, layer1.0.downsample.0, ..., fc), so that a
 // torchvision state_dict maps key for key. The embedding is the pooled
-// feature vector (512-d for 18/34, 2048-d for 50): `fc` is the removed layer.
+// feature vector (512-d for 18/34, 2048-d for 50/101): `fc` is the removed layer.
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -13,7 +13,7 @@
 
 namespace imret::models {
 
-enum class ResNetDepth { k18, k34, k50 };
+enum class ResNetDepth { k18, k34, k50, k101 };
 
 class ResNet : public Network {
  public:
@@ -21,6 +21,7 @@ class ResNet : public Network {
   torch::Tensor embed(const torch::Tensor& images) override;
   torch::Tensor classify(const torch::Tensor& embeddings) override;
   int64_t embedding_dim() const override { return feature_dim_; }
+  std::vector<std::string> last_stage_prefixes() const override { return {"layer4.", "fc."}; }
 
  private:
   torch::nn::Sequential make_layer(bool bottleneck, int64_t planes, int64_t blocks, int64_t stride);

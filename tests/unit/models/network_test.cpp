@@ -57,7 +57,7 @@ TEST_P(ResNetKeys, MatchTorchvisionNamesAndShapes) {
   EXPECT_EQ(ours, theirs);
 }
 
-INSTANTIATE_TEST_SUITE_P(Torchvision, ResNetKeys, ::testing::Values("resnet18", "resnet34", "resnet50"));
+INSTANTIATE_TEST_SUITE_P(Torchvision, ResNetKeys, ::testing::Values("resnet18", "resnet34", "resnet50", "resnet101"));
 
 TEST(ResNet, EmbeddingIsThePooledFeatureVector) {
   for (const auto& [arch, dim] : std::vector<std::pair<std::string, int64_t>>{{"resnet18", 512}, {"resnet50", 2048}}) {
