@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   imret::models::EmbedOptions options;
   options.batch_size = batch;
   options.workers = workers;
+  options.channels_last = true;  // as imret embed runs it
   const auto begin = std::chrono::steady_clock::now();
   auto embedded = imret::models::embed_dataset(*network, dataset, imret::data::make_eval_transform(preprocess), options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();

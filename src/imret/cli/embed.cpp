@@ -72,6 +72,7 @@ void run_embed(const EmbedArgs& args) {
   options.device = parse_device(args.device);
   options.on_bad_image = data::parse_bad_image_policy(args.on_bad_image);
   options.label = "embed " + args.split;
+  options.channels_last = true;
   const int64_t count = embed_to_folder(loaded, dataset, meta, options, args.out);
   std::printf("embedded %lld of %lld images (%lld-d) -> %s/{embeddings.npy,items.jsonl,meta.json}\n",
               static_cast<long long>(count), static_cast<long long>(dataset->size()),

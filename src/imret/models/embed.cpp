@@ -18,12 +18,19 @@ Embeddings embed_dataset(Network& network, std::shared_ptr<const data::Dataset> 
 
   network.eval();
   network.to(options.device);
-  torch::NoGradGuard no_grad;
+  if (options.channels_last) {
+    torch::NoGradGuard no_grad;
+    for (auto& parameter : network.parameters())
+      if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+  c10::InferenceMode inference;
   std::vector<torch::Tensor> parts;
   Embeddings result;
   Progress progress(options.label, dataset->size(), "img");
   while (auto batch = loader.next()) {
-    parts.push_back(network.embed(batch->images.to(options.device)).to(torch::kCPU, torch::kFloat));
+    torch::Tensor images = batch->images.to(options.device);
+    if (options.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
+    parts.push_back(network.embed(images).to(torch::kCPU, torch::kFloat));
     result.indices.insert(result.indices.end(), batch->indices.begin(), batch->indices.end());
     progress.advance(static_cast<int64_t>(batch->indices.size()));
   }

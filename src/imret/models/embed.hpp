@@ -25,6 +25,9 @@ struct EmbedOptions {
   c10::Device device = c10::kCPU;
   data::BadImagePolicy on_bad_image = data::BadImagePolicy::Skip;
   std::string label = "embed";  // progress label
+  // Runs the convolutions in channels-last layout (the network's 4-D weights
+  // are converted in place). About 1.3x faster for a ResNet-50 on CPU.
+  bool channels_last = false;
 };
 
 // Runs network.embed() over the whole dataset in order. Leaves the network in

@@ -3,7 +3,8 @@ torchvision ResNet-18 weight file, and torchvision's features of the test split.
 
 usage: torchvision_folder.py OUT_DIR
 
-Writes OUT_DIR/images/{train,test}/<class>/*.jpg (3 classes, 64x64 RGB),
+Writes OUT_DIR/images/{train,test}/<class>/*.jpg (3 classes, 80x80 RGB, so that
+Resize(64) downscales with antialiasing),
 OUT_DIR/resnet18.pth (random weights, seed 0, batch norm calibrated), and the
 pooled features torchvision computes for images/test in file order (classes
 sorted, files sorted), with Resize(64) + CenterCrop(56) + ImageNet Normalize:
@@ -34,7 +35,7 @@ for split, count in counts.items():
         os.makedirs(folder, exist_ok=True)
         chosen = np.flatnonzero(labels == label)[index:index + count]
         for i, item in enumerate(chosen):
-            grey = Image.fromarray(images[item]).resize((64, 64), Image.BILINEAR)
+            grey = Image.fromarray(images[item]).resize((80, 80), Image.BILINEAR)
             rgb = Image.merge("RGB", (grey, grey.point(lambda v: v // 2), grey.point(lambda v: 255 - v)))
             rgb.save(f"{folder}/{i:03d}.jpg", quality=90)
     index += counts["train"]
