@@ -30,6 +30,8 @@ struct PreprocessArgs {
   // images: resize 256 + center crop 224 and ImageNet's mean/std (torchvision's
   // ImageNet evaluation preprocessing).
   data::Preprocess resolve(int64_t channels, const std::string& arch) const;
+  // True when any of the options was given.
+  bool given() const { return resize >= 0 || crop >= 0 || !mean.empty() || !std.empty(); }
 };
 
 void add_network_options(CLI::App& command, models::NetworkSpec& spec);

@@ -50,6 +50,8 @@ void run_embed(const EmbedArgs& args) {
   if (args.checkpoint.empty() == args.weights.empty())
     throw UsageError("give either --checkpoint (from imret train) or --arch with --weights");
   if (!args.weights.empty() && args.arch.empty()) throw UsageError("--weights needs --arch (e.g. resnet50)");
+  if (!args.checkpoint.empty() && (args.preprocess.given() || !args.arch.empty()))
+    throw UsageError("--checkpoint carries its network and preprocessing: --arch/--resize/--crop/--mean/--std go with --weights");
   std::shared_ptr<data::Dataset> dataset;
   models::LoadedNetwork loaded;
   if (!args.checkpoint.empty()) {
