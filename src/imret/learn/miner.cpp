@@ -1,0 +1,388 @@
+#include "imret/learn/miner.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "imret/core/error.hpp"
+#include "imret/data/random.hpp"
+
+namespace imret::learn {
+namespace {
+
+// A batch ready for mining, on the CPU: `close` is the N x N matrix where
+// smaller means closer (a distance, or minus a similarity).
+struct MiningBatch {
+  int64_t n = 0;
+  int64_t dim = 0;
+  std::vector<int64_t> labels;
+  std::vector<double> close;  // row-major N x N
+  std::vector<double> raw;    // the distance's own values, row-major N x N
+  at::Device device = at::kCPU;
+
+  double at(int64_t i, int64_t j) const { return close[static_cast<size_t>(i * n + j)]; }
+  bool same(int64_t i, int64_t j) const { return labels[static_cast<size_t>(i)] == labels[static_cast<size_t>(j)]; }
+};
+
+void check_inputs(const at::Tensor& embeddings, const at::Tensor& labels, const char* who) {
+  if (!embeddings.defined() || embeddings.dim() != 2)
+    throw Error(std::string(who) + ": embeddings must be an N x D tensor");
+  if (!labels.defined() || labels.dim() != 1 || labels.size(0) != embeddings.size(0))
+    throw Error(std::string(who) + ": labels must be a 1-D tensor with one label per embedding row (" +
+                std::to_string(embeddings.size(0)) + " rows)");
+  if (labels.is_floating_point() || labels.is_complex())
+    throw Error(std::string(who) + ": labels must be an integer tensor");
+}
+
+std::vector<double> to_vector(const at::Tensor& matrix) {
+  at::Tensor m = matrix.detach().to(at::kCPU, at::kDouble).contiguous();
+  const double* data = m.data_ptr<double>();
+  return std::vector<double>(data, data + m.numel());
+}
+
+MiningBatch prepare(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance, const char* who) {
+  check_inputs(embeddings, labels, who);
+  torch::NoGradGuard no_grad;
+  MiningBatch batch;
+  batch.n = embeddings.size(0);
+  batch.dim = embeddings.size(1);
+  batch.device = embeddings.device();
+  at::Tensor l = labels.detach().to(at::kCPU, at::kLong).contiguous();
+  batch.labels.assign(l.data_ptr<int64_t>(), l.data_ptr<int64_t>() + l.numel());
+  if (batch.n == 0) return batch;
+  at::Tensor e = embeddings.detach();
+  at::Tensor matrix = distance.matrix(e, e);
+  if (matrix.dim() != 2 || matrix.size(0) != batch.n || matrix.size(1) != batch.n)
+    throw Error(std::string(who) + ": distance '" + distance.name() + "' returned a matrix of the wrong shape");
+  batch.raw = to_vector(matrix);
+  batch.close = batch.raw;
+  if (distance.is_similarity())
+    for (double& v : batch.close) v = -v;
+  return batch;
+}
+
+at::Tensor to_index_tensor(const std::vector<int64_t>& values, at::Device device) {
+  at::Tensor t = torch::empty({static_cast<int64_t>(values.size())}, torch::kLong);
+  if (!values.empty()) std::memcpy(t.data_ptr<int64_t>(), values.data(), values.size() * sizeof(int64_t));
+  return device.is_cpu() ? t : t.to(device);
+}
+
+struct TripletLists {
+  std::vector<int64_t> a, p, n;
+  void add(int64_t x, int64_t y, int64_t z) {
+    a.push_back(x);
+    p.push_back(y);
+    n.push_back(z);
+  }
+  Triplets tensors(at::Device device) const {
+    return {to_index_tensor(a, device), to_index_tensor(p, device), to_index_tensor(n, device)};
+  }
+};
+
+// Per anchor: the positive chosen by `better_positive` and the negative chosen
+// by `better_negative` (first index wins ties); one triplet per anchor.
+template <typename BetterPositive, typename BetterNegative>
+Triplets one_per_anchor(const MiningBatch& b, BetterPositive better_positive, BetterNegative better_negative) {
+  TripletLists out;
+  for (int64_t a = 0; a < b.n; ++a) {
+    int64_t pos = -1, neg = -1;
+    for (int64_t j = 0; j < b.n; ++j) {
+      if (j == a) continue;
+      if (b.same(a, j)) {
+        if (pos < 0 || better_positive(b.at(a, j), b.at(a, pos))) pos = j;
+      } else {
+        if (neg < 0 || better_negative(b.at(a, j), b.at(a, neg))) neg = j;
+      }
+    }
+    if (pos >= 0 && neg >= 0) out.add(a, pos, neg);
+  }
+  return out.tensors(b.device);
+}
+
+// Index drawn with probability weights[i] / sum(weights); weights >= 0, sum > 0.
+size_t draw_weighted(const std::vector<double>& weights, double total, std::mt19937_64& rng) {
+  const double target = data::uniform_real(rng, 0.0, total);
+  double cumulative = 0;
+  size_t last_positive = 0;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    if (weights[i] <= 0) continue;
+    cumulative += weights[i];
+    last_positive = i;
+    if (target < cumulative) return i;
+  }
+  return last_positive;  // rounding: target landed at the very end
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- triplets
+
+Triplets AllTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance&, double) const {
+  check_inputs(embeddings, labels, "all-triplets miner");
+  at::Tensor l = labels.detach().to(at::kCPU, at::kLong).contiguous();
+  const int64_t* lab = l.data_ptr<int64_t>();
+  const int64_t n = l.numel();
+  TripletLists out;
+  for (int64_t a = 0; a < n; ++a)
+    for (int64_t p = 0; p < n; ++p) {
+      if (p == a || lab[p] != lab[a]) continue;
+      for (int64_t x = 0; x < n; ++x)
+        if (lab[x] != lab[a]) out.add(a, p, x);
+    }
+  return out.tensors(embeddings.device());
+}
+
+Triplets BatchHardTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
+                                     double) const {
+  const MiningBatch b = prepare(embeddings, labels, distance, "batch-hard miner");
+  return one_per_anchor(
+      b, [](double d, double best) { return d > best; }, [](double d, double best) { return d < best; });
+}
+
+Triplets EasyPositiveTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels,
+                                        const Distance& distance, double) const {
+  const MiningBatch b = prepare(embeddings, labels, distance, "easy-positive miner");
+  return one_per_anchor(
+      b, [](double d, double best) { return d < best; }, [](double d, double best) { return d < best; });
+}
+
+Triplets SemiHardTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
+                                    double margin) const {
+  const MiningBatch b = prepare(embeddings, labels, distance, "semi-hard miner");
+  TripletLists out;
+  for (int64_t a = 0; a < b.n; ++a)
+    for (int64_t p = 0; p < b.n; ++p) {
+      if (p == a || !b.same(a, p)) continue;
+      const double ap = b.at(a, p);
+      int64_t hardest = -1;
+      for (int64_t x = 0; x < b.n; ++x) {
+        if (b.same(a, x)) continue;
+        const double an = b.at(a, x);
+        if (!(an > ap && an < ap + margin)) continue;
+        if (keep_all_)
+          out.add(a, p, x);
+        else if (hardest < 0 || an < b.at(a, hardest))
+          hardest = x;
+      }
+      if (hardest >= 0) out.add(a, p, hardest);
+    }
+  return out.tensors(b.device);
+}
+
+Triplets RandomHardTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
+                                      double margin) const {
+  const MiningBatch b = prepare(embeddings, labels, distance, "random-hard miner");
+  std::mt19937_64 rng(data::derive_seed(seed_, calls_.fetch_add(1)));
+  TripletLists out;
+  std::vector<int64_t> candidates;
+  for (int64_t a = 0; a < b.n; ++a)
+    for (int64_t p = 0; p < b.n; ++p) {
+      if (p == a || !b.same(a, p)) continue;
+      const double ap = b.at(a, p);
+      candidates.clear();
+      for (int64_t x = 0; x < b.n; ++x)
+        if (!b.same(a, x) && b.at(a, x) < ap + margin) candidates.push_back(x);
+      if (candidates.empty()) continue;
+      out.add(a, p, candidates[data::uniform_below(rng, candidates.size())]);
+    }
+  return out.tensors(b.device);
+}
+
+double DistanceWeightedTripletMiner::log_weight(double d, int64_t dim) const {
+  const double excluded = -std::numeric_limits<double>::infinity();
+  if (!(d < nonzero_loss_cutoff_)) return excluded;  // also NaN
+  const double n = static_cast<double>(dim);
+  d = std::max(d, cutoff_);
+  const double log_w = (2.0 - n) * std::log(d) - ((n - 3.0) / 2.0) * std::log(1.0 - 0.25 * d * d);
+  return std::isfinite(log_w) ? log_w : excluded;
+}
+
+double DistanceWeightedTripletMiner::weight(double d, int64_t dim) const {
+  const double w = std::exp(log_weight(d, dim));
+  return std::isfinite(w) ? w : 0.0;
+}
+
+Triplets DistanceWeightedTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels,
+                                            const Distance& distance, double) const {
+  const MiningBatch b = prepare(embeddings, labels, distance, "distance-weighted miner");
+  std::mt19937_64 rng(data::derive_seed(seed_, calls_.fetch_add(1)));
+  const std::string kind = distance.name();
+  TripletLists out;
+  std::vector<double> weights(static_cast<size_t>(b.n));
+  for (int64_t a = 0; a < b.n; ++a) {
+    // Log-weights of the negatives, normalised by the row's largest finite one
+    // so that exp() neither overflows nor underflows for large dimensions.
+    std::vector<double> log_w(static_cast<size_t>(b.n), -std::numeric_limits<double>::infinity());
+    double max_log = -std::numeric_limits<double>::infinity();
+    for (int64_t x = 0; x < b.n; ++x) {
+      if (b.same(a, x)) continue;
+      double d = b.raw[static_cast<size_t>(a * b.n + x)];
+      if (distance.is_similarity())
+        d = std::sqrt(std::max(0.0, 2.0 - 2.0 * d));
+      else if (kind == "squared-euclidean")
+        d = std::sqrt(std::max(0.0, d));
+      const double lw = log_weight(d, b.dim);
+      if (!std::isfinite(lw)) continue;
+      log_w[static_cast<size_t>(x)] = lw;
+      max_log = std::max(max_log, lw);
+    }
+    if (!std::isfinite(max_log)) continue;
+    double total = 0;
+    for (size_t x = 0; x < weights.size(); ++x) {
+      weights[x] = std::isfinite(log_w[x]) ? std::exp(log_w[x] - max_log) : 0.0;
+      total += weights[x];
+    }
+    for (int64_t p = 0; p < b.n; ++p) {
+      if (p == a || !b.same(a, p)) continue;
+      out.add(a, p, static_cast<int64_t>(draw_weighted(weights, total, rng)));
+    }
+  }
+  return out.tensors(b.device);
+}
+
+// ---------------------------------------------------------------- pairs
+
+Pairs AllPairMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance&, double) const {
+  check_inputs(embeddings, labels, "all-pairs miner");
+  at::Tensor l = labels.detach().to(at::kCPU, at::kLong).contiguous();
+  const int64_t* lab = l.data_ptr<int64_t>();
+  const int64_t n = l.numel();
+  std::vector<int64_t> a1, p, a2, neg;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      if (i == j) continue;
+      if (lab[i] == lab[j]) {
+        a1.push_back(i);
+        p.push_back(j);
+      } else {
+        a2.push_back(i);
+        neg.push_back(j);
+      }
+    }
+  const at::Device device = embeddings.device();
+  return {to_index_tensor(a1, device), to_index_tensor(p, device), to_index_tensor(a2, device),
+          to_index_tensor(neg, device)};
+}
+
+Pairs HardNegativePairMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
+                                  double margin) const {
+  const MiningBatch b = prepare(embeddings, labels, distance, "hard-negative pair miner");
+  const bool similarity = distance.is_similarity();
+  // Closer than the margin: d < margin, or s > margin (close = -s < -margin).
+  const double threshold = similarity ? -margin : margin;
+  std::vector<int64_t> a1, p, a2, neg;
+  for (int64_t i = 0; i < b.n; ++i) {
+    int64_t hardest = -1;
+    for (int64_t j = 0; j < b.n; ++j) {
+      if (i == j) continue;
+      if (b.same(i, j)) {
+        a1.push_back(i);
+        p.push_back(j);
+        continue;
+      }
+      if (!(b.at(i, j) < threshold)) continue;
+      if (!hardest_only_) {
+        a2.push_back(i);
+        neg.push_back(j);
+      } else if (hardest < 0 || b.at(i, j) < b.at(i, hardest)) {
+        hardest = j;
+      }
+    }
+    if (hardest >= 0) {
+      a2.push_back(i);
+      neg.push_back(hardest);
+    }
+  }
+  return {to_index_tensor(a1, b.device), to_index_tensor(p, b.device), to_index_tensor(a2, b.device),
+          to_index_tensor(neg, b.device)};
+}
+
+// ---------------------------------------------------------------- stats
+
+namespace {
+
+double mean_of(const std::vector<double>& values, const at::Tensor& rows, const at::Tensor& cols, int64_t n) {
+  if (!rows.defined() || rows.numel() == 0) return NAN;
+  at::Tensor r = rows.to(at::kCPU, at::kLong).contiguous(), c = cols.to(at::kCPU, at::kLong).contiguous();
+  double sum = 0;
+  for (int64_t i = 0; i < r.numel(); ++i)
+    sum += values[static_cast<size_t>(r.data_ptr<int64_t>()[i] * n + c.data_ptr<int64_t>()[i])];
+  return sum / static_cast<double>(r.numel());
+}
+
+void check_indices(const at::Tensor& t, int64_t n, const char* who) {
+  if (!t.defined() || t.numel() == 0) return;
+  at::Tensor c = t.to(at::kCPU, at::kLong);
+  if (c.min().item<int64_t>() < 0 || c.max().item<int64_t>() >= n)
+    throw Error(std::string(who) + ": a tuple index is outside the batch of " + std::to_string(n));
+}
+
+}  // namespace
+
+MiningStats triplet_stats(const Triplets& t, const at::Tensor& embeddings, const Distance& distance, double margin) {
+  const at::Tensor labels =
+      torch::zeros({embeddings.defined() && embeddings.dim() == 2 ? embeddings.size(0) : 0}, torch::kLong);
+  const MiningBatch b = prepare(embeddings, labels, distance, "triplet_stats");
+  for (const auto* x : {&t.anchor, &t.positive, &t.negative}) check_indices(*x, b.n, "triplet_stats");
+  MiningStats s;
+  s.tuples = t.anchor.defined() ? t.anchor.numel() : 0;
+  s.positive_pairs = s.negative_pairs = s.tuples;
+  if (s.tuples == 0) return s;
+  s.mean_positive = mean_of(b.raw, t.anchor, t.positive, b.n);
+  s.mean_negative = mean_of(b.raw, t.anchor, t.negative, b.n);
+  at::Tensor a = t.anchor.to(at::kCPU, at::kLong).contiguous(), p = t.positive.to(at::kCPU, at::kLong).contiguous(),
+             x = t.negative.to(at::kCPU, at::kLong).contiguous();
+  for (int64_t i = 0; i < s.tuples; ++i) {
+    const int64_t ai = a.data_ptr<int64_t>()[i];
+    if (b.at(ai, x.data_ptr<int64_t>()[i]) < b.at(ai, p.data_ptr<int64_t>()[i]) + margin) ++s.violating;
+  }
+  return s;
+}
+
+MiningStats pair_stats(const Pairs& pairs, const at::Tensor& embeddings, const Distance& distance, double margin) {
+  const at::Tensor labels =
+      torch::zeros({embeddings.defined() && embeddings.dim() == 2 ? embeddings.size(0) : 0}, torch::kLong);
+  const MiningBatch b = prepare(embeddings, labels, distance, "pair_stats");
+  for (const auto* x : {&pairs.a1, &pairs.p, &pairs.a2, &pairs.n}) check_indices(*x, b.n, "pair_stats");
+  MiningStats s;
+  s.positive_pairs = pairs.a1.defined() ? pairs.a1.numel() : 0;
+  s.negative_pairs = pairs.a2.defined() ? pairs.a2.numel() : 0;
+  s.tuples = s.positive_pairs + s.negative_pairs;
+  s.mean_positive = mean_of(b.raw, pairs.a1, pairs.p, b.n);
+  s.mean_negative = mean_of(b.raw, pairs.a2, pairs.n, b.n);
+  if (s.negative_pairs > 0) {
+    at::Tensor a = pairs.a2.to(at::kCPU, at::kLong).contiguous(), x = pairs.n.to(at::kCPU, at::kLong).contiguous();
+    const double threshold = distance.is_similarity() ? -margin : margin;
+    for (int64_t i = 0; i < s.negative_pairs; ++i)
+      if (b.at(a.data_ptr<int64_t>()[i], x.data_ptr<int64_t>()[i]) < threshold) ++s.violating;
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------- factories
+
+std::unique_ptr<TripletMiner> make_triplet_miner(const std::string& name, uint64_t seed) {
+  if (name == "all") return std::make_unique<AllTripletMiner>();
+  if (name == "batch-hard") return std::make_unique<BatchHardTripletMiner>();
+  if (name == "semi-hard") return std::make_unique<SemiHardTripletMiner>(true);
+  if (name == "semi-hard-hardest") return std::make_unique<SemiHardTripletMiner>(false);
+  if (name == "random-hard") return std::make_unique<RandomHardTripletMiner>(seed);
+  if (name == "distance-weighted") return std::make_unique<DistanceWeightedTripletMiner>(seed);
+  if (name == "easy-positive") return std::make_unique<EasyPositiveTripletMiner>();
+  throw UsageError("unknown triplet miner '" + name +
+                   "' (expected all, batch-hard, semi-hard, semi-hard-hardest, random-hard, distance-weighted or "
+                   "easy-positive)");
+}
+
+std::unique_ptr<PairMiner> make_pair_miner(const std::string& name, uint64_t) {
+  if (name == "all") return std::make_unique<AllPairMiner>();
+  if (name == "hard-negative") return std::make_unique<HardNegativePairMiner>(false);
+  if (name == "hardest-negative") return std::make_unique<HardNegativePairMiner>(true);
+  throw UsageError("unknown pair miner '" + name + "' (expected all, hard-negative or hardest-negative)");
+}
+
+}  // namespace imret::learn
