@@ -449,3 +449,21 @@ TEST(Miner, NoGradientsAndBadInputs) {
   EXPECT_EQ(make_triplet_miner("distance-weighted", 1)->name(), "distance-weighted");
   EXPECT_EQ(make_pair_miner("hardest-negative")->name(), "hardest-negative");
 }
+
+// With the library's distances (distance.cpp): on unit vectors, euclidean,
+// squared-euclidean and cosine order the pairs alike, so the miners that only
+// rank agree; distance-weighted converts each to the Euclidean distance.
+TEST(Miner, AgreesAcrossTheLibraryDistances) {
+  TestEuclidean test_distance;
+  const RandomBatch b = random_batch(test_distance, 6, 4, 8, 11);
+  const auto euclidean = make_distance("euclidean");
+  const auto squared = make_distance("squared-euclidean");
+  const auto cosine = make_distance("cosine");
+  for (const char* name : {"batch-hard", "easy-positive", "distance-weighted"}) {
+    const auto reference = triples(make_triplet_miner(name, 3)->mine(b.embeddings, b.labels, test_distance, 0.2));
+    ASSERT_FALSE(reference.empty()) << name;
+    for (const auto& d : {euclidean, squared, cosine})
+      EXPECT_EQ(triples(make_triplet_miner(name, 3)->mine(b.embeddings, b.labels, *d, 0.2)), reference)
+          << name << " with " << d->name();
+  }
+}
