@@ -31,6 +31,11 @@ head -c 90 "$work/emb/embeddings.npy" >"$work/emb2/embeddings.npy"
 expect_error 1 "embeddings.npy: truncated" -- "$IMRET" evaluate -q "$work/emb2" -d "$work/emb" -o "$work/m"
 cmp -s "$work/m/metrics.json" "$work/metrics.good" || fail "a failed evaluate changed the earlier metrics.json"
 
+# Training into a folder that holds a trained run does not overwrite it silently.
+mkdir -p "$work/done/checkpoints" && echo keep >"$work/done/checkpoints/last.safetensors"
+expect_error 2 "already holds a trained run" -- "$IMRET" train --out "$work/done" --epochs 1
+grep -q keep "$work/done/checkpoints/last.safetensors" || fail "the earlier run was touched"
+
 # Usage errors exit 2.
 expect_error 2 "--device" -- "$IMRET" evaluate -q "$work/emb" -d "$work/emb" -o "$work/m" --device tpu
 expect_error 2 "--k" -- "$IMRET" evaluate -q "$work/emb" -d "$work/emb" -o "$work/m" --k 1,x

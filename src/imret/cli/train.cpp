@@ -22,6 +22,7 @@ struct TrainArgs {
   std::string split = "train";
   std::string out = "runs/train";
   std::string resume;
+  bool overwrite = false;
   PreprocessArgs preprocess;
 };
 
@@ -29,6 +30,9 @@ void run_train(TrainArgs& args) {
   auto dataset = data::open_dataset(args.data, args.split);
   args.config.preprocess = args.preprocess.resolve(dataset->channels(), args.config.network.arch);
   const std::filesystem::path run_dir = args.out;
+  if (args.resume.empty() && !args.overwrite && std::filesystem::exists(run_dir / "checkpoints" / "last.safetensors"))
+    throw UsageError(run_dir.string() + " already holds a trained run: continue it with --resume " +
+                     (run_dir / "checkpoints" / "last.safetensors").string() + ", or pass --overwrite or another --out");
   nlohmann::json recorded = {{"command", "train"}, {"data", args.data}, {"split", args.split},
                              {"train", args.config.to_json()}};
   write_file_atomic(run_dir / "config.yaml", to_yaml(recorded));
@@ -50,6 +54,7 @@ void add_train_command(CLI::App& app) {
   add_training_options(*command, args->config);
   args->preprocess.add_options(*command);
   command->add_option("--resume", args->resume, "Continue from this checkpoint (its .optim.pt next to it)");
+  command->add_flag("--overwrite", args->overwrite, "Replace a trained run already in --out");
   command->callback([args] { run_train(*args); });
 }
 
