@@ -192,6 +192,46 @@ LossResult TripletMarginLoss::compute(const at::Tensor& embeddings, const at::Te
   return result;
 }
 
+// ---------------------------------------------------------------- quadruplet
+
+QuadrupletLoss::QuadrupletLoss(std::shared_ptr<Distance> distance, double margin1, double margin2, Reduction reduction)
+    : distance_(std::move(distance)), margin1_(margin1), margin2_(margin2), reduction_(reduction) {
+  if (!distance_) throw UsageError("quadruplet loss: no distance given");
+}
+
+LossResult QuadrupletLoss::operator()(const at::Tensor& embeddings, const at::Tensor& labels,
+                                      const Triplets* triplets) const {
+  return compute(embeddings, labels, nullptr, triplets);
+}
+
+LossResult QuadrupletLoss::compute(const at::Tensor& embeddings, const at::Tensor& labels, const Pairs* pairs,
+                                   const Triplets* triplets) const {
+  at::Tensor l = checked_labels(embeddings, labels, "quadruplet");
+  Triplets use = triplets ? triplets_on(*triplets, embeddings)
+                 : pairs  ? pairs_to_triplets(pairs_on(*pairs, embeddings))
+                          : all_triplets(l);
+  at::Tensor matrix = distance_->matrix(embeddings, embeddings);
+  at::Tensor ap = matrix.index({use.anchor, use.positive});
+  at::Tensor an = matrix.index({use.anchor, use.negative});
+  at::Tensor nk = matrix.index_select(0, use.negative);  // T x N
+  // k may close a quadruplet when its label is neither the anchor's nor the negative's.
+  at::Tensor valid = (l.index_select(0, use.anchor).unsqueeze(1) != l.unsqueeze(0)) &
+                     (l.index_select(0, use.negative).unsqueeze(1) != l.unsqueeze(0));
+  at::Tensor first, second;
+  if (distance_->is_similarity()) {
+    first = at::relu(an - ap + margin1_);
+    second = at::relu(nk - ap.unsqueeze(1) + margin2_).masked_select(valid);
+  } else {
+    first = at::relu(ap - an + margin1_);
+    second = at::relu(ap.unsqueeze(1) - nk + margin2_).masked_select(valid);
+  }
+  LossResult result;
+  result.loss = reduce(first, reduction_) + reduce(second, reduction_);
+  result.tuples = first.numel() + second.numel();
+  result.nonzero = count_positive(first) + count_positive(second);
+  return result;
+}
+
 // ---------------------------------------------------------------- multi-similarity
 
 MultiSimilarityLoss::MultiSimilarityLoss(double alpha, double beta, double base)

@@ -93,6 +93,30 @@ class TripletMarginLoss : public Loss {
   Reduction reduction_;
 };
 
+// Chen et al. 2017: for each triplet (a, p, n) the triplet hinge
+//   relu(d_ap - d_an + margin1)
+// and, for every k whose label is neither a's nor n's (a negative pair (n, k)
+// sharing no row with the anchor), relu(d_ap - d_nk + margin2); similarity:
+// relu(s_an - s_ap + margin1), relu(s_nk - s_ap + margin2). Distances come
+// from Distance::matrix(). The reduction applies to the two terms separately;
+// the loss is their sum. tuples = triplets + quadruplets (a, p, n, k);
+// nonzero = hinge terms > 0. Given pairs become triplets (pairs_to_triplets).
+class QuadrupletLoss : public Loss {
+ public:
+  explicit QuadrupletLoss(std::shared_ptr<Distance> distance, double margin1 = 1.0, double margin2 = 0.5,
+                          Reduction reduction = Reduction::kMeanNonZero);
+  LossResult operator()(const at::Tensor& embeddings, const at::Tensor& labels,
+                        const Triplets* triplets = nullptr) const;
+  LossResult compute(const at::Tensor& embeddings, const at::Tensor& labels, const Pairs* pairs,
+                     const Triplets* triplets) const override;
+  std::string name() const override { return "quadruplet"; }
+
+ private:
+  std::shared_ptr<Distance> distance_;
+  double margin1_, margin2_;
+  Reduction reduction_;
+};
+
 // Wang et al. 2019 (as pml), on cosine similarity S of the rows; for each anchor i
 //   1/alpha log(1 + sum_{p in P_i} exp(-alpha (S_ip - base)))
 // + 1/beta  log(1 + sum_{n in N_i} exp( beta (S_in - base)))

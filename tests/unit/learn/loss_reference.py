@@ -9,6 +9,9 @@ DIR/<loss>_grad.npy (gradient w.r.t. the embeddings, N x D) for:
   contrastive      euclidean, all pairs, pos_margin 0.25, neg_margin 1.0,
                    mean of the non-zero positive losses + mean of the non-zero
                    negative losses (pytorch-metric-learning's reduction)
+  quadruplet       euclidean, the triplets, margins 0.3 and 0.2 (Chen et al.
+                   2017): mean non-zero relu(d_ap - d_an + 0.3) + mean non-zero
+                   relu(d_ap - d_nk + 0.2) over k with neither a's nor n's label
   multisim         multi-similarity loss (alpha 2, beta 50, base 0.5), all pairs,
                    written anchor by anchor from Wang et al. 2019, eq. 4
   proxyanchor      proxy-anchor loss (margin 0.1, alpha 32), Kim et al. 2020
@@ -66,6 +69,23 @@ def main(directory):
                 total = total + sum(nonzero) / len(nonzero)
         return total
 
+    def quadruplet(emb):
+        def dist(i, j):
+            return torch.sqrt(torch.clamp(((emb[i] - emb[j]) ** 2).sum(), min=1e-12))
+
+        first, second = [], []
+        for a, p, ng in triplets.tolist():
+            first.append(torch.relu(dist(a, p) - dist(a, ng) + 0.3))
+            for k in range(n):
+                if labels[k] != labels[a] and labels[k] != labels[ng]:
+                    second.append(torch.relu(dist(a, p) - dist(ng, k) + 0.2))
+        total = emb.sum() * 0
+        for losses in (first, second):
+            nonzero = [x for x in losses if x.item() > 0]
+            if nonzero:
+                total = total + sum(nonzero) / len(nonzero)
+        return total
+
     def multisim(emb):
         alpha, beta, base = 2.0, 50.0, 0.5
         x = emb / emb.norm(dim=1, keepdim=True)
@@ -102,6 +122,7 @@ def main(directory):
 
     run("triplet", triplet)
     run("contrastive", contrastive)
+    run("quadruplet", quadruplet)
     run("multisim", multisim)
     run("proxyanchor", proxyanchor)
     save(f"{directory}/proxyanchor_proxies_grad.npy", proxies.grad)

@@ -133,6 +133,37 @@ TEST(TripletMarginLoss, GradientPullsThePositiveAndPushesTheNegative) {
   }
 }
 
+TEST(QuadrupletLoss, ByHand) {
+  // x0 = (0, 0), x1 = (1, 0) class 0; x2 = (0, 2) class 1; x3 = (3, 0) class 2.
+  // Triplet (0, 1, 2): d_ap = 1, d_an = 2; the only k for the second negative pair is 3: d23 = sqrt(13).
+  const auto x = rows({0, 0, 1, 0, 0, 2, 3, 0}, 2);
+  const auto labels = longs({0, 0, 1, 2});
+  const Triplets t{longs({0}), longs({1}), longs({2})};
+  const QuadrupletLoss loss(make_distance("euclidean"), 1.5, 3.0);
+  const LossResult r = loss(x, labels, &t);
+  EXPECT_EQ(r.tuples, 2);
+  EXPECT_EQ(r.nonzero, 2);
+  EXPECT_NEAR(value(r), (1 - 2 + 1.5) + (1 - std::sqrt(13.0) + 3), 1e-5);
+  // With margin2 = 2 the quadruplet term vanishes: only the triplet hinge remains.
+  const LossResult q = QuadrupletLoss(make_distance("euclidean"), 1.5, 2.0)(x, labels, &t);
+  EXPECT_EQ(q.nonzero, 1);
+  EXPECT_NEAR(value(q), 0.5, 1e-5);
+  // All triplets: anchors 0 and 1, negatives 2 and 3 -> 4 triplets, each with one k.
+  const LossResult all = loss(x, labels);
+  EXPECT_EQ(all.tuples, 8);
+  // Gradients by hand (both terms contain d_ap; the first also -d_an, the second -d_23):
+  // x0: 2 (x0 - x1) - (x0 - x2) / 2 = (-2, 1);  x1: 2 (x1 - x0) = (2, 0): descent pulls x1 towards x0.
+  auto y = x.clone().requires_grad_(true);
+  loss(y, labels, &t).loss.backward();
+  EXPECT_LE((y.grad().slice(0, 0, 2) - rows({-2, 1, 2, 0}, 2)).abs().max().item<double>(), 1e-5) << y.grad();
+  // Cosine similarity: inequalities flip. s_ap = 1, s_an = 0, s_23 = -1 for these directions:
+  // relu(0 - 1 + 1.5) + relu(-1 - 1 + 0.5) = 0.5.
+  const auto d = rows({1, 0, 2, 0, 0, 1, 0, -1}, 2);
+  const LossResult c = QuadrupletLoss(make_distance("cosine"), 1.5, 0.5)(d, labels, &t);
+  EXPECT_NEAR(value(c), 0.5, 1e-6);
+  EXPECT_EQ(c.nonzero, 1);
+}
+
 TEST(MultiSimilarityLoss, ByHand) {
   // x0 = x1 = (1, 0) class 0, x2 = (0, 1) class 1: s01 = 1, s02 = s12 = 0.
   const MultiSimilarityLoss loss;  // alpha 2, beta 50, base 0.5
@@ -261,6 +292,16 @@ TEST_F(LossParity, ContrastiveLossMatchesPlainTorch) {
     const LossResult r = loss(x, labels_);
     EXPECT_GT(r.nonzero, 0);
     EXPECT_LT(r.nonzero, r.tuples);  // the reduction's choice matters on this batch
+    return r;
+  });
+}
+
+TEST_F(LossParity, QuadrupletLossMatchesTheFormula) {
+  const QuadrupletLoss loss(make_distance("euclidean"), 0.3, 0.2);
+  expect_parity("quadruplet", [&](const torch::Tensor& x) {
+    const LossResult r = loss(x, labels_, &triplets_);
+    EXPECT_GT(r.nonzero, 0);
+    EXPECT_LT(r.nonzero, r.tuples);
     return r;
   });
 }
