@@ -82,7 +82,7 @@ void expect_small_dataset(const Dataset& d) {
 }  // namespace
 
 TEST(FashionMnist, TrainSplitMatchesReference) {
-  if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed at " << kDefaultFashionMnist;
+  ASSERT_TRUE(have_fashion_mnist()) << "Fashion-MNIST not installed at " << kDefaultFashionMnist;
   auto d = load_mnist_folder(kDefaultFashionMnist, "train");
   ASSERT_EQ(d->size(), 60000);
   EXPECT_EQ(d->channels(), 1);
@@ -108,7 +108,7 @@ TEST(FashionMnist, TrainSplitMatchesReference) {
 }
 
 TEST(FashionMnist, TestSplitMatchesReference) {
-  if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed at " << kDefaultFashionMnist;
+  ASSERT_TRUE(have_fashion_mnist()) << "Fashion-MNIST not installed at " << kDefaultFashionMnist;
   auto d = open_dataset(kDefaultFashionMnist, "test");
   ASSERT_EQ(d->size(), 10000);
   std::vector<int64_t> histogram(10, 0);

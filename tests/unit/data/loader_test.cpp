@@ -299,7 +299,7 @@ TEST(BadImageLog, IsThreadSafe) {
 }
 
 TEST(Loader, FashionMnistEpochIsFast) {
-  if (!fs::exists(fs::path(kDefaultFashionMnist) / "train-images-idx3-ubyte.gz")) GTEST_SKIP();
+  ASSERT_TRUE(fs::exists(fs::path(kDefaultFashionMnist) / "train-images-idx3-ubyte.gz")) << "Fashion-MNIST not installed";
   auto data = load_mnist_folder(kDefaultFashionMnist, "train");
   Preprocess p;
   Loader loader(data, make_eval_transform(p), options_with(256, 2, true, 1));

@@ -238,7 +238,7 @@ class LossParity : public ::testing::Test {
  protected:
   void SetUp() override {
     if (std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") != 0) {
-      GTEST_SKIP() << "/usr/bin/python3 with torch and numpy is not available";
+      FAIL() << "/usr/bin/python3 with torch and numpy is needed (scripts/setup.sh --tests installs them)";
     }
     dir_ = fs::temp_directory_path() / ("imret_loss_parity_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
