@@ -7,6 +7,9 @@
 #include <sstream>
 
 #include "imret/core/error.hpp"
+#include "imret/learn/objective.hpp"
+
+#include <cmath>
 
 namespace imret::cli {
 
@@ -39,6 +42,21 @@ void add_network_options(CLI::App& command, models::NetworkSpec& spec) {
 }
 
 void add_training_options(CLI::App& command, learn::TrainConfig& c) {
+  command.add_option("--method", c.method, "classification, siamese, triplet, quadruplet, multi-similarity, proxy-anchor")
+      ->check(CLI::IsMember(learn::known_methods()))
+      ->capture_default_str();
+  command.add_option("--distance", c.distance, "Metric learning: euclidean, squared-euclidean or cosine")
+      ->check(CLI::IsMember({"euclidean", "squared-euclidean", "cosine"}))
+      ->capture_default_str();
+  command.add_option("--miner", c.miner,
+                     "Tuple miner: batch-hard (triplet default), semi-hard, semi-hard-hardest, random-hard, "
+                     "distance-weighted, easy-positive, all; pairs: all (siamese default), hard-negative, hardest-negative");
+  command.add_option("--margin", c.margin, "Triplet/quadruplet margin; contrastive negative margin")->capture_default_str();
+  command.add_option("--pos-margin", c.pos_margin, "Contrastive positive margin")->capture_default_str();
+  command.add_flag("!--no-normalize", c.normalize, "Metric learning on raw embeddings (default: L2-normalised)");
+  command.add_option("--classes-per-batch", c.classes_per_batch, "Metric learning: P classes per batch")->capture_default_str();
+  command.add_option("--images-per-class", c.images_per_class, "Metric learning: K images per class in a batch")
+      ->capture_default_str();
   command.add_option("--epochs", c.epochs, "Epochs")->capture_default_str();
   command.add_option("--batch-size", c.batch_size, "Batch size")->capture_default_str();
   command.add_option("--optimizer", c.optimizer, "adam or sgd")->capture_default_str();
@@ -70,10 +88,20 @@ void add_weights_prefix_option(CLI::App& command, std::vector<std::string>& rule
 }
 
 void print_training_summary(const learn::TrainResult& result, const std::filesystem::path& run_dir) {
-  std::printf("\nepoch  loss    train_acc  val_acc  val_P@1  val_mAP@R  img/s\n");
-  for (const auto& r : result.history)
-    std::printf("%5lld  %.4f  %.4f     %.4f   %.4f   %.4f     %.0f\n", static_cast<long long>(r.epoch), r.train_loss,
-                r.train_accuracy, r.val_accuracy, r.val_precision_at_1, r.val_map_at_r, r.images_per_second);
+  const bool metric = !result.history.empty() && !std::isnan(result.history.front().tuples_per_batch);
+  if (metric)
+    std::printf("\nepoch  loss    tuples/batch  non-zero  val_P@1  val_mAP@R  img/s\n");
+  else
+    std::printf("\nepoch  loss    train_acc  val_acc  val_P@1  val_mAP@R  img/s\n");
+  for (const auto& r : result.history) {
+    if (metric)
+      std::printf("%5lld  %.4f  %12.0f  %7.1f%%  %.4f   %.4f     %.0f\n", static_cast<long long>(r.epoch), r.train_loss,
+                  r.tuples_per_batch, 100.0 * r.nonzero_fraction, r.val_precision_at_1, r.val_map_at_r,
+                  r.images_per_second);
+    else
+      std::printf("%5lld  %.4f  %.4f     %.4f   %.4f   %.4f     %.0f\n", static_cast<long long>(r.epoch), r.train_loss,
+                  r.train_accuracy, r.val_accuracy, r.val_precision_at_1, r.val_map_at_r, r.images_per_second);
+  }
   std::printf("\nrun directory:   %s\nlast checkpoint: %s\nbest checkpoint: %s\ntraining log:    %s\n",
               run_dir.string().c_str(), result.last_checkpoint.string().c_str(),
               result.best_checkpoint.string().c_str(), (run_dir / "train_log.csv").string().c_str());

@@ -49,7 +49,6 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--split", args->split, "Split to train on")->capture_default_str();
   command->add_option("-o,--out", args->out, "Run directory to write")->capture_default_str();
-  command->add_option("--method", args->config.method, "Training method: classification")->capture_default_str();
   add_network_options(*command, args->config.network);
   add_training_options(*command, args->config);
   args->preprocess.add_options(*command);

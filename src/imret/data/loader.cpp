@@ -91,12 +91,21 @@ class Loader::Impl {
 
   ~Impl() { stop_workers(); }
 
-  void start_epoch(int64_t epoch) {
+  void start_epoch(int64_t epoch) { start_epoch(epoch, default_batches(epoch)); }
+
+  void start_epoch(int64_t epoch, std::vector<std::vector<int64_t>> batches) {
+    for (const auto& batch : batches) {
+      if (batch.empty()) throw Error("Loader: an empty batch in the epoch's batch list");
+      for (int64_t i : batch)
+        if (i < 0 || i >= dataset_->size())
+          throw Error("Loader: item " + std::to_string(i) + " is outside the dataset (" +
+                      std::to_string(dataset_->size()) + " items)");
+    }
     stop_workers();
     epoch_ = epoch;
     started_ = true;
-    order_ = epoch_order(epoch);
-    num_batches_ = batches_per_epoch();
+    batches_ = std::move(batches);
+    num_batches_ = static_cast<int64_t>(batches_.size());
     next_to_make_ = 0;
     next_to_deliver_ = 0;
     ready_.clear();
@@ -129,14 +138,22 @@ class Loader::Impl {
   const std::shared_ptr<BadImageLog>& bad_images() const { return bad_images_; }
 
  private:
-  std::vector<int64_t> epoch_order(int64_t epoch) const {
+  // The epoch's order (shuffled or not) cut into batches of batch_size.
+  std::vector<std::vector<int64_t>> default_batches(int64_t epoch) const {
     std::vector<int64_t> order(static_cast<size_t>(dataset_->size()));
     for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
     if (options_.shuffle) {
       std::mt19937_64 rng(derive_seed(options_.seed, static_cast<uint64_t>(epoch), kShuffleStream));
       shuffle_portable(order, rng);
     }
-    return order;
+    std::vector<std::vector<int64_t>> batches;
+    const int64_t count = batches_per_epoch();
+    for (int64_t k = 0; k < count; ++k) {
+      const int64_t begin = k * options_.batch_size;
+      const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order.size()));
+      batches.emplace_back(order.begin() + begin, order.begin() + end);
+    }
+    return batches;
   }
 
   // The next batch in order: made here when there are no workers, else
@@ -199,11 +216,7 @@ class Loader::Impl {
     return result;
   }
 
-  std::vector<int64_t> batch_indices(int64_t k) const {
-    const int64_t begin = k * options_.batch_size;
-    const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order_.size()));
-    return {order_.begin() + begin, order_.begin() + end};
-  }
+  std::vector<int64_t> batch_indices(int64_t k) const { return batches_[static_cast<size_t>(k)]; }
 
   std::optional<Batch> make_batch(int64_t k) {
     Batch batch;
@@ -279,7 +292,7 @@ class Loader::Impl {
   // The current epoch (written only while no worker runs).
   int64_t epoch_ = 0;
   bool started_ = false;
-  std::vector<int64_t> order_;
+  std::vector<std::vector<int64_t>> batches_;  // the current epoch's batches
   int64_t num_batches_ = 0;
 
   // Shared with the workers, guarded by mutex_ (stopping_ also read unlocked).
@@ -300,6 +313,9 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Tra
 Loader::~Loader() = default;
 
 void Loader::start_epoch(int64_t epoch) { impl_->start_epoch(epoch); }
+void Loader::start_epoch(int64_t epoch, std::vector<std::vector<int64_t>> batches) {
+  impl_->start_epoch(epoch, std::move(batches));
+}
 std::optional<Batch> Loader::next() { return impl_->next(); }
 int64_t Loader::batches_per_epoch() const { return impl_->batches_per_epoch(); }
 int64_t Loader::items_per_epoch() const { return impl_->items_per_epoch(); }

@@ -79,6 +79,10 @@ class Loader {
 
   // Begins epoch `epoch` (abandoning any unfinished one) and starts the workers.
   void start_epoch(int64_t epoch);
+  // The same with the epoch's batches given (dataset indices, e.g. from a
+  // PKSampler); shuffle, batch_size and drop_last do not apply to them.
+  // Throws imret::Error for an empty batch or an index outside the dataset.
+  void start_epoch(int64_t epoch, std::vector<std::vector<int64_t>> batches);
   // The next batch of the epoch; nullopt at its end. next() before any
   // start_epoch starts epoch 0.
   std::optional<Batch> next();

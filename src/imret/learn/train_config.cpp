@@ -4,12 +4,22 @@
 
 #include "imret/core/error.hpp"
 #include "imret/learn/freeze.hpp"
+#include "imret/learn/objective.hpp"
+
+#include <algorithm>
 
 namespace imret::learn {
 
 void TrainConfig::validate() const {
-  if (method != "classification")
-    throw UsageError("--method " + method + ": only 'classification' is available in this version");
+  const auto& methods = known_methods();
+  if (std::find(methods.begin(), methods.end(), method) == methods.end()) {
+    std::string list;
+    for (const auto& name : methods) list += (list.empty() ? "" : ", ") + name;
+    throw UsageError("--method " + method + ": expected one of " + list);
+  }
+  if (method != "classification" && (classes_per_batch < 2 || images_per_class < 2))
+    throw UsageError("--classes-per-batch and --images-per-class must be at least 2 for metric learning");
+  if (!(margin >= 0)) throw UsageError("--margin must be >= 0");
   if (epochs < 1) throw UsageError("--epochs must be at least 1");
   if (batch_size < 2) throw UsageError("--batch-size must be at least 2 (batch norm needs two samples)");
   if (optimizer != "adam" && optimizer != "sgd") throw UsageError("--optimizer " + optimizer + ": expected adam or sgd");
@@ -32,7 +42,9 @@ nlohmann::json TrainConfig::to_json() const {
           {"val_fraction", val_fraction}, {"limit", limit},           {"augment", augment},
           {"seed", seed},           {"workers", workers},             {"device", device},
           {"on_bad_image", on_bad_image}, {"weights", weights},     {"weights_prefix", weights_prefix},
-          {"freeze", freeze}};
+          {"freeze", freeze},       {"distance", distance},           {"miner", miner},
+          {"margin", margin},       {"pos_margin", pos_margin},       {"normalize", normalize},
+          {"classes_per_batch", classes_per_batch}, {"images_per_class", images_per_class}};
 }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
@@ -59,6 +71,13 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
   c.weights = json.value("weights", c.weights);
   c.weights_prefix = json.value("weights_prefix", c.weights_prefix);
   c.freeze = json.value("freeze", c.freeze);
+  c.distance = json.value("distance", c.distance);
+  c.miner = json.value("miner", c.miner);
+  c.margin = json.value("margin", c.margin);
+  c.pos_margin = json.value("pos_margin", c.pos_margin);
+  c.normalize = json.value("normalize", c.normalize);
+  c.classes_per_batch = json.value("classes_per_batch", c.classes_per_batch);
+  c.images_per_class = json.value("images_per_class", c.images_per_class);
   return c;
 }
 

@@ -12,7 +12,15 @@
 namespace imret::learn {
 
 struct TrainConfig {
-  std::string method = "classification";
+  std::string method = "classification";  // see known_methods() in objective.hpp
+  // Metric learning (every method but classification):
+  std::string distance = "euclidean";  // euclidean | squared-euclidean | cosine
+  std::string miner;                   // empty: the method's default (batch-hard for triplets, all pairs for siamese)
+  double margin = 0.2;                 // triplet/quadruplet margin; contrastive negative margin
+  double pos_margin = 0.0;             // contrastive positive margin
+  bool normalize = true;               // L2-normalise embeddings before the loss
+  int64_t classes_per_batch = 10;      // P of the P x K batches
+  int64_t images_per_class = 25;       // K
   models::NetworkSpec network;
   data::Preprocess preprocess;
   int64_t epochs = 3;

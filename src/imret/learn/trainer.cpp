@@ -10,6 +10,8 @@
 #include "imret/core/progress.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/data/loader.hpp"
+#include "imret/data/pk_sampler.hpp"
+#include "imret/learn/objective.hpp"
 #include "imret/eval/evaluate.hpp"
 #include "imret/eval/relevance.hpp"
 #include "imret/core/tensor_file.hpp"
@@ -29,12 +31,15 @@ double json_number(const nlohmann::json& json, const char* key) {
 
 nlohmann::json number_or_null(double value) { return std::isnan(value) ? nlohmann::json() : nlohmann::json(value); }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& config, torch::nn::Module& network) {
+// Optimises the network's parameters and the objective's own (proxies).
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& config, torch::nn::Module& network,
+                                                        Objective& objective) {
+  std::vector<torch::Tensor> parameters = network.parameters();
+  for (auto& extra : objective.parameters()) parameters.push_back(extra);
   if (config.optimizer == "sgd")
     return std::make_unique<torch::optim::SGD>(
-        network.parameters(),
-        torch::optim::SGDOptions(config.lr).momentum(config.momentum).weight_decay(config.weight_decay));
-  return std::make_unique<torch::optim::Adam>(network.parameters(),
+        parameters, torch::optim::SGDOptions(config.lr).momentum(config.momentum).weight_decay(config.weight_decay));
+  return std::make_unique<torch::optim::Adam>(parameters,
                                               torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
 }
 
@@ -49,11 +54,12 @@ fs::path optimizer_state_path(const fs::path& checkpoint) {
 
 void write_train_log(const fs::path& path, const std::vector<EpochRecord>& history) {
   std::ostringstream csv;
-  csv << "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,val_precision_at_1,val_map_at_r,seconds,images_per_second\n";
+  csv << "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,val_precision_at_1,val_map_at_r,seconds,"
+         "images_per_second,tuples_per_batch,nonzero_fraction\n";
   for (const auto& r : history)
     csv << r.epoch << ',' << r.lr << ',' << r.train_loss << ',' << r.train_accuracy << ',' << r.val_loss << ','
         << r.val_accuracy << ',' << r.val_precision_at_1 << ',' << r.val_map_at_r << ',' << r.seconds << ','
-        << r.images_per_second << '\n';
+        << r.images_per_second << ',' << r.tuples_per_batch << ',' << r.nonzero_fraction << '\n';
   write_file_atomic(path, csv.str());
 }
 
@@ -75,8 +81,14 @@ Split split_dataset(const TrainConfig& config, std::shared_ptr<const data::Datas
 
 // Validation: classifier accuracy and loss, and retrieval of the held-out
 // items among themselves (each one a query against all the others).
+// Metric-learning runs with L2-normalised embeddings rank by cosine similarity.
+search::Metric validation_metric(const TrainConfig& config) {
+  const bool angular = config.method != "classification" && (config.normalize || config.distance == "cosine");
+  return angular ? search::Metric::Cosine : search::Metric::Euclidean;
+}
+
 void validate(models::Network& network, const Split& split, const TrainConfig& config, c10::Device device,
-              EpochRecord& record) {
+              bool with_classifier, EpochRecord& record) {
   models::EmbedOptions options;
   options.batch_size = 512;
   options.workers = config.workers;
@@ -88,7 +100,7 @@ void validate(models::Network& network, const Split& split, const TrainConfig& c
   std::vector<int64_t> labels;
   for (int64_t i : embedded.indices) labels.push_back(split.validation->label(i));
   torch::Tensor target = torch::tensor(labels, torch::kLong);
-  {
+  if (with_classifier) {
     torch::NoGradGuard no_grad;
     torch::Tensor logits = network.classify(embedded.values.to(device)).to(torch::kCPU);
     record.val_loss = torch::nn::functional::cross_entropy(logits, target).item<double>();
@@ -97,7 +109,7 @@ void validate(models::Network& network, const Split& split, const TrainConfig& c
   eval::SameClassRelevance relevance(labels, labels, /*exclude_self=*/true);
   eval::MetricOptions metric_options;
   metric_options.ks = {1};
-  auto evaluation = eval::evaluate_retrieval(embedded.values, embedded.values, search::Metric::Euclidean, relevance,
+  auto evaluation = eval::evaluate_retrieval(embedded.values, embedded.values, validation_metric(config), relevance,
                                              metric_options, false, device);
   record.val_precision_at_1 = evaluation.summary.precision_at_k.at(0);
   record.val_map_at_r = evaluation.summary.map_at_r;
@@ -128,13 +140,15 @@ nlohmann::json EpochRecord::to_json() const {
   return {{"epoch", epoch},
           {"lr", lr},
           {"train_loss", train_loss},
-          {"train_accuracy", train_accuracy},
+          {"train_accuracy", number_or_null(train_accuracy)},
           {"val_loss", number_or_null(val_loss)},
           {"val_accuracy", number_or_null(val_accuracy)},
           {"val_precision_at_1", number_or_null(val_precision_at_1)},
           {"val_map_at_r", number_or_null(val_map_at_r)},
           {"seconds", seconds},
-          {"images_per_second", images_per_second}};
+          {"images_per_second", images_per_second},
+          {"tuples_per_batch", number_or_null(tuples_per_batch)},
+          {"nonzero_fraction", number_or_null(nonzero_fraction)}};
 }
 
 EpochRecord EpochRecord::from_json(const nlohmann::json& json) {
@@ -149,6 +163,8 @@ EpochRecord EpochRecord::from_json(const nlohmann::json& json) {
   r.val_map_at_r = json_number(json, "val_map_at_r");
   r.seconds = json_number(json, "seconds");
   r.images_per_second = json_number(json, "images_per_second");
+  r.tuples_per_batch = json_number(json, "tuples_per_batch");
+  r.nonzero_fraction = json_number(json, "nonzero_fraction");
   return r;
 }
 
@@ -163,7 +179,9 @@ TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const
 
   const Split split = split_dataset(config, dataset);
   std::shared_ptr<models::Network> network = models::make_network(config.network);
-  auto optimizer = make_optimizer(config, *network);
+  std::unique_ptr<Objective> objective =
+      make_objective(config, config.network.num_classes, network->embedding_dim());
+  auto optimizer = make_optimizer(config, *network, *objective);
   TrainResult result;
   int64_t first_epoch = 0;
   double best_score = -1;
@@ -173,8 +191,10 @@ TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const
       throw UsageError("--resume " + resume_from.string() + ": the checkpoint's network (" +
                        loaded.info.spec.to_json().dump() + ") differs from this run's (" +
                        config.network.to_json().dump() + ")");
+    if (!objective->parameters().empty())
+      throw UsageError("--resume: " + config.method + " keeps trainable proxies outside the checkpoint; resuming it is not supported yet");
     network = loaded.network;
-    optimizer = make_optimizer(config, *network);
+    optimizer = make_optimizer(config, *network, *objective);
     const fs::path state = optimizer_state_path(resume_from);
     if (fs::exists(state))
       torch::load(*optimizer, state.string());
@@ -195,6 +215,12 @@ TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const
   const int64_t trainable = apply_freeze(*network, freeze);
   if (freeze != Freeze::None) spdlog::info("--freeze {}: {} trainable parameters", config.freeze, trainable);
   network->to(device);
+  objective->to(device);
+  const bool metric_learning = !objective->trains_classifier();
+  std::unique_ptr<data::PKSampler> sampler;
+  if (metric_learning)
+    sampler = std::make_unique<data::PKSampler>(split.train->labels(), config.classes_per_batch,
+                                                config.images_per_class, config.seed);
 
   data::LoaderOptions loader_options;
   loader_options.batch_size = config.batch_size;
@@ -221,22 +247,30 @@ TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const
     set_learning_rate(*optimizer, record.lr);
     network->train();
     hold_frozen_batchnorm(*network, freeze);
-    loader.start_epoch(epoch);
-    Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config.epochs),
-                      loader.items_per_epoch(), "img");
+    int64_t epoch_items = loader.items_per_epoch();
+    if (sampler) {
+      auto batches = sampler->epoch_batches(epoch);
+      epoch_items = static_cast<int64_t>(batches.size()) * sampler->batch_size();
+      loader.start_epoch(epoch, std::move(batches));
+    } else {
+      loader.start_epoch(epoch);
+    }
+    Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config.epochs), epoch_items, "img");
     double loss_sum = 0;
-    int64_t seen = 0, correct = 0;
+    int64_t seen = 0, correct = 0, tuples = 0, nonzero = 0, batches_seen = 0;
     while (auto batch = loader.next()) {
       torch::Tensor images = batch->images.to(device);
       torch::Tensor labels = batch->labels.to(device);
       optimizer->zero_grad();
-      torch::Tensor logits = network->forward(images);
-      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, labels);
-      loss.backward();
+      StepLoss step = objective->loss(*network, images, labels);
+      if (step.loss.requires_grad()) step.loss.backward();
       optimizer->step();
       const int64_t n = images.size(0);
-      loss_sum += loss.item<double>() * static_cast<double>(n);
-      correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+      loss_sum += step.loss.item<double>() * static_cast<double>(n);
+      correct += std::max<int64_t>(step.correct, 0);
+      tuples += std::max<int64_t>(step.tuples, 0);
+      nonzero += std::max<int64_t>(step.nonzero, 0);
+      ++batches_seen;
       seen += n;
       progress.set_status("loss " + std::to_string(loss_sum / static_cast<double>(seen)).substr(0, 6));
       progress.advance(n);
@@ -246,12 +280,22 @@ TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const
     record.seconds = progress.elapsed_seconds();
     record.images_per_second = static_cast<double>(seen) / record.seconds;
     record.train_loss = loss_sum / static_cast<double>(seen);
-    record.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
-    if (split.validation) validate(*network, split, config, device, record);
+    if (metric_learning) {
+      record.tuples_per_batch = static_cast<double>(tuples) / static_cast<double>(batches_seen);
+      record.nonzero_fraction = tuples > 0 ? static_cast<double>(nonzero) / static_cast<double>(tuples) : 0.0;
+    } else {
+      record.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+    }
+    if (split.validation) validate(*network, split, config, device, !metric_learning, record);
     result.history.push_back(record);
-    spdlog::info("epoch {}: loss {:.4f}  train acc {:.4f}  val acc {:.4f}  val P@1 {:.4f}  val mAP@R {:.4f}  ({:.0f} img/s)",
-                 record.epoch, record.train_loss, record.train_accuracy, record.val_accuracy,
-                 record.val_precision_at_1, record.val_map_at_r, record.images_per_second);
+    if (metric_learning)
+      spdlog::info("epoch {}: loss {:.4f}  tuples/batch {:.0f} ({:.1f}% non-zero)  val P@1 {:.4f}  val mAP@R {:.4f}  ({:.0f} img/s)",
+                   record.epoch, record.train_loss, record.tuples_per_batch, 100.0 * record.nonzero_fraction,
+                   record.val_precision_at_1, record.val_map_at_r, record.images_per_second);
+    else
+      spdlog::info("epoch {}: loss {:.4f}  train acc {:.4f}  val acc {:.4f}  val P@1 {:.4f}  val mAP@R {:.4f}  ({:.0f} img/s)",
+                   record.epoch, record.train_loss, record.train_accuracy, record.val_accuracy,
+                   record.val_precision_at_1, record.val_map_at_r, record.images_per_second);
 
     models::CheckpointInfo info;
     info.spec = config.network;

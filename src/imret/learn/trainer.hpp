@@ -17,13 +17,15 @@ struct EpochRecord {
   int64_t epoch = 0;  // 1-based
   double lr = 0;
   double train_loss = 0;
-  double train_accuracy = 0;
+  double train_accuracy = NAN;  // classification only
   double val_loss = NAN;
   double val_accuracy = NAN;
   double val_precision_at_1 = NAN;
   double val_map_at_r = NAN;
   double seconds = 0;            // training part of the epoch
   double images_per_second = 0;  // training throughput
+  double tuples_per_batch = NAN;  // metric learning: tuples the loss saw per batch (after mining)
+  double nonzero_fraction = NAN;  // ... and the fraction of them with a non-zero loss
 
   nlohmann::json to_json() const;
   static EpochRecord from_json(const nlohmann::json& json);

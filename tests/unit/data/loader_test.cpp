@@ -110,6 +110,26 @@ TEST(Loader, DeliversEveryItemOnceInOrderWithMatchingContent) {
   }
 }
 
+TEST(Loader, GivenBatchesAreDeliveredAsGivenWithTheirContent) {
+  for (int workers : {0, 2}) {
+    auto data = std::make_shared<FakeDataset>(10, 3);
+    Loader loader(data, nullptr, options_with(4, workers, /*shuffle=*/true));
+    const std::vector<std::vector<int64_t>> plan = {{7, 7, 1}, {9}, {0, 3, 6, 9, 2}};
+    loader.start_epoch(5, plan);
+    std::vector<std::vector<int64_t>> delivered;
+    while (auto batch = loader.next()) {
+      for (size_t r = 0; r < batch->indices.size(); ++r)
+        EXPECT_EQ(batch->images[static_cast<int64_t>(r)].max().item<float>(), static_cast<float>(batch->indices[r]));
+      delivered.push_back(batch->indices);
+    }
+    EXPECT_EQ(delivered, plan) << workers << " workers";
+  }
+  auto data = std::make_shared<FakeDataset>(10, 3);
+  Loader loader(data, nullptr, options_with(4, 0));
+  EXPECT_THROW(loader.start_epoch(0, {{1, 10}}), imret::Error);
+  EXPECT_THROW(loader.start_epoch(0, {{}}), imret::Error);
+}
+
 TEST(Loader, DropLastDropsThePartialBatch) {
   auto data = std::make_shared<FakeDataset>(10);
   auto options = options_with(4, 2);

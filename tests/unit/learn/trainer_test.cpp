@@ -1,6 +1,8 @@
 #include "imret/learn/trainer.hpp"
 
 #include <gtest/gtest.h>
+
+#include <cmath>
 #include <torch/torch.h>
 
 #include "imret/core/error.hpp"
@@ -110,4 +112,40 @@ TEST(Trainer, ResumingAFinishedRunAsksForMoreEpochs) {
   const fs::path run = temp_dir("finished");
   learn::train_classifier(config, dataset, run);
   EXPECT_THROW(learn::train_classifier(config, dataset, run, run / "checkpoints" / "last.safetensors"), UsageError);
+}
+
+TEST(Trainer, TripletBatchHardLearnsFromPKBatches) {
+  learn::TrainConfig config = small_config();
+  config.method = "triplet";
+  config.miner = "batch-hard";
+  config.classes_per_batch = 10;
+  config.images_per_class = 8;
+  const fs::path run = temp_dir("triplet");
+  const auto result = learn::train_classifier(config, small_fashion_mnist(2000), run);
+  ASSERT_EQ(result.history.size(), 2u);
+  // Batch-hard mines exactly one triplet per anchor: P x K per batch.
+  EXPECT_DOUBLE_EQ(result.history[0].tuples_per_batch, 80.0);
+  EXPECT_GT(result.history[0].nonzero_fraction, 0.0);
+  EXPECT_LE(result.history[0].nonzero_fraction, 1.0);
+  EXPECT_TRUE(std::isnan(result.history[0].train_accuracy));
+  EXPECT_TRUE(std::isnan(result.history[0].val_accuracy));
+  EXPECT_GT(result.history[1].val_precision_at_1, 0.6);
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "best.safetensors"));
+}
+
+TEST(Trainer, EveryMetricMethodRunsAndRecordsItsTuples) {
+  for (const std::string method : {"siamese", "quadruplet", "multi-similarity", "proxy-anchor"}) {
+    learn::TrainConfig config = small_config();
+    config.method = method;
+    config.epochs = 1;
+    config.classes_per_batch = 5;
+    config.images_per_class = 4;
+    const auto result = learn::train_classifier(config, small_fashion_mnist(300), temp_dir(method));
+    ASSERT_EQ(result.history.size(), 1u) << method;
+    EXPECT_GT(result.history[0].tuples_per_batch, 0.0) << method;
+    EXPECT_TRUE(std::isfinite(result.history[0].train_loss)) << method;
+  }
+  learn::TrainConfig config = small_config();
+  config.method = "lifted";
+  EXPECT_THROW(config.validate(), UsageError);
 }
