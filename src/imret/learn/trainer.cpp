@@ -236,9 +236,12 @@ TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const
   const fs::path checkpoints = run_dir / "checkpoints";
   result.last_checkpoint = checkpoints / "last.safetensors";
   result.best_checkpoint = checkpoints / "best.safetensors";
-  spdlog::info("training {} on {} images ({} held out for validation), {} classes, {} epochs, batch {}",
-               config.network.arch, split.train->size(), split.validation ? split.validation->size() : 0,
-               config.network.num_classes, config.epochs, config.batch_size);
+  const std::string batches = sampler ? "P x K = " + std::to_string(config.classes_per_batch) + " x " +
+                                            std::to_string(config.images_per_class) + " batches"
+                                      : "batch " + std::to_string(config.batch_size);
+  spdlog::info("training {} ({}) on {} images ({} held out for validation), {} classes, {} epochs, {}",
+               config.network.arch, config.method, split.train->size(),
+               split.validation ? split.validation->size() : 0, config.network.num_classes, config.epochs, batches);
 
   for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
     EpochRecord record;
