@@ -21,8 +21,7 @@ void PreprocessArgs::add_options(CLI::App& command) {
   command.add_option("--std", std, "Normalisation std per channel")->delimiter(',');
 }
 
-data::Preprocess PreprocessArgs::resolve(int64_t channels, const std::string& arch) const {
-  (void)arch;
+data::Preprocess PreprocessArgs::resolve(int64_t channels) const {
   data::Preprocess p;
   const bool colour = channels == 3;
   p.resize = resize >= 0 ? resize : (colour ? 256 : 0);

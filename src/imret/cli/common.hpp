@@ -29,7 +29,7 @@ struct PreprocessArgs {
   // Grey 28x28 data (1 channel): no resize, Fashion-MNIST's mean/std. Colour
   // images: resize 256 + center crop 224 and ImageNet's mean/std (torchvision's
   // ImageNet evaluation preprocessing).
-  data::Preprocess resolve(int64_t channels, const std::string& arch) const;
+  data::Preprocess resolve(int64_t channels) const;
   // True when any of the options was given.
   bool given() const { return resize >= 0 || crop >= 0 || !mean.empty() || !std.empty(); }
 };

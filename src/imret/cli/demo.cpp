@@ -57,7 +57,7 @@ void run_demo(DemoArgs& args) {
   auto train_set = data::open_dataset(args.data, "train");
   auto test_set = data::open_dataset(args.data, "test", train_set->classes());
   PreprocessArgs preprocess;
-  config.preprocess = preprocess.resolve(train_set->channels(), config.network.arch);
+  config.preprocess = preprocess.resolve(train_set->channels());
   write_file_atomic(run_dir / "config.yaml",
                     to_yaml({{"command", "demo"}, {"data", args.data}, {"quick", args.quick}, {"metric", args.metric},
                              {"train", config.to_json()}}));

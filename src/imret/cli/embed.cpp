@@ -40,7 +40,7 @@ models::LoadedNetwork network_from_weights(const EmbedArgs& args, int64_t channe
   loaded.info.spec.arch = args.arch;
   loaded.info.spec.in_channels = channels;
   loaded.info.spec.num_classes = std::max<int64_t>(1, models::classifier_outputs(weights));
-  loaded.info.preprocess = args.preprocess.resolve(channels, args.arch).to_json();
+  loaded.info.preprocess = args.preprocess.resolve(channels).to_json();
   loaded.network = models::make_network(loaded.info.spec);
   models::load_pretrained(*loaded.network, std::move(weights), args.weights, {});
   return loaded;

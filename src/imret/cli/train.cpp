@@ -28,7 +28,7 @@ struct TrainArgs {
 
 void run_train(TrainArgs& args) {
   auto dataset = data::open_dataset(args.data, args.split);
-  args.config.preprocess = args.preprocess.resolve(dataset->channels(), args.config.network.arch);
+  args.config.preprocess = args.preprocess.resolve(dataset->channels());
   const std::filesystem::path run_dir = args.out;
   if (args.resume.empty() && !args.overwrite && std::filesystem::exists(run_dir / "checkpoints" / "last.safetensors"))
     throw UsageError(run_dir.string() + " already holds a trained run: continue it with --resume " +

@@ -8,14 +8,12 @@
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
 
+#include "support/scratch.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
-fs::path temp_path(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("imret_core_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
-}
+fs::path temp_path(const std::string& name) { return imret::testing::scratch_path("core_test", name); }
 }  // namespace
 
 TEST(Npy, RoundTripKeepsShapeAndValues) {
@@ -78,12 +76,7 @@ TEST(AtomicFile, AnUncommittedWriteLeavesTheOldFileAndNoTemporary) {
     // no commit: as if an exception left the scope
   }
   EXPECT_EQ(imret::read_file(path), "good");
-  int entries = 0;
-  for (const auto& entry : fs::directory_iterator(path.parent_path())) {
-    (void)entry;
-    ++entries;
-  }
-  EXPECT_EQ(entries, 1);
+  EXPECT_EQ(imret::testing::count_entries(path.parent_path()), 1);
 }
 
 TEST(AtomicFile, WriteViaTempRemovesTheTemporaryOnFailure) {
@@ -96,12 +89,7 @@ TEST(AtomicFile, WriteViaTempRemovesTheTemporaryOnFailure) {
                                      }),
                imret::Error);
   EXPECT_EQ(imret::read_file(path), "old");
-  int entries = 0;
-  for (const auto& entry : fs::directory_iterator(path.parent_path())) {
-    (void)entry;
-    ++entries;
-  }
-  EXPECT_EQ(entries, 1);
+  EXPECT_EQ(imret::testing::count_entries(path.parent_path()), 1);
 }
 
 TEST(ReadFile, NamesAMissingFile) {

@@ -8,14 +8,12 @@
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
 
+#include "support/scratch.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
-fs::path temp_path(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("imret_safetensors_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
-}
+fs::path temp_path(const std::string& name) { return imret::testing::scratch_path("safetensors_test", name); }
 
 std::string error_of(const fs::path& path) {
   try {

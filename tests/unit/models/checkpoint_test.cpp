@@ -6,15 +6,13 @@
 #include "imret/core/error.hpp"
 #include "imret/core/safetensors.hpp"
 
+#include "support/scratch.hpp"
+
 namespace fs = std::filesystem;
 using namespace imret::models;
 
 namespace {
-fs::path temp_path(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("imret_checkpoint_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
-}
+fs::path temp_path(const std::string& name) { return imret::testing::scratch_path("checkpoint_test", name); }
 }  // namespace
 
 TEST(Checkpoint, RoundTripGivesTheSameNetwork) {
