@@ -12,6 +12,7 @@ void add_embed_command(CLI::App& app);
 void add_search_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_experiment_command(CLI::App& app);
 void add_weights_command(CLI::App& app);
 
 }  // namespace imret::cli

@@ -3,10 +3,12 @@
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
 #include "imret/core/error.hpp"
+#include "imret/core/yaml.hpp"
 #include "imret/learn/objective.hpp"
 
 #include <cmath>
@@ -51,6 +53,7 @@ void add_training_options(CLI::App& command, learn::TrainConfig& c) {
                      "Tuple miner: batch-hard (triplet default), semi-hard, semi-hard-hardest, random-hard, "
                      "distance-weighted, easy-positive, all; pairs: all (siamese default), hard-negative, hardest-negative");
   command.add_option("--margin", c.margin, "Triplet/quadruplet margin; contrastive negative margin")->capture_default_str();
+  command.add_flag("--soft-margin", c.soft_margin, "Triplet: soft margin log(1 + exp(d_ap - d_an)) instead of the hinge");
   command.add_option("--pos-margin", c.pos_margin, "Contrastive positive margin")->capture_default_str();
   command.add_flag("!--no-normalize", c.normalize, "Metric learning on raw embeddings (default: L2-normalised)");
   command.add_option("--classes-per-batch", c.classes_per_batch, "Metric learning: P classes per batch")->capture_default_str();
@@ -65,6 +68,11 @@ void add_training_options(CLI::App& command, learn::TrainConfig& c) {
   command.add_option("--schedule", c.schedule, "LR schedule: none, step, cosine")->capture_default_str();
   command.add_option("--step-size", c.step_size, "step schedule: epochs between LR drops")->capture_default_str();
   command.add_option("--gamma", c.gamma, "step schedule: LR factor")->capture_default_str();
+  command.add_option("--clip-grad-norm", c.clip_grad_norm, "Clip the gradients' total L2 norm (0: off)")
+      ->capture_default_str();
+  command.add_option("--early-stop", c.early_stop,
+                     "Stop after this many epochs without a better validation mAP@R (0: off)")
+      ->capture_default_str();
   command.add_option("--val-fraction", c.val_fraction, "Fraction of each class held out for validation")->capture_default_str();
   command.add_option("--limit", c.limit, "Train on at most this many images (stratified; 0: all)")->capture_default_str();
   command.add_flag("--augment", c.augment, "Random resized crop + horizontal flip");
@@ -79,6 +87,29 @@ void add_training_options(CLI::App& command, learn::TrainConfig& c) {
   command.add_option("--freeze", c.freeze, "With --weights: none, backbone (train fc only) or all-but-last")
       ->check(CLI::IsMember({"none", "backbone", "all-but-last"}))
       ->capture_default_str();
+}
+
+nlohmann::json given_training_settings(const CLI::App& command, const learn::TrainConfig& config) {
+  const nlohmann::json values = config.to_json();
+  nlohmann::json given = nlohmann::json::object();
+  for (const CLI::Option* option : command.get_options()) {
+    if (option->count() == 0) continue;
+    std::string key = option->get_single_name();
+    std::replace(key.begin(), key.end(), '-', '_');
+    if (key == "no_normalize") key = "normalize";
+    if (key == "arch" || key == "embedding_dim")
+      given[key] = values.at("network").at(key);  // flat: TrainConfig::from_settings nests it
+    else if (values.contains(key))
+      given[key] = values.at(key);
+  }
+  return given;
+}
+
+nlohmann::json load_training_settings(const std::filesystem::path& path) {
+  nlohmann::json settings = load_yaml(path);
+  if (settings.is_object() && settings.contains("train")) settings = settings.at("train");
+  if (!settings.is_object()) throw UsageError(path.string() + ": expected a mapping of training settings");
+  return settings;
 }
 
 void add_weights_prefix_option(CLI::App& command, std::vector<std::string>& rules) {

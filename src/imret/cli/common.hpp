@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,15 @@ struct PreprocessArgs {
 
 void add_network_options(CLI::App& command, models::NetworkSpec& spec);
 void add_training_options(CLI::App& command, learn::TrainConfig& config);
+// The training settings the command line gave explicitly (options of
+// add_network_options/add_training_options with a count), as TrainConfig JSON
+// keys with `config`'s values: they override a settings file.
+nlohmann::json given_training_settings(const CLI::App& command, const learn::TrainConfig& config);
+
+// A training settings file: a mapping of TrainConfig keys, or a run's
+// config.yaml (its `train` mapping). UsageError naming the file otherwise.
+nlohmann::json load_training_settings(const std::filesystem::path& path);
+
 void add_weights_prefix_option(CLI::App& command, std::vector<std::string>& rules);
 
 void print_training_summary(const learn::TrainResult& result, const std::filesystem::path& run_dir);

@@ -38,14 +38,6 @@ struct DemoArgs {
   std::string metric = "cosine";
 };
 
-// A stratified part of `dataset` of about `count` items (all when count <= 0).
-std::shared_ptr<const data::Dataset> stratified_part(std::shared_ptr<const data::Dataset> dataset, int64_t count,
-                                                     uint64_t seed) {
-  if (count <= 0 || count >= dataset->size()) return dataset;
-  const double dropped = 1.0 - static_cast<double>(count) / static_cast<double>(dataset->size());
-  return data::subset(dataset, data::stratified_split(*dataset, dropped, seed).first);
-}
-
 void run_demo(DemoArgs& args) {
   const auto start = std::chrono::steady_clock::now();
   const fs::path run_dir = args.out;
@@ -62,36 +54,16 @@ void run_demo(DemoArgs& args) {
                     to_yaml({{"command", "demo"}, {"data", args.data}, {"quick", args.quick}, {"metric", args.metric},
                              {"train", config.to_json()}}));
 
-  std::printf("== 1/3 train: %s, method %s, %lld epochs ==\n", config.network.arch.c_str(), config.method.c_str(),
-              static_cast<long long>(config.epochs));
-  learn::TrainResult trained = learn::train_classifier(config, train_set, run_dir);
-  print_training_summary(trained, run_dir);
-
-  std::printf("\n== 2/3 embed: database = train split, queries = test split ==\n");
-  const fs::path checkpoint = trained.best_checkpoint;
-  models::LoadedNetwork loaded = models::load_checkpoint(checkpoint);
-  models::EmbedOptions options;
-  options.batch_size = 512;
-  options.workers = config.workers;
-  options.device = parse_device(config.device);
-  auto database_set = stratified_part(train_set, args.quick ? 10000 : 0, config.seed);
-  auto query_set = stratified_part(test_set, args.quick ? 1000 : 0, config.seed);
-  options.label = "embed database";
-  const std::string checkpoint_path = fs::absolute(checkpoint).string();
-  embed_to_folder(loaded, database_set, {{"data", args.data}, {"split", "train"}, {"checkpoint", checkpoint_path}},
-                  options, run_dir / "embeddings" / "database");
-  options.label = "embed queries";
-  embed_to_folder(loaded, query_set, {{"data", args.data}, {"split", "test"}, {"checkpoint", checkpoint_path}},
-                  options, run_dir / "embeddings" / "queries");
-
-  std::printf("\n== 3/3 evaluate: every query against the whole database (full ranking) ==\n");
-  EvaluationRequest request;
+  RetrievalRunRequest request;
+  request.data = args.data;
+  request.train_set = train_set;
+  request.query_set = test_set;
   request.metric = search::parse_metric(args.metric);
-  request.device = config.device;
-  const EmbeddingSet database = load_embedding_set(run_dir / "embeddings" / "database");
-  const EmbeddingSet queries = load_embedding_set(run_dir / "embeddings" / "queries");
-  const EvaluationOutcome outcome = evaluate_to_folder(queries, database, request, run_dir);
-  print_metrics(outcome);
+  if (args.quick) {
+    request.database_limit = 10000;
+    request.query_limit = 1000;
+  }
+  train_embed_evaluate(config, request, run_dir);
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("\nrun directory %s (%s in all)\n", run_dir.string().c_str(), format_duration(seconds).c_str());

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   imret::cli::add_search_command(app);
   imret::cli::add_evaluate_command(app);
   imret::cli::add_demo_command(app);
+  imret::cli::add_experiment_command(app);
   imret::cli::add_weights_command(app);
 
   try {

@@ -111,4 +111,49 @@ void print_metrics(const EvaluationOutcome& outcome) {
                 metrics["knn"].value("accuracy", 0.0));
 }
 
+std::shared_ptr<const data::Dataset> stratified_part(std::shared_ptr<const data::Dataset> dataset, int64_t count,
+                                                     uint64_t seed) {
+  if (count <= 0 || count >= dataset->size()) return dataset;
+  const double dropped = 1.0 - static_cast<double>(count) / static_cast<double>(dataset->size());
+  return data::subset(dataset, data::stratified_split(*dataset, dropped, seed).first);
+}
+
+RetrievalRun train_embed_evaluate(const learn::TrainConfig& config, const RetrievalRunRequest& request,
+                                  const fs::path& run_dir) {
+  RetrievalRun run;
+  std::printf("== 1/3 train: %s, method %s, %lld epochs ==\n", config.network.arch.c_str(), config.method.c_str(),
+              static_cast<long long>(config.epochs));
+  run.trained = learn::train_embedding(config, request.train_set, run_dir);
+  print_training_summary(run.trained, run_dir);
+
+  std::printf("\n== 2/3 embed: database = %s split, queries = %s split ==\n", request.train_split.c_str(),
+              request.query_split.c_str());
+  const fs::path checkpoint = run.trained.best_checkpoint;
+  models::LoadedNetwork loaded = models::load_checkpoint(checkpoint);
+  models::EmbedOptions options;
+  options.batch_size = 512;
+  options.workers = config.workers;
+  options.device = parse_device(config.device);
+  const std::string checkpoint_path = fs::absolute(checkpoint).string();
+  options.label = "embed database";
+  embed_to_folder(loaded, stratified_part(request.train_set, request.database_limit, config.seed),
+                  {{"data", request.data}, {"split", request.train_split}, {"checkpoint", checkpoint_path}}, options,
+                  run_dir / "embeddings" / "database");
+  options.label = "embed queries";
+  embed_to_folder(loaded, stratified_part(request.query_set, request.query_limit, config.seed),
+                  {{"data", request.data}, {"split", request.query_split}, {"checkpoint", checkpoint_path}}, options,
+                  run_dir / "embeddings" / "queries");
+
+  std::printf("\n== 3/3 evaluate: every query against the whole database (full ranking, %s) ==\n",
+              search::to_string(request.metric).c_str());
+  EvaluationRequest evaluation;
+  evaluation.metric = request.metric;
+  evaluation.device = config.device;
+  const EmbeddingSet database = load_embedding_set(run_dir / "embeddings" / "database");
+  const EmbeddingSet queries = load_embedding_set(run_dir / "embeddings" / "queries");
+  run.evaluation = evaluate_to_folder(queries, database, evaluation, run_dir);
+  print_metrics(run.evaluation);
+  return run;
+}
+
 }  // namespace imret::cli

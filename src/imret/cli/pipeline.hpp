@@ -1,5 +1,6 @@
 #pragma once
-// The steps `imret embed`, `imret evaluate` and `imret demo` share.
+// The steps `imret embed`, `imret evaluate`, `imret demo` and
+// `imret experiment` share.
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include "imret/core/embedding_set.hpp"
 #include "imret/data/dataset.hpp"
 #include "imret/eval/metrics.hpp"
+#include "imret/learn/trainer.hpp"
 #include "imret/models/checkpoint.hpp"
 #include "imret/models/embed.hpp"
 #include "imret/search/index.hpp"
@@ -43,5 +45,30 @@ EvaluationOutcome evaluate_to_folder(const EmbeddingSet& queries, const Embeddin
 
 // Prints the table and the k-NN accuracy.
 void print_metrics(const EvaluationOutcome& outcome);
+
+// A stratified part of `dataset` of about `count` items (all when count <= 0).
+std::shared_ptr<const data::Dataset> stratified_part(std::shared_ptr<const data::Dataset> dataset, int64_t count,
+                                                     uint64_t seed);
+
+struct RetrievalRunRequest {
+  std::string data;  // the dataset's path, recorded in the embeddings' meta.json
+  std::shared_ptr<const data::Dataset> train_set;  // trained on; the database
+  std::shared_ptr<const data::Dataset> query_set;
+  std::string train_split = "train", query_split = "test";
+  search::Metric metric = search::Metric::Cosine;
+  int64_t database_limit = 0, query_limit = 0;  // stratified parts (0: all)
+};
+
+struct RetrievalRun {
+  learn::TrainResult trained;
+  EvaluationOutcome evaluation;
+};
+
+// The whole path into `run_dir`: train (checkpoints/, train_log.csv), embed
+// the training split as the database and the query split with the best
+// checkpoint (embeddings/database, embeddings/queries), evaluate the full
+// ranking (metrics.json, pr_curve.csv). Prints each step's header.
+RetrievalRun train_embed_evaluate(const learn::TrainConfig& config, const RetrievalRunRequest& request,
+                                  const std::filesystem::path& run_dir);
 
 }  // namespace imret::cli

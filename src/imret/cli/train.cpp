@@ -1,5 +1,5 @@
-// imret train: learn an embedding (this version: a classifier whose last
-// layer is removed for retrieval) and write a run directory.
+// imret train: learn an embedding (a classifier whose last layer is removed
+// for retrieval, or a metric-learning method) and write a run directory.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -22,13 +22,22 @@ struct TrainArgs {
   std::string split = "train";
   std::string out = "runs/train";
   std::string resume;
+  std::string settings_file;
   bool overwrite = false;
   PreprocessArgs preprocess;
 };
 
-void run_train(TrainArgs& args) {
+void run_train(TrainArgs& args, const CLI::App& command) {
+  bool preprocess_from_file = false;
+  if (!args.settings_file.empty()) {
+    // The file's settings, then the flags given on the command line.
+    nlohmann::json settings = load_training_settings(args.settings_file);
+    preprocess_from_file = settings.contains("preprocess") && !args.preprocess.given();
+    settings.merge_patch(given_training_settings(command, args.config));
+    args.config = learn::TrainConfig::from_settings(settings, args.settings_file);
+  }
   auto dataset = data::open_dataset(args.data, args.split);
-  args.config.preprocess = args.preprocess.resolve(dataset->channels());
+  if (!preprocess_from_file) args.config.preprocess = args.preprocess.resolve(dataset->channels());
   const std::filesystem::path run_dir = args.out;
   if (args.resume.empty() && !args.overwrite && std::filesystem::exists(run_dir / "checkpoints" / "last.safetensors"))
     throw UsageError(run_dir.string() + " already holds a trained run: continue it with --resume " +
@@ -36,7 +45,7 @@ void run_train(TrainArgs& args) {
   nlohmann::json recorded = {{"command", "train"}, {"data", args.data}, {"split", args.split},
                              {"train", args.config.to_json()}};
   write_file_atomic(run_dir / "config.yaml", to_yaml(recorded));
-  learn::TrainResult result = learn::train_classifier(args.config, dataset, run_dir, args.resume);
+  learn::TrainResult result = learn::train_embedding(args.config, dataset, run_dir, args.resume);
   print_training_summary(result, run_dir);
 }
 
@@ -52,9 +61,12 @@ void add_train_command(CLI::App& app) {
   add_network_options(*command, args->config.network);
   add_training_options(*command, args->config);
   args->preprocess.add_options(*command);
+  command->add_option("--config", args->settings_file,
+                      "YAML training settings (keys as in a run's config.yaml; flags given here override them)")
+      ->check(CLI::ExistingFile);
   command->add_option("--resume", args->resume, "Continue from this checkpoint (its .optim.pt next to it)");
   command->add_flag("--overwrite", args->overwrite, "Replace a trained run already in --out");
-  command->callback([args] { run_train(*args); });
+  command->callback([args, command] { run_train(*args, *command); });
 }
 
 }  // namespace imret::cli

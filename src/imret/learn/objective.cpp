@@ -80,6 +80,15 @@ const std::vector<std::string>& known_methods() {
   return methods;
 }
 
+std::string effective_miner(const TrainConfig& config) {
+  const std::string& method = config.method;
+  if (method == "classification" || method == "proxy-anchor") return "-";
+  if (!config.miner.empty()) return config.miner;
+  if (method == "siamese") return "all";
+  if (method == "triplet" || method == "quadruplet") return "batch-hard";
+  return "-";
+}
+
 std::unique_ptr<Objective> make_objective(const TrainConfig& config, int64_t num_classes, int64_t embedding_dim) {
   const std::string& method = config.method;
   if (method == "classification") return std::make_unique<ClassificationObjective>();
@@ -87,19 +96,19 @@ std::unique_ptr<Objective> make_objective(const TrainConfig& config, int64_t num
   std::shared_ptr<Loss> loss;
   std::unique_ptr<TripletMiner> triplet_miner;
   std::unique_ptr<PairMiner> pair_miner;
-  const std::string miner = config.miner;
+  const std::string miner = effective_miner(config);
   if (method == "siamese") {
     loss = std::make_shared<ContrastiveLoss>(distance, config.pos_margin, config.margin);
-    pair_miner = make_pair_miner(miner.empty() ? "all" : miner, config.seed);
+    pair_miner = make_pair_miner(miner, config.seed);
   } else if (method == "triplet") {
-    loss = std::make_shared<TripletMarginLoss>(distance, config.margin);
-    triplet_miner = make_triplet_miner(miner.empty() ? "batch-hard" : miner, config.seed);
+    loss = std::make_shared<TripletMarginLoss>(distance, config.margin, config.soft_margin);
+    triplet_miner = make_triplet_miner(miner, config.seed);
   } else if (method == "quadruplet") {
     loss = std::make_shared<QuadrupletLoss>(distance, config.margin, config.margin / 2);
-    triplet_miner = make_triplet_miner(miner.empty() ? "batch-hard" : miner, config.seed);
+    triplet_miner = make_triplet_miner(miner, config.seed);
   } else if (method == "multi-similarity") {
     loss = std::make_shared<MultiSimilarityLoss>();
-    if (!miner.empty()) pair_miner = make_pair_miner(miner, config.seed);
+    if (miner != "-") pair_miner = make_pair_miner(miner, config.seed);
   } else if (method == "proxy-anchor") {
     loss = std::make_shared<ProxyAnchorLoss>(num_classes, embedding_dim);
   } else {

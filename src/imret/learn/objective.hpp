@@ -33,8 +33,13 @@ class Objective {
   virtual bool trains_classifier() const { return false; }
 };
 
-// The methods train_classifier knows, for help texts and errors.
+// The methods train_embedding knows, for help texts and errors.
 const std::vector<std::string>& known_methods();
+
+// The miner a run uses: config.miner, else the method's default (batch-hard
+// for triplet and quadruplet, all pairs for siamese); "-" where the method
+// mines nothing (classification, proxy-anchor, multi-similarity without one).
+std::string effective_miner(const TrainConfig& config);
 
 // UsageError for an unknown method, loss option, miner or distance.
 std::unique_ptr<Objective> make_objective(const TrainConfig& config, int64_t num_classes, int64_t embedding_dim);

@@ -20,6 +20,10 @@ void TrainConfig::validate() const {
   if (method != "classification" && (classes_per_batch < 2 || images_per_class < 2))
     throw UsageError("--classes-per-batch and --images-per-class must be at least 2 for metric learning");
   if (!(margin >= 0)) throw UsageError("--margin must be >= 0");
+  if (!(clip_grad_norm >= 0)) throw UsageError("--clip-grad-norm must be >= 0");
+  if (early_stop < 0) throw UsageError("--early-stop must be >= 0");
+  if (early_stop > 0 && val_fraction <= 0) throw UsageError("--early-stop needs validation (--val-fraction > 0)");
+  if (soft_margin && method != "triplet") throw UsageError("--soft-margin applies to --method triplet only");
   if (epochs < 1) throw UsageError("--epochs must be at least 1");
   if (batch_size < 2) throw UsageError("--batch-size must be at least 2 (batch norm needs two samples)");
   if (optimizer != "adam" && optimizer != "sgd") throw UsageError("--optimizer " + optimizer + ": expected adam or sgd");
@@ -44,7 +48,8 @@ nlohmann::json TrainConfig::to_json() const {
           {"on_bad_image", on_bad_image}, {"weights", weights},     {"weights_prefix", weights_prefix},
           {"freeze", freeze},       {"distance", distance},           {"miner", miner},
           {"margin", margin},       {"pos_margin", pos_margin},       {"normalize", normalize},
-          {"classes_per_batch", classes_per_batch}, {"images_per_class", images_per_class}};
+          {"classes_per_batch", classes_per_batch}, {"images_per_class", images_per_class},
+          {"soft_margin", soft_margin}, {"clip_grad_norm", clip_grad_norm}, {"early_stop", early_stop}};
 }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
@@ -78,7 +83,43 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
   c.normalize = json.value("normalize", c.normalize);
   c.classes_per_batch = json.value("classes_per_batch", c.classes_per_batch);
   c.images_per_class = json.value("images_per_class", c.images_per_class);
+  c.soft_margin = json.value("soft_margin", c.soft_margin);
+  c.clip_grad_norm = json.value("clip_grad_norm", c.clip_grad_norm);
+  c.early_stop = json.value("early_stop", c.early_stop);
   return c;
+}
+
+TrainConfig TrainConfig::from_settings(const nlohmann::json& settings, const std::string& source) {
+  if (!settings.is_object()) throw UsageError(source + ": expected a mapping of training settings");
+  // The network's settings may also be given flat: arch, embedding_dim.
+  nlohmann::json flat = settings;
+  for (const char* key : {"arch", "embedding_dim"})
+    if (flat.contains(key)) {
+      flat["network"][key] = flat[key];
+      flat.erase(key);
+    }
+  const nlohmann::json known = TrainConfig().to_json();
+  for (const auto& [key, value] : flat.items()) {
+    if (!known.contains(key)) {
+      std::string list;
+      for (const auto& [name, unused] : known.items()) list += (list.empty() ? "" : ", ") + name;
+      throw UsageError(source + ": unknown training setting '" + key + "' (known: " + list + ")");
+    }
+    const nlohmann::json& expected = known.at(key);
+    const bool same_kind = (expected.is_number_integer() && value.is_number_integer()) ||
+                           (expected.is_number_float() && value.is_number()) || expected.type() == value.type() ||
+                           (key == "weights_prefix" && value.is_string());
+    if (!same_kind)
+      throw UsageError(source + ": training setting '" + key + "' should be " + expected.type_name() + ", got " +
+                       value.dump());
+  }
+  if (flat.contains("weights_prefix") && flat["weights_prefix"].is_string())
+    flat["weights_prefix"] = nlohmann::json::array({flat["weights_prefix"]});
+  try {
+    return from_json(flat);
+  } catch (const std::exception& e) {
+    throw UsageError(source + ": " + e.what());
+  }
 }
 
 double learning_rate_at(const TrainConfig& config, int64_t epoch) {

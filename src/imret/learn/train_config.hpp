@@ -18,6 +18,7 @@ struct TrainConfig {
   std::string miner;                   // empty: the method's default (batch-hard for triplets, all pairs for siamese)
   double margin = 0.2;                 // triplet/quadruplet margin; contrastive negative margin
   double pos_margin = 0.0;             // contrastive positive margin
+  bool soft_margin = false;            // triplet: log(1 + exp(d_ap - d_an)) instead of the hinge
   bool normalize = true;               // L2-normalise embeddings before the loss
   int64_t classes_per_batch = 10;      // P of the P x K batches
   int64_t images_per_class = 25;       // K
@@ -32,6 +33,8 @@ struct TrainConfig {
   std::string schedule = "none";  // none | step | cosine
   int64_t step_size = 1;          // step: multiply lr by gamma every step_size epochs
   double gamma = 0.1;
+  double clip_grad_norm = 0.0;  // clip the gradients' total L2 norm to this (0: no clipping)
+  int64_t early_stop = 0;       // stop after this many epochs without a better validation mAP@R (0: never)
   double val_fraction = 0.1;  // held out of the training split, stratified, for per-epoch validation
   int64_t limit = 0;          // train on at most this many images (0: all), for quick runs
   bool augment = false;       // random resized crop + horizontal flip
@@ -47,6 +50,10 @@ struct TrainConfig {
   void validate() const;
   nlohmann::json to_json() const;
   static TrainConfig from_json(const nlohmann::json& json);
+  // From a user's settings file (YAML as JSON, keys as in to_json(); missing
+  // keys keep their defaults). UsageError naming `source` for an unknown key
+  // or a value of the wrong type.
+  static TrainConfig from_settings(const nlohmann::json& settings, const std::string& source);
 };
 
 // Learning rate of `epoch` (0-based) under the config's schedule.

@@ -81,12 +81,6 @@ Split split_dataset(const TrainConfig& config, std::shared_ptr<const data::Datas
 
 // Validation: classifier accuracy and loss, and retrieval of the held-out
 // items among themselves (each one a query against all the others).
-// Metric-learning runs with L2-normalised embeddings rank by cosine similarity.
-search::Metric validation_metric(const TrainConfig& config) {
-  const bool angular = config.method != "classification" && (config.normalize || config.distance == "cosine");
-  return angular ? search::Metric::Cosine : search::Metric::Euclidean;
-}
-
 void validate(models::Network& network, const Split& split, const TrainConfig& config, c10::Device device,
               bool with_classifier, EpochRecord& record) {
   models::EmbedOptions options;
@@ -109,7 +103,7 @@ void validate(models::Network& network, const Split& split, const TrainConfig& c
   eval::SameClassRelevance relevance(labels, labels, /*exclude_self=*/true);
   eval::MetricOptions metric_options;
   metric_options.ks = {1};
-  auto evaluation = eval::evaluate_retrieval(embedded.values, embedded.values, validation_metric(config), relevance,
+  auto evaluation = eval::evaluate_retrieval(embedded.values, embedded.values, retrieval_metric(config), relevance,
                                              metric_options, false, device);
   record.val_precision_at_1 = evaluation.summary.precision_at_k.at(0);
   record.val_map_at_r = evaluation.summary.map_at_r;
@@ -135,6 +129,11 @@ void start_from_weights(models::Network& network, const TrainConfig& config) {
 }
 
 }  // namespace
+
+search::Metric retrieval_metric(const TrainConfig& config) {
+  const bool raw = config.method != "classification" && !config.normalize && config.distance != "cosine";
+  return raw ? search::Metric::Euclidean : search::Metric::Cosine;
+}
 
 nlohmann::json EpochRecord::to_json() const {
   return {{"epoch", epoch},
@@ -168,7 +167,7 @@ EpochRecord EpochRecord::from_json(const nlohmann::json& json) {
   return r;
 }
 
-TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const data::Dataset> dataset,
+TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const data::Dataset> dataset,
                              const fs::path& run_dir, const fs::path& resume_from) {
   TrainConfig config = config_in;
   config.network.in_channels = dataset->channels();
@@ -184,7 +183,6 @@ TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const
   auto optimizer = make_optimizer(config, *network, *objective);
   TrainResult result;
   int64_t first_epoch = 0;
-  double best_score = -1;
   if (!resume_from.empty()) {
     models::LoadedNetwork loaded = models::load_checkpoint(resume_from);
     if (loaded.info.spec.to_json() != config.network.to_json())
@@ -203,7 +201,6 @@ TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const
     first_epoch = loaded.info.epoch;
     for (const auto& r : loaded.info.metrics.value("history", nlohmann::json::array()))
       result.history.push_back(EpochRecord::from_json(r));
-    for (const auto& r : result.history) best_score = std::max(best_score, std::isnan(r.val_precision_at_1) ? -1 : r.val_precision_at_1);
     if (first_epoch >= config.epochs)
       throw UsageError("--resume " + resume_from.string() + ": the checkpoint has already completed " +
                        std::to_string(first_epoch) + " epochs; ask for more with --epochs");
@@ -243,7 +240,25 @@ TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const
                config.network.arch, config.method, split.train->size(),
                split.validation ? split.validation->size() : 0, config.network.num_classes, config.epochs, batches);
 
+  std::vector<torch::Tensor> parameters = network->parameters();
+  for (auto& extra : objective->parameters()) parameters.push_back(extra);
+  // Early stopping watches the validation mAP@R (the ranking, not one neighbour).
+  double best_map_at_r = -1;
+  int64_t epochs_without_gain = 0;
+  for (const auto& r : result.history) {
+    if (!std::isnan(r.val_map_at_r) && r.val_map_at_r > best_map_at_r) {
+      best_map_at_r = r.val_map_at_r;
+      epochs_without_gain = 0;
+    } else {
+      ++epochs_without_gain;
+    }
+  }
   for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
+    if (config.early_stop > 0 && epochs_without_gain >= config.early_stop) {
+      spdlog::info("early stop: validation mAP@R has not improved for {} epochs (best {:.4f})", epochs_without_gain,
+                   best_map_at_r);
+      break;
+    }
     EpochRecord record;
     record.epoch = epoch + 1;
     record.lr = learning_rate_at(config, epoch);
@@ -267,6 +282,7 @@ TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const
       optimizer->zero_grad();
       StepLoss step = objective->loss(*network, images, labels);
       if (step.loss.requires_grad()) step.loss.backward();
+      if (config.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(parameters, config.clip_grad_norm);
       optimizer->step();
       const int64_t n = images.size(0);
       loss_sum += step.loss.item<double>() * static_cast<double>(n);
@@ -313,10 +329,14 @@ TrainResult train_classifier(const TrainConfig& config_in, std::shared_ptr<const
     models::save_checkpoint(result.last_checkpoint, *network, info);
     write_via_temp(optimizer_state_path(result.last_checkpoint),
                    [&](const fs::path& temp) { torch::save(*optimizer, temp.string()); });
-    const double score = std::isnan(record.val_precision_at_1) ? static_cast<double>(epoch) : record.val_precision_at_1;
-    if (score > best_score) {
-      best_score = score;
+    // Without validation every epoch is the best so far.
+    const bool validated = !std::isnan(record.val_map_at_r);
+    if (!validated || record.val_map_at_r > best_map_at_r) {
       models::save_checkpoint(result.best_checkpoint, *network, info);
+      best_map_at_r = validated ? record.val_map_at_r : best_map_at_r;
+      epochs_without_gain = 0;
+    } else {
+      ++epochs_without_gain;
     }
     network->to(device);
     write_train_log(run_dir / "train_log.csv", result.history);

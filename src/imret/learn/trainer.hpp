@@ -1,8 +1,10 @@
 #pragma once
-// Training a classifier whose penultimate layer becomes the retrieval
-// embedding: cross-entropy, Adam or SGD, an LR schedule, per-epoch validation
-// on a stratified held-out part (accuracy, and retrieval P@1 / mAP@R of the
-// held-out items among themselves), checkpoints and resume.
+// Training an embedding network: a classifier whose penultimate layer becomes
+// the retrieval embedding (cross-entropy), or a metric-learning loss on P x K
+// batches (see objective.hpp). Adam or SGD, an LR schedule, gradient
+// clipping, per-epoch validation on a stratified held-out part (accuracy,
+// and retrieval P@1 / mAP@R of the held-out items among themselves), early
+// stopping, checkpoints and resume.
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -10,6 +12,7 @@
 
 #include "imret/data/dataset.hpp"
 #include "imret/learn/train_config.hpp"
+#include "imret/search/index.hpp"
 
 namespace imret::learn {
 
@@ -33,16 +36,21 @@ struct EpochRecord {
 
 struct TrainResult {
   std::filesystem::path last_checkpoint;
-  std::filesystem::path best_checkpoint;  // best validation P@1 (last epoch without validation)
+  std::filesystem::path best_checkpoint;  // best validation mAP@R (last epoch without validation)
   std::vector<EpochRecord> history;
   int64_t bad_images = 0;
 };
+
+// How the embeddings of a run are best compared: by angle (cosine) for
+// classification features and L2-normalised metric-learning embeddings, by
+// Euclidean distance for raw metric-learning embeddings.
+search::Metric retrieval_metric(const TrainConfig& config);
 
 // Trains on `dataset` into `run_dir` (checkpoints/last.safetensors,
 // checkpoints/best.safetensors, train_log.csv). With `resume_from`, loads that
 // checkpoint and its optimizer state and continues after its epoch up to
 // config.epochs (the rest of the configuration must match the checkpoint's).
-TrainResult train_classifier(const TrainConfig& config, std::shared_ptr<const data::Dataset> dataset,
+TrainResult train_embedding(const TrainConfig& config, std::shared_ptr<const data::Dataset> dataset,
                              const std::filesystem::path& run_dir, const std::filesystem::path& resume_from = {});
 
 }  // namespace imret::learn

@@ -26,12 +26,14 @@ ConvNet::ConvNet(int64_t in_channels, int64_t embedding_dim, int64_t num_classes
   features_ = register_module("features", features);
   embedding_ = register_module(
       "embedding", nn::Sequential(nn::Flatten(), nn::Linear(nn::LinearOptions(64 * 7 * 7, embedding_dim).bias(false)),
-                                  nn::BatchNorm1d(embedding_dim), nn::ReLU(nn::ReLUOptions().inplace(true))));
+                                  nn::BatchNorm1d(embedding_dim)));
   fc_ = register_module("fc", nn::Linear(embedding_dim, num_classes));
 }
 
 torch::Tensor ConvNet::embed(const torch::Tensor& images) { return embedding_->forward(features_->forward(images)); }
 
-torch::Tensor ConvNet::classify(const torch::Tensor& embeddings) { return fc_->forward(embeddings); }
+// The embedding is taken before the ReLU: metric losses on L2-normalised
+// embeddings need the whole sphere, not its positive orthant.
+torch::Tensor ConvNet::classify(const torch::Tensor& embeddings) { return fc_->forward(torch::relu(embeddings)); }
 
 }  // namespace imret::models

@@ -1,7 +1,8 @@
 #pragma once
 // A small ConvNet for 28x28 grey images (MNIST, Fashion-MNIST): four 3x3
 // conv + batch-norm + ReLU layers in two stages with max-pooling, then a
-// linear layer to the embedding (batch-norm + ReLU) and the classifier `fc`.
+// linear layer to the embedding (batch-norm, no activation) and the
+// classifier `fc` on the ReLU of the embedding.
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/linear.h>

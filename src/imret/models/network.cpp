@@ -12,9 +12,9 @@ nlohmann::json NetworkSpec::to_json() const {
 
 NetworkSpec NetworkSpec::from_json(const nlohmann::json& json) {
   NetworkSpec spec;
-  spec.arch = json.at("arch").get<std::string>();
-  spec.in_channels = json.at("in_channels").get<int64_t>();
-  spec.num_classes = json.at("num_classes").get<int64_t>();
+  spec.arch = json.value("arch", spec.arch);
+  spec.in_channels = json.value("in_channels", spec.in_channels);
+  spec.num_classes = json.value("num_classes", spec.num_classes);
   spec.embedding_dim = json.value("embedding_dim", spec.embedding_dim);
   return spec;
 }

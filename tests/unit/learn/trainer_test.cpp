@@ -67,7 +67,7 @@ TEST(TrainConfig, RejectsBadValuesWithTheOptionName) {
 
 TEST(Trainer, LearnsFashionMnistAndWritesCheckpoints) {
   const fs::path run = temp_dir("learns");
-  const auto result = learn::train_classifier(small_config(), small_fashion_mnist(2000), run);
+  const auto result = learn::train_embedding(small_config(), small_fashion_mnist(2000), run);
   ASSERT_EQ(result.history.size(), 2u);
   EXPECT_LT(result.history[1].train_loss, result.history[0].train_loss);
   // Far above chance (0.1) after two short epochs.
@@ -86,13 +86,13 @@ TEST(Trainer, ResumingGivesTheSameWeightsAsTrainingStraightThrough) {
   auto dataset = small_fashion_mnist(600);
   learn::TrainConfig config = small_config();
   const fs::path straight = temp_dir("straight");
-  learn::train_classifier(config, dataset, straight);
+  learn::train_embedding(config, dataset, straight);
 
   const fs::path resumed = temp_dir("resumed");
   config.epochs = 1;
-  learn::train_classifier(config, dataset, resumed);
+  learn::train_embedding(config, dataset, resumed);
   config.epochs = 2;
-  const auto result = learn::train_classifier(config, dataset, resumed, resumed / "checkpoints" / "last.safetensors");
+  const auto result = learn::train_embedding(config, dataset, resumed, resumed / "checkpoints" / "last.safetensors");
   ASSERT_EQ(result.history.size(), 2u);
 
   const auto a = models::load_checkpoint(straight / "checkpoints" / "last.safetensors");
@@ -110,8 +110,8 @@ TEST(Trainer, ResumingAFinishedRunAsksForMoreEpochs) {
   learn::TrainConfig config = small_config();
   config.epochs = 1;
   const fs::path run = temp_dir("finished");
-  learn::train_classifier(config, dataset, run);
-  EXPECT_THROW(learn::train_classifier(config, dataset, run, run / "checkpoints" / "last.safetensors"), UsageError);
+  learn::train_embedding(config, dataset, run);
+  EXPECT_THROW(learn::train_embedding(config, dataset, run, run / "checkpoints" / "last.safetensors"), UsageError);
 }
 
 TEST(Trainer, TripletBatchHardLearnsFromPKBatches) {
@@ -121,7 +121,7 @@ TEST(Trainer, TripletBatchHardLearnsFromPKBatches) {
   config.classes_per_batch = 10;
   config.images_per_class = 8;
   const fs::path run = temp_dir("triplet");
-  const auto result = learn::train_classifier(config, small_fashion_mnist(2000), run);
+  const auto result = learn::train_embedding(config, small_fashion_mnist(2000), run);
   ASSERT_EQ(result.history.size(), 2u);
   // Batch-hard mines exactly one triplet per anchor: P x K per batch.
   EXPECT_DOUBLE_EQ(result.history[0].tuples_per_batch, 80.0);
@@ -140,7 +140,7 @@ TEST(Trainer, EveryMetricMethodRunsAndRecordsItsTuples) {
     config.epochs = 1;
     config.classes_per_batch = 5;
     config.images_per_class = 4;
-    const auto result = learn::train_classifier(config, small_fashion_mnist(300), temp_dir(method));
+    const auto result = learn::train_embedding(config, small_fashion_mnist(300), temp_dir(method));
     ASSERT_EQ(result.history.size(), 1u) << method;
     EXPECT_GT(result.history[0].tuples_per_batch, 0.0) << method;
     EXPECT_TRUE(std::isfinite(result.history[0].train_loss)) << method;
@@ -148,4 +148,53 @@ TEST(Trainer, EveryMetricMethodRunsAndRecordsItsTuples) {
   learn::TrainConfig config = small_config();
   config.method = "lifted";
   EXPECT_THROW(config.validate(), UsageError);
+}
+
+TEST(Trainer, ClippingBoundsEveryStepOfPlainSgd) {
+  auto dataset = small_fashion_mnist(600);
+  learn::TrainConfig config = small_config();
+  config.optimizer = "sgd";
+  config.momentum = 0;
+  config.lr = 1.0;
+  config.epochs = 1;
+  config.clip_grad_norm = 1e-6;
+  const fs::path run = temp_dir("clipped");
+  torch::manual_seed(config.seed);
+  const auto before = models::state_dict(*models::make_network(config.network));
+  learn::train_embedding(config, dataset, run);
+  const auto after = models::state_dict(*models::load_checkpoint(run / "checkpoints" / "last.safetensors").network);
+  // Each SGD step moves the parameters by lr * (clipped norm) at most.
+  const int64_t steps = static_cast<int64_t>(dataset->size() * (1 - config.val_fraction)) / config.batch_size;
+  double moved = 0;
+  for (size_t i = 0; i < before.size(); ++i)
+    if (before[i].first.find("running_") == std::string::npos && before[i].first.find("num_batches") == std::string::npos)
+      moved += (after[i].second.to(torch::kDouble) - before[i].second.to(torch::kDouble)).pow(2).sum().item<double>();
+  EXPECT_GT(std::sqrt(moved), 0.0);
+  EXPECT_LE(std::sqrt(moved), static_cast<double>(steps) * config.lr * config.clip_grad_norm * 1.01);
+}
+
+TEST(Trainer, EarlyStoppingEndsTheRunAfterEpochsWithoutABetterValidationMapAtR) {
+  // With a frozen backbone only `fc` learns: the embeddings, and so the
+  // validation mAP@R, stay the same, and the run stops after `early_stop`
+  // epochs without a gain.
+  learn::TrainConfig config = small_config();
+  const fs::path start = temp_dir("early-start") / "start.safetensors";
+  models::CheckpointInfo info;
+  info.spec = config.network;
+  models::save_checkpoint(start, *models::make_network(config.network), info);
+  config.weights = start.string();
+  config.freeze = "backbone";
+  config.epochs = 6;
+  config.early_stop = 2;
+  const auto result = learn::train_embedding(config, small_fashion_mnist(600), temp_dir("early") / "run");
+  ASSERT_EQ(result.history.size(), 3u);
+  EXPECT_DOUBLE_EQ(result.history[2].val_map_at_r, result.history[0].val_map_at_r);
+
+  config.early_stop = 0;
+  config.epochs = 4;
+  EXPECT_EQ(learn::train_embedding(config, small_fashion_mnist(600), temp_dir("no-early")).history.size(), 4u);
+  learn::TrainConfig no_validation = small_config();
+  no_validation.early_stop = 2;
+  no_validation.val_fraction = 0;
+  EXPECT_THROW(no_validation.validate(), UsageError);
 }
