@@ -1,8 +1,15 @@
 // Training throughput on CPU: imret's ConvNet training step (LibTorch) vs
 // the same network and step in PyTorch (Debian's python3-torch), same data
-// (Fashion-MNIST), batch size and threads, in one run.
+// (Fashion-MNIST), batches and threads, in one run.
 //
-//   build/bench/imret_bench_train_throughput [--batches 150] [--batch-size 128] [--threads N] [--rounds 3]
+//   build/bench/imret_bench_train_throughput [--method classification|triplet] [--miner batch-hard|semi-hard]
+//       [--batches 150] [--batch-size 128] [--threads N] [--rounds 3]
+//
+// classification: cross-entropy on consecutive batches of --batch-size.
+// triplet: P x K batches (10 classes x 25 images: image j of class c in batch
+// b is that class's ((b * 25 + j) mod count)-th image), L2-normalised
+// embeddings, Euclidean distance, margin 0.2, the miner, hinge loss averaged
+// over the non-zero triplets; imret runs its own objective (learn::make_objective).
 //
 // The two alternate for --rounds rounds (so that a busy machine slows both
 // alike); the best round of each is reported.
@@ -14,23 +21,42 @@
 
 #include "imret/core/runtime.hpp"
 #include "imret/data/idx.hpp"
+#include "imret/learn/objective.hpp"
 #include "imret/models/network.hpp"
 
 namespace {
 
-double imret_images_per_second(const torch::Tensor& images, const torch::Tensor& labels, int64_t batches,
-                               int64_t batch_size, int64_t warmup) {
+constexpr int64_t kClasses = 10, kPerClass = 25;
+
+// The indices of batch b: consecutive for classification, P x K otherwise.
+torch::Tensor batch_indices(const std::vector<std::vector<int64_t>>& by_class, int64_t n, int64_t b,
+                            int64_t batch_size, bool pk) {
+  if (!pk) return torch::arange((b * batch_size) % (n - batch_size), (b * batch_size) % (n - batch_size) + batch_size);
+  std::vector<int64_t> indices;
+  for (int64_t c = 0; c < kClasses; ++c) {
+    const auto& members = by_class[static_cast<size_t>(c)];
+    for (int64_t j = 0; j < kPerClass; ++j)
+      indices.push_back(members[static_cast<size_t>((b * kPerClass + j) % static_cast<int64_t>(members.size()))]);
+  }
+  return torch::tensor(indices, torch::kLong);
+}
+
+double imret_images_per_second(const torch::Tensor& images, const torch::Tensor& labels,
+                               const std::vector<std::vector<int64_t>>& by_class, const imret::learn::TrainConfig& config,
+                               int64_t batches, int64_t warmup) {
   torch::manual_seed(0);
   auto network = imret::models::make_network({"convnet", 1, 10, 64});
   network->train();
+  auto objective = imret::learn::make_objective(config, 10, 64);
   torch::optim::Adam optimizer(network->parameters(), torch::optim::AdamOptions(1e-3));
-  const int64_t n = images.size(0);
+  const bool pk = config.method != "classification";
+  int64_t batch_size = pk ? kClasses * kPerClass : config.batch_size;
   auto step = [&](int64_t b) {
-    const int64_t start = (b * batch_size) % (n - batch_size);
-    torch::Tensor x = images.narrow(0, start, batch_size);
-    torch::Tensor y = labels.narrow(0, start, batch_size);
+    const torch::Tensor index = batch_indices(by_class, images.size(0), b, batch_size, pk);
+    torch::Tensor x = images.index_select(0, index);
+    torch::Tensor y = labels.index_select(0, index);
     optimizer.zero_grad();
-    torch::Tensor loss = torch::nn::functional::cross_entropy(network->forward(x), y);
+    torch::Tensor loss = objective->loss(*network, x, y).loss;
     loss.backward();
     optimizer.step();
     return loss.item<double>();
@@ -45,12 +71,17 @@ double imret_images_per_second(const torch::Tensor& images, const torch::Tensor&
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t batches = 150, batch_size = 128, warmup = 10, rounds = 3;
+  int64_t batches = 150, warmup = 10, rounds = 3;
   int threads = 0;
+  imret::learn::TrainConfig config;
+  config.batch_size = 128;
+  config.margin = 0.2;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--batches") batches = std::stoll(argv[i + 1]);
-    else if (flag == "--batch-size") batch_size = std::stoll(argv[i + 1]);
+    else if (flag == "--batch-size") config.batch_size = std::stoll(argv[i + 1]);
+    else if (flag == "--method") config.method = argv[i + 1];
+    else if (flag == "--miner") config.miner = argv[i + 1];
     else if (flag == "--threads") threads = std::stoi(argv[i + 1]);
     else if (flag == "--rounds") rounds = std::stoll(argv[i + 1]);
     else {
@@ -64,14 +95,23 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
   torch::Tensor images = (dataset->load_many(all) - 0.2860) / 0.3530;
   torch::Tensor labels = torch::tensor(dataset->labels(), torch::kLong);
+  std::vector<std::vector<int64_t>> by_class(kClasses);
+  for (int64_t i = 0; i < dataset->size(); ++i) by_class[static_cast<size_t>(dataset->label(i))].push_back(i);
+  if (config.method != "classification" && config.method != "triplet") {
+    std::fprintf(stderr, "--method: classification or triplet\n");
+    return 2;
+  }
+  const std::string miner = imret::learn::effective_miner(config);
+  const int64_t batch_size = config.method == "classification" ? config.batch_size : kClasses * kPerClass;
 
   const std::string script = std::string(IMRET_SOURCE_DIR) + "/bench/train_throughput_peer.py";
   const std::string command = "/usr/bin/python3 " + script + " --batches " + std::to_string(batches) + " --batch-size " +
                               std::to_string(batch_size) + " --threads " + std::to_string(threads) +
-                              " --warmup " + std::to_string(warmup);
+                              " --warmup " + std::to_string(warmup) + " --method " + config.method +
+                              " --miner " + miner;
   double ours = 0, peer = 0;
   for (int64_t round = 1; round <= rounds; ++round) {
-    const double ours_now = imret_images_per_second(images, labels, batches, batch_size, warmup);
+    const double ours_now = imret_images_per_second(images, labels, by_class, config, batches, warmup);
     FILE* pipe = popen(command.c_str(), "r");
     double peer_now = 0;
     if (!pipe || std::fscanf(pipe, "%lf", &peer_now) != 1 || pclose(pipe) != 0) {
@@ -85,7 +125,8 @@ int main(int argc, char** argv) {
   }
   std::printf("imret (LibTorch %s, C++): %8.0f img/s (best round)\n", TORCH_VERSION, ours);
   std::printf("PyTorch (Python):          %8.0f img/s (best round)\n", peer);
-  std::printf("ratio imret/PyTorch:  %8.2f  (batch %lld, %d threads, %lld timed batches)\n", ours / peer,
+  std::printf("ratio imret/PyTorch:  %8.2f  (%s%s%s, batch %lld, %d threads, %lld timed batches)\n", ours / peer,
+              config.method.c_str(), miner == "-" ? "" : ", miner ", miner == "-" ? "" : miner.c_str(),
               static_cast<long long>(batch_size), threads, static_cast<long long>(batches));
   return 0;
 }

@@ -1,5 +1,7 @@
 """PyTorch peer of bench/train_throughput.cpp: the same ConvNet and training
-step on the same Fashion-MNIST images; prints images/s on stdout."""
+step (cross-entropy, or a triplet loss on P x K batches with a batch-hard or
+semi-hard miner, written the usual vectorised PyTorch way) on the same
+Fashion-MNIST batches; prints images/s on stdout."""
 import argparse
 import gzip
 import time
@@ -20,11 +22,47 @@ class ConvNet(nn.Module):
                                       *conv_block(32, 64), *conv_block(64, 64), nn.MaxPool2d(2),
                                       nn.AdaptiveAvgPool2d((7, 7)))
         self.embedding = nn.Sequential(nn.Flatten(), nn.Linear(64 * 7 * 7, embedding_dim, bias=False),
-                                       nn.BatchNorm1d(embedding_dim), nn.ReLU(inplace=True))
+                                       nn.BatchNorm1d(embedding_dim))
         self.fc = nn.Linear(embedding_dim, num_classes)
 
+    def embed(self, x):
+        return self.embedding(self.features(x))
+
     def forward(self, x):
-        return self.fc(self.embedding(self.features(x)))
+        return self.fc(torch.relu(self.embed(x)))
+
+
+def euclidean_matrix(e):
+    sq = (e * e).sum(1)
+    return (sq[:, None] + sq[None, :] - 2 * e @ e.t()).clamp_min(1e-12).sqrt()
+
+
+def mine(e, y, miner, margin):
+    """(anchor, positive, negative) index tensors, as imret's miners choose them."""
+    with torch.no_grad():
+        d = euclidean_matrix(e)
+        same = y[:, None] == y[None, :]
+        eye = torch.eye(len(y), dtype=torch.bool)
+        if miner == "batch-hard":
+            anchors = torch.arange(len(y))
+            positives = d.masked_fill(~same | eye, -1).argmax(1)
+            negatives = d.masked_fill(same, float("inf")).argmin(1)
+            return anchors, positives, negatives
+        # semi-hard: every n with d_ap < d_an < d_ap + margin
+        d_ap = d[:, :, None]
+        d_an = d[:, None, :]
+        valid = (same & ~eye)[:, :, None] & ~same[:, None, :] & (d_an > d_ap) & (d_an < d_ap + margin)
+        return valid.nonzero(as_tuple=True)
+
+
+def triplet_loss(e, y, miner, margin=0.2):
+    e = nn.functional.normalize(e, dim=1)
+    a, p, n = mine(e, y, miner, margin)
+    d_ap = ((e[a] - e[p]).pow(2).sum(1)).clamp_min(1e-12).sqrt()
+    d_an = ((e[a] - e[n]).pow(2).sum(1)).clamp_min(1e-12).sqrt()
+    losses = torch.relu(d_ap - d_an + margin)
+    nonzero = (losses > 0).sum()
+    return losses.sum() / nonzero if nonzero > 0 else losses.sum() * 0
 
 
 def read_idx(path):
@@ -42,6 +80,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--method", default="classification")
+    parser.add_argument("--miner", default="batch-hard")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -52,12 +92,22 @@ def main():
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     n, bs = images.shape[0], args.batch_size
+    by_class = [torch.nonzero(labels == c).flatten() for c in range(10)]
+
+    def indices(b):
+        if args.method == "classification":
+            start = (b * bs) % (n - bs)
+            return torch.arange(start, start + bs)
+        return torch.cat([members[(b * 25 + torch.arange(25)) % len(members)] for members in by_class])
 
     def step(b):
-        start = (b * bs) % (n - bs)
-        x, y = images[start:start + bs], labels[start:start + bs]
+        index = indices(b)
+        x, y = images[index], labels[index]
         optimizer.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
+        if args.method == "classification":
+            loss = nn.functional.cross_entropy(model(x), y)
+        else:
+            loss = triplet_loss(model.embed(x), y, args.miner)
         loss.backward()
         optimizer.step()
         return loss.item()
