@@ -52,6 +52,10 @@ at::Tensor reduce(const at::Tensor& losses, Reduction reduction) {
 
 int64_t count_positive(const at::Tensor& losses) { return (losses > 0).sum().item<int64_t>(); }
 
+// Many tuples share few rows: one differentiable N x N matrix, indexed, is
+// cheaper (forward and backward) than gathering rows for every tuple.
+bool worth_a_matrix(int64_t tuples, const at::Tensor& embeddings) { return tuples > embeddings.size(0); }
+
 // Distances of index pairs (i[k], j[k]): from `matrix` when defined, else paired().
 at::Tensor pair_values(const Distance& distance, const at::Tensor& embeddings, const at::Tensor& matrix,
                        const at::Tensor& i, const at::Tensor& j) {
@@ -131,14 +135,14 @@ LossResult ContrastiveLoss::compute(const at::Tensor& embeddings, const at::Tens
   at::Tensor l = checked_labels(embeddings, labels, "contrastive");
   Pairs use;
   at::Tensor matrix;
-  if (pairs) {
+  if (pairs)
     use = pairs_on(*pairs, embeddings);
-  } else if (triplets) {
+  else if (triplets)
     use = triplets_to_pairs(triplets_on(*triplets, embeddings));
-  } else {
+  else
     use = all_pairs(l);
+  if (!(pairs || triplets) || worth_a_matrix(use.a1.numel() + use.a2.numel(), embeddings))
     matrix = distance_->matrix(embeddings, embeddings);
-  }
   at::Tensor pos = pair_values(*distance_, embeddings, matrix, use.a1, use.p);
   at::Tensor neg = pair_values(*distance_, embeddings, matrix, use.a2, use.n);
   at::Tensor pos_losses, neg_losses;
@@ -173,14 +177,14 @@ LossResult TripletMarginLoss::compute(const at::Tensor& embeddings, const at::Te
   at::Tensor l = checked_labels(embeddings, labels, "triplet");
   Triplets use;
   at::Tensor matrix;
-  if (triplets) {
+  if (triplets)
     use = triplets_on(*triplets, embeddings);
-  } else if (pairs) {
+  else if (pairs)
     use = pairs_to_triplets(pairs_on(*pairs, embeddings));
-  } else {
+  else
     use = all_triplets(l);
+  if (!(triplets || pairs) || worth_a_matrix(use.anchor.numel(), embeddings))
     matrix = distance_->matrix(embeddings, embeddings);
-  }
   at::Tensor ap = pair_values(*distance_, embeddings, matrix, use.anchor, use.positive);
   at::Tensor an = pair_values(*distance_, embeddings, matrix, use.anchor, use.negative);
   at::Tensor violation = distance_->is_similarity() ? an - ap : ap - an;
