@@ -52,6 +52,11 @@ void add_training_options(CLI::App& command, learn::TrainConfig& c) {
   command.add_option("--miner", c.miner,
                      "Tuple miner: batch-hard (triplet default), semi-hard, semi-hard-hardest, random-hard, "
                      "distance-weighted, easy-positive, all; pairs: all (siamese default), hard-negative, hardest-negative");
+  command.add_option("--tuples", c.tuples,
+                     "online: P x K batches with a miner; offline: a pair (siamese) or triplet dataset, one tuple per "
+                     "image, --batch-size tuples a batch")
+      ->check(CLI::IsMember({"online", "offline"}))
+      ->capture_default_str();
   command.add_option("--margin", c.margin, "Triplet/quadruplet margin; contrastive negative margin")->capture_default_str();
   command.add_flag("--soft-margin", c.soft_margin, "Triplet: soft margin log(1 + exp(d_ap - d_an)) instead of the hinge");
   command.add_option("--pos-margin", c.pos_margin, "Contrastive positive margin")->capture_default_str();

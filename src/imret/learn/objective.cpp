@@ -12,7 +12,8 @@ namespace {
 
 class ClassificationObjective : public Objective {
  public:
-  StepLoss loss(models::Network& network, const at::Tensor& images, const at::Tensor& labels) override {
+  StepLoss loss(models::Network& network, const at::Tensor& images, const at::Tensor& labels,
+                const at::Tensor&) override {
     torch::Tensor logits = network.forward(images);
     StepLoss step;
     step.loss = torch::nn::functional::cross_entropy(logits, labels);
@@ -33,15 +34,28 @@ class MetricObjective : public Objective {
         triplet_miner_(std::move(triplet_miner)),
         pair_miner_(std::move(pair_miner)) {}
 
-  StepLoss loss(models::Network& network, const at::Tensor& images, const at::Tensor& labels) override {
-    torch::Tensor embeddings = network.embed(images);
+  StepLoss loss(models::Network& network, const at::Tensor& images, const at::Tensor& labels,
+                const at::Tensor& tuple_rows) override {
+    return loss_on_embeddings(network.embed(images), labels, tuple_rows);
+  }
+
+  StepLoss loss_on_embeddings(const at::Tensor& raw, const at::Tensor& labels, const at::Tensor& tuple_rows) override {
+    torch::Tensor embeddings = raw;
     if (config_.normalize)
       embeddings = torch::nn::functional::normalize(embeddings, torch::nn::functional::NormalizeFuncOptions().dim(1));
     Triplets triplets;
     Pairs pairs;
     const Triplets* mined_triplets = nullptr;
     const Pairs* mined_pairs = nullptr;
-    if (triplet_miner_) {
+    if (tuple_rows.defined()) {
+      if (tuple_rows.size(1) == 3) {
+        triplets = triplets_from_rows(tuple_rows.to(embeddings.device()));
+        mined_triplets = &triplets;
+      } else {
+        pairs = pairs_from_rows(tuple_rows.to(embeddings.device()), labels.to(embeddings.device()));
+        mined_pairs = &pairs;
+      }
+    } else if (triplet_miner_) {
       triplets = triplet_miner_->mine(embeddings, labels, *distance_, config_.margin);
       mined_triplets = &triplets;
     } else if (pair_miner_) {
@@ -73,6 +87,23 @@ class MetricObjective : public Objective {
 };
 
 }  // namespace
+
+StepLoss Objective::loss_on_embeddings(const at::Tensor&, const at::Tensor&, const at::Tensor&) {
+  throw UsageError("a loss on embeddings needs a metric-learning method");
+}
+
+Pairs pairs_from_rows(const at::Tensor& rows, const at::Tensor& labels) {
+  if (rows.dim() != 2 || rows.size(1) != 2) throw Error("pairs_from_rows: expected a T x 2 tensor of rows");
+  at::Tensor first = rows.select(1, 0), second = rows.select(1, 1);
+  at::Tensor same = labels.index_select(0, first).eq(labels.index_select(0, second));
+  return {first.masked_select(same), second.masked_select(same), first.masked_select(same.logical_not()),
+          second.masked_select(same.logical_not())};
+}
+
+Triplets triplets_from_rows(const at::Tensor& rows) {
+  if (rows.dim() != 2 || rows.size(1) != 3) throw Error("triplets_from_rows: expected a T x 3 tensor of rows");
+  return {rows.select(1, 0).contiguous(), rows.select(1, 1).contiguous(), rows.select(1, 2).contiguous()};
+}
 
 const std::vector<std::string>& known_methods() {
   static const std::vector<std::string> methods = {"classification", "siamese",          "triplet",

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "imret/learn/train_config.hpp"
+#include "imret/learn/tuples.hpp"
 #include "imret/models/network.hpp"
 
 namespace imret::learn {
@@ -25,7 +26,14 @@ struct StepLoss {
 class Objective {
  public:
   virtual ~Objective() = default;
-  virtual StepLoss loss(models::Network& network, const at::Tensor& images, const at::Tensor& labels) = 0;
+  // `tuple_rows` (offline tuples, T x 2 pairs or T x 3 triplets of batch
+  // rows, int64): the tuples to use instead of mining; undefined: mine.
+  virtual StepLoss loss(models::Network& network, const at::Tensor& images, const at::Tensor& labels,
+                        const at::Tensor& tuple_rows = {}) = 0;
+  // The metric loss on given embeddings (e.g. the validation split's, with
+  // fixed validation tuples). UsageError for classification.
+  virtual StepLoss loss_on_embeddings(const at::Tensor& embeddings, const at::Tensor& labels,
+                                      const at::Tensor& tuple_rows = {});
   // Trainable tensors of the objective itself (e.g. proxies), to optimise too.
   virtual std::vector<at::Tensor> parameters() { return {}; }
   virtual void to(c10::Device device) { (void)device; }
@@ -40,6 +48,11 @@ const std::vector<std::string>& known_methods();
 // for triplet and quadruplet, all pairs for siamese); "-" where the method
 // mines nothing (classification, proxy-anchor, multi-similarity without one).
 std::string effective_miner(const TrainConfig& config);
+
+// Pair or triplet tuples of batch rows (T x 2 or T x 3) for a loss: pairs
+// split into positive and negative ones by their labels.
+Pairs pairs_from_rows(const at::Tensor& rows, const at::Tensor& labels);
+Triplets triplets_from_rows(const at::Tensor& rows);
 
 // UsageError for an unknown method, loss option, miner or distance.
 std::unique_ptr<Objective> make_objective(const TrainConfig& config, int64_t num_classes, int64_t embedding_dim);

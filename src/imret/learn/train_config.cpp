@@ -20,6 +20,11 @@ void TrainConfig::validate() const {
   if (method != "classification" && (classes_per_batch < 2 || images_per_class < 2))
     throw UsageError("--classes-per-batch and --images-per-class must be at least 2 for metric learning");
   if (!(margin >= 0)) throw UsageError("--margin must be >= 0");
+  if (tuples != "online" && tuples != "offline") throw UsageError("--tuples " + tuples + ": expected online or offline");
+  if (tuples == "offline" && method != "siamese" && method != "triplet")
+    throw UsageError("--tuples offline: pairs for --method siamese or triplets for --method triplet");
+  if (tuples == "offline" && !miner.empty())
+    throw UsageError("--tuples offline uses the drawn tuples as they are: leave out --miner");
   if (!(clip_grad_norm >= 0)) throw UsageError("--clip-grad-norm must be >= 0");
   if (early_stop < 0) throw UsageError("--early-stop must be >= 0");
   if (early_stop > 0 && val_fraction <= 0) throw UsageError("--early-stop needs validation (--val-fraction > 0)");
@@ -49,7 +54,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"freeze", freeze},       {"distance", distance},           {"miner", miner},
           {"margin", margin},       {"pos_margin", pos_margin},       {"normalize", normalize},
           {"classes_per_batch", classes_per_batch}, {"images_per_class", images_per_class},
-          {"soft_margin", soft_margin}, {"clip_grad_norm", clip_grad_norm}, {"early_stop", early_stop}};
+          {"tuples", tuples}, {"soft_margin", soft_margin}, {"clip_grad_norm", clip_grad_norm}, {"early_stop", early_stop}};
 }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
@@ -83,6 +88,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
   c.normalize = json.value("normalize", c.normalize);
   c.classes_per_batch = json.value("classes_per_batch", c.classes_per_batch);
   c.images_per_class = json.value("images_per_class", c.images_per_class);
+  c.tuples = json.value("tuples", c.tuples);
   c.soft_margin = json.value("soft_margin", c.soft_margin);
   c.clip_grad_norm = json.value("clip_grad_norm", c.clip_grad_norm);
   c.early_stop = json.value("early_stop", c.early_stop);

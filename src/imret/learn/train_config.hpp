@@ -20,6 +20,10 @@ struct TrainConfig {
   double pos_margin = 0.0;             // contrastive positive margin
   bool soft_margin = false;            // triplet: log(1 + exp(d_ap - d_an)) instead of the hinge
   bool normalize = true;               // L2-normalise embeddings before the loss
+  // online: P x K batches, tuples mined in each; offline: a siamese dataset
+  // of pairs (half positive) or a triplet dataset, one tuple per training
+  // image, drawn anew each epoch; batch_size tuples a batch (siamese, triplet).
+  std::string tuples = "online";
   int64_t classes_per_batch = 10;      // P of the P x K batches
   int64_t images_per_class = 25;       // K
   models::NetworkSpec network;

@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <sstream>
+#include <unordered_map>
 
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
@@ -11,6 +13,8 @@
 #include "imret/core/runtime.hpp"
 #include "imret/data/loader.hpp"
 #include "imret/data/pk_sampler.hpp"
+#include "imret/data/random.hpp"
+#include "imret/data/tuple_sampler.hpp"
 #include "imret/learn/objective.hpp"
 #include "imret/eval/evaluate.hpp"
 #include "imret/eval/relevance.hpp"
@@ -81,8 +85,30 @@ Split split_dataset(const TrainConfig& config, std::shared_ptr<const data::Datas
 
 // Validation: classifier accuracy and loss, and retrieval of the held-out
 // items among themselves (each one a query against all the others).
+// Offline runs: fixed validation tuples, the same every epoch, so that the
+// validation loss of one epoch compares with the next.
+struct ValidationTuples {
+  Objective* objective = nullptr;
+  std::vector<std::vector<int64_t>> tuples;  // indices into the validation split
+};
+
+// The rows of `tuples` among embedded items (`indices`: the item of each row).
+at::Tensor rows_of(const std::vector<std::vector<int64_t>>& tuples, const std::vector<int64_t>& indices) {
+  std::unordered_map<int64_t, int64_t> row;
+  for (size_t r = 0; r < indices.size(); ++r) row[indices[r]] = static_cast<int64_t>(r);
+  std::vector<int64_t> flat;
+  int64_t count = 0;
+  for (const auto& tuple : tuples) {
+    if (!std::all_of(tuple.begin(), tuple.end(), [&](int64_t i) { return row.count(i) > 0; })) continue;
+    for (int64_t i : tuple) flat.push_back(row.at(i));
+    ++count;
+  }
+  const int64_t arity = tuples.empty() ? 2 : static_cast<int64_t>(tuples.front().size());
+  return torch::tensor(flat, torch::kLong).reshape({count, arity});
+}
+
 void validate(models::Network& network, const Split& split, const TrainConfig& config, c10::Device device,
-              bool with_classifier, EpochRecord& record) {
+              bool with_classifier, const ValidationTuples& validation_tuples, EpochRecord& record) {
   models::EmbedOptions options;
   options.batch_size = 512;
   options.workers = config.workers;
@@ -99,6 +125,13 @@ void validate(models::Network& network, const Split& split, const TrainConfig& c
     torch::Tensor logits = network.classify(embedded.values.to(device)).to(torch::kCPU);
     record.val_loss = torch::nn::functional::cross_entropy(logits, target).item<double>();
     record.val_accuracy = logits.argmax(1).eq(target).to(torch::kDouble).mean().item<double>();
+  }
+  if (validation_tuples.objective) {
+    torch::NoGradGuard no_grad;
+    const at::Tensor rows = rows_of(validation_tuples.tuples, embedded.indices);
+    if (rows.size(0) > 0)
+      record.val_loss =
+          validation_tuples.objective->loss_on_embeddings(embedded.values.clone(), target, rows).loss.item<double>();
   }
   eval::SameClassRelevance relevance(labels, labels, /*exclude_self=*/true);
   eval::MetricOptions metric_options;
@@ -214,8 +247,17 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   network->to(device);
   objective->to(device);
   const bool metric_learning = !objective->trains_classifier();
+  const bool offline = config.tuples == "offline";
+  const data::TupleKind tuple_kind = config.method == "siamese" ? data::TupleKind::Pair : data::TupleKind::Triplet;
+  const int64_t arity = !offline ? 0 : tuple_kind == data::TupleKind::Pair ? 2 : 3;
+  ValidationTuples validation_tuples;
+  if (offline && split.validation) {
+    validation_tuples.objective = objective.get();
+    validation_tuples.tuples =
+        data::offline_tuples(split.validation->labels(), tuple_kind, data::derive_seed(config.seed, 0x76616c));
+  }
   std::unique_ptr<data::PKSampler> sampler;
-  if (metric_learning)
+  if (metric_learning && !offline)
     sampler = std::make_unique<data::PKSampler>(split.train->labels(), config.classes_per_batch,
                                                 config.images_per_class, config.seed);
 
@@ -235,7 +277,9 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   result.best_checkpoint = checkpoints / "best.safetensors";
   const std::string batches = sampler ? "P x K = " + std::to_string(config.classes_per_batch) + " x " +
                                             std::to_string(config.images_per_class) + " batches"
-                                      : "batch " + std::to_string(config.batch_size);
+                               : offline ? "offline " + std::string(arity == 2 ? "pairs" : "triplets") + ", " +
+                                               std::to_string(config.batch_size) + " a batch"
+                                         : "batch " + std::to_string(config.batch_size);
   spdlog::info("training {} ({}) on {} images ({} held out for validation), {} classes, {} epochs, {}",
                config.network.arch, config.method, split.train->size(),
                split.validation ? split.validation->size() : 0, config.network.num_classes, config.epochs, batches);
@@ -266,7 +310,16 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
     network->train();
     hold_frozen_batchnorm(*network, freeze);
     int64_t epoch_items = loader.items_per_epoch();
-    if (sampler) {
+    std::vector<std::vector<int64_t>> planned;  // offline: the epoch's batches of tuples
+    size_t planned_next = 0;
+    if (offline) {
+      planned = data::tuple_batches(
+          data::offline_tuples(split.train->labels(), tuple_kind, data::derive_seed(config.seed, 0x747570, epoch)),
+          config.batch_size);
+      epoch_items = 0;
+      for (const auto& b : planned) epoch_items += static_cast<int64_t>(b.size());
+      loader.start_epoch(epoch, planned);
+    } else if (sampler) {
       auto batches = sampler->epoch_batches(epoch);
       epoch_items = static_cast<int64_t>(batches.size()) * sampler->batch_size();
       loader.start_epoch(epoch, std::move(batches));
@@ -279,8 +332,22 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
     while (auto batch = loader.next()) {
       torch::Tensor images = batch->images.to(device);
       torch::Tensor labels = batch->labels.to(device);
+      torch::Tensor tuple_rows;
+      if (offline) {
+        // The planned tuples whose images were all delivered (bad ones skipped).
+        std::optional<std::vector<std::vector<int64_t>>> rows;
+        while (planned_next < planned.size() &&
+               !(rows = data::tuple_rows(planned[planned_next], arity, batch->indices)))
+          ++planned_next;
+        if (!rows) throw Error("internal error: a batch does not match the planned tuples");
+        ++planned_next;
+        if (rows->empty()) continue;
+        std::vector<int64_t> flat;
+        for (const auto& tuple : *rows) flat.insert(flat.end(), tuple.begin(), tuple.end());
+        tuple_rows = torch::tensor(flat, torch::kLong).reshape({static_cast<int64_t>(rows->size()), arity});
+      }
       optimizer->zero_grad();
-      StepLoss step = objective->loss(*network, images, labels);
+      StepLoss step = objective->loss(*network, images, labels, tuple_rows);
       if (step.loss.requires_grad()) step.loss.backward();
       if (config.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(parameters, config.clip_grad_norm);
       optimizer->step();
@@ -305,11 +372,12 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
     } else {
       record.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
     }
-    if (split.validation) validate(*network, split, config, device, !metric_learning, record);
+    if (split.validation) validate(*network, split, config, device, !metric_learning, validation_tuples, record);
     result.history.push_back(record);
     if (metric_learning)
-      spdlog::info("epoch {}: loss {:.4f}  tuples/batch {:.0f} ({:.1f}% non-zero)  val P@1 {:.4f}  val mAP@R {:.4f}  ({:.0f} img/s)",
+      spdlog::info("epoch {}: loss {:.4f}  tuples/batch {:.0f} ({:.1f}% non-zero)  {}val P@1 {:.4f}  val mAP@R {:.4f}  ({:.0f} img/s)",
                    record.epoch, record.train_loss, record.tuples_per_batch, 100.0 * record.nonzero_fraction,
+                   std::isnan(record.val_loss) ? "" : fmt::format("val loss {:.4f}  ", record.val_loss),
                    record.val_precision_at_1, record.val_map_at_r, record.images_per_second);
     else
       spdlog::info("epoch {}: loss {:.4f}  train acc {:.4f}  val acc {:.4f}  val P@1 {:.4f}  val mAP@R {:.4f}  ({:.0f} img/s)",

@@ -198,3 +198,24 @@ TEST(Trainer, EarlyStoppingEndsTheRunAfterEpochsWithoutABetterValidationMapAtR) 
   no_validation.val_fraction = 0;
   EXPECT_THROW(no_validation.validate(), UsageError);
 }
+
+TEST(Trainer, OfflinePairsAndTripletsTrainWithAFixedValidationLoss) {
+  for (const std::string method : {"siamese", "triplet"}) {
+    learn::TrainConfig config = small_config();
+    config.method = method;
+    config.tuples = "offline";
+    config.batch_size = 32;
+    config.margin = 0.5;
+    const auto result = learn::train_embedding(config, small_fashion_mnist(600), temp_dir("offline-" + method));
+    ASSERT_EQ(result.history.size(), 2u) << method;
+    // One tuple per training image, batch_size tuples a batch (the last one smaller).
+    EXPECT_NEAR(result.history[0].tuples_per_batch, 480.0 / 15.0, 1e-9) << method;
+    EXPECT_TRUE(std::isfinite(result.history[0].val_loss)) << method;
+    EXPECT_TRUE(std::isfinite(result.history[1].val_loss)) << method;
+    EXPECT_GT(result.history[1].val_precision_at_1, 0.5) << method;
+  }
+  learn::TrainConfig config = small_config();
+  config.method = "quadruplet";
+  config.tuples = "offline";
+  EXPECT_THROW(config.validate(), UsageError);
+}
