@@ -46,8 +46,10 @@ void add_training_options(CLI::App& command, learn::TrainConfig& c) {
   command.add_option("--method", c.method, "classification, siamese, triplet, quadruplet, multi-similarity, proxy-anchor")
       ->check(CLI::IsMember(learn::known_methods()))
       ->capture_default_str();
-  command.add_option("--distance", c.distance, "Metric learning: euclidean, squared-euclidean or cosine")
-      ->check(CLI::IsMember({"euclidean", "squared-euclidean", "cosine"}))
+  command.add_option("--distance", c.distance,
+                     "Metric learning: euclidean, squared-euclidean, cosine, or mahalanobis (a learned linear map L, "
+                     "d = ||L(x - y)||)")
+      ->check(CLI::IsMember({"euclidean", "squared-euclidean", "cosine", "mahalanobis"}))
       ->capture_default_str();
   command.add_option("--miner", c.miner,
                      "Tuple miner: batch-hard (triplet default), semi-hard, semi-hard-hardest, random-hard, "

@@ -41,7 +41,7 @@ class MetricObjective : public Objective {
 
   StepLoss loss_on_embeddings(const at::Tensor& raw, const at::Tensor& labels, const at::Tensor& tuple_rows) override {
     torch::Tensor embeddings = raw;
-    if (config_.normalize)
+    if (config_.normalize && config_.distance != "mahalanobis")
       embeddings = torch::nn::functional::normalize(embeddings, torch::nn::functional::NormalizeFuncOptions().dim(1));
     Triplets triplets;
     Pairs pairs;
@@ -123,7 +123,10 @@ std::string effective_miner(const TrainConfig& config) {
 std::unique_ptr<Objective> make_objective(const TrainConfig& config, int64_t num_classes, int64_t embedding_dim) {
   const std::string& method = config.method;
   if (method == "classification") return std::make_unique<ClassificationObjective>();
-  std::shared_ptr<Distance> distance = make_distance(config.distance);
+  // A learned Mahalanobis distance lives in the network (its metric map, after
+  // the normalisation): the loss sees Euclidean distances of the map's output.
+  const bool learned = config.distance == "mahalanobis";
+  std::shared_ptr<Distance> distance = make_distance(learned ? "euclidean" : config.distance);
   std::shared_ptr<Loss> loss;
   std::unique_ptr<TripletMiner> triplet_miner;
   std::unique_ptr<PairMiner> pair_miner;

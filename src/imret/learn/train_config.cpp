@@ -20,6 +20,11 @@ void TrainConfig::validate() const {
   if (method != "classification" && (classes_per_batch < 2 || images_per_class < 2))
     throw UsageError("--classes-per-batch and --images-per-class must be at least 2 for metric learning");
   if (!(margin >= 0)) throw UsageError("--margin must be >= 0");
+  if (distance != "euclidean" && distance != "squared-euclidean" && distance != "cosine" && distance != "mahalanobis")
+    throw UsageError("--distance " + distance + ": expected euclidean, squared-euclidean, cosine or mahalanobis");
+  if (method == "multi-similarity" || method == "proxy-anchor")
+    if (distance != "euclidean" && distance != "cosine")
+      throw UsageError("--method " + method + " compares by cosine similarity; --distance " + distance + " does not apply");
   if (tuples != "online" && tuples != "offline") throw UsageError("--tuples " + tuples + ": expected online or offline");
   if (tuples == "offline" && method != "siamese" && method != "triplet")
     throw UsageError("--tuples offline: pairs for --method siamese or triplets for --method triplet");

@@ -14,7 +14,9 @@ namespace imret::learn {
 struct TrainConfig {
   std::string method = "classification";  // see known_methods() in objective.hpp
   // Metric learning (every method but classification):
-  std::string distance = "euclidean";  // euclidean | squared-euclidean | cosine
+  // euclidean | squared-euclidean | cosine | mahalanobis (a learned linear map
+  // L after the embedding, d = ||L(x - y)||: the network's metric map)
+  std::string distance = "euclidean";
   std::string miner;                   // empty: the method's default (batch-hard for triplets, all pairs for siamese)
   double margin = 0.2;                 // triplet/quadruplet margin; contrastive negative margin
   double pos_margin = 0.0;             // contrastive positive margin

@@ -151,9 +151,11 @@ void start_from_weights(models::Network& network, const TrainConfig& config) {
   options.prefix_rules = config.weights_prefix;
   models::apply_prefix_rules(weights, options.prefix_rules);
   options.prefix_rules.clear();
+  // A learned metric map starts as the identity, whatever the file.
+  if (network.has_metric_map()) options.ignored_prefixes.push_back("metric_map.");
   const int64_t outputs = models::classifier_outputs(weights);
   if (outputs != config.network.num_classes) {
-    options.ignored_prefixes = {"fc."};
+    options.ignored_prefixes.push_back("fc.");
     spdlog::info("{}: classifier fc not loaded (the file has {} outputs, this run {} classes)", config.weights,
                  outputs, config.network.num_classes);
   }
@@ -164,7 +166,8 @@ void start_from_weights(models::Network& network, const TrainConfig& config) {
 }  // namespace
 
 search::Metric retrieval_metric(const TrainConfig& config) {
-  const bool raw = config.method != "classification" && !config.normalize && config.distance != "cosine";
+  const bool raw = config.method != "classification" &&
+                   (config.distance == "mahalanobis" || (!config.normalize && config.distance != "cosine"));
   return raw ? search::Metric::Euclidean : search::Metric::Cosine;
 }
 
@@ -205,6 +208,8 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   TrainConfig config = config_in;
   config.network.in_channels = dataset->channels();
   config.network.num_classes = static_cast<int64_t>(dataset->classes().size());
+  config.network.learned_metric = config.method != "classification" && config.distance == "mahalanobis";
+  config.network.normalize_before_metric = config.normalize;
   config.validate();
   const c10::Device device = parse_device(config.device);
   torch::manual_seed(config.seed);

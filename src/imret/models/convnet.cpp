@@ -30,7 +30,7 @@ ConvNet::ConvNet(int64_t in_channels, int64_t embedding_dim, int64_t num_classes
   fc_ = register_module("fc", nn::Linear(embedding_dim, num_classes));
 }
 
-torch::Tensor ConvNet::embed(const torch::Tensor& images) { return embedding_->forward(features_->forward(images)); }
+torch::Tensor ConvNet::embed_features(const torch::Tensor& images) { return embedding_->forward(features_->forward(images)); }
 
 // The embedding is taken before the ReLU: metric losses on L2-normalised
 // embeddings need the whole sphere, not its positive orthant.

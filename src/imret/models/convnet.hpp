@@ -14,10 +14,12 @@ namespace imret::models {
 class ConvNet : public Network {
  public:
   ConvNet(int64_t in_channels, int64_t embedding_dim, int64_t num_classes);
-  torch::Tensor embed(const torch::Tensor& images) override;
   torch::Tensor classify(const torch::Tensor& embeddings) override;
   int64_t embedding_dim() const override { return embedding_dim_; }
   std::vector<std::string> last_stage_prefixes() const override { return {"embedding.", "fc."}; }
+
+ protected:
+  torch::Tensor embed_features(const torch::Tensor& images) override;
 
  private:
   int64_t embedding_dim_;

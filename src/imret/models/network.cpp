@@ -1,5 +1,7 @@
 #include "imret/models/network.hpp"
 
+#include <torch/torch.h>
+
 #include "imret/core/error.hpp"
 #include "imret/models/convnet.hpp"
 #include "imret/models/resnet.hpp"
@@ -7,7 +9,13 @@
 namespace imret::models {
 
 nlohmann::json NetworkSpec::to_json() const {
-  return {{"arch", arch}, {"in_channels", in_channels}, {"num_classes", num_classes}, {"embedding_dim", embedding_dim}};
+  nlohmann::json json = {
+      {"arch", arch}, {"in_channels", in_channels}, {"num_classes", num_classes}, {"embedding_dim", embedding_dim}};
+  if (learned_metric) {
+    json["learned_metric"] = true;
+    json["normalize_before_metric"] = normalize_before_metric;
+  }
+  return json;
 }
 
 NetworkSpec NetworkSpec::from_json(const nlohmann::json& json) {
@@ -16,6 +24,8 @@ NetworkSpec NetworkSpec::from_json(const nlohmann::json& json) {
   spec.in_channels = json.value("in_channels", spec.in_channels);
   spec.num_classes = json.value("num_classes", spec.num_classes);
   spec.embedding_dim = json.value("embedding_dim", spec.embedding_dim);
+  spec.learned_metric = json.value("learned_metric", spec.learned_metric);
+  spec.normalize_before_metric = json.value("normalize_before_metric", spec.normalize_before_metric);
   return spec;
 }
 
@@ -24,10 +34,24 @@ const std::vector<std::string>& known_architectures() {
   return names;
 }
 
-std::shared_ptr<Network> make_network(const NetworkSpec& spec) {
-  if (spec.num_classes < 1) throw UsageError("a network needs at least one class");
-  if (spec.in_channels != 1 && spec.in_channels != 3)
-    throw UsageError("input channels must be 1 or 3, got " + std::to_string(spec.in_channels));
+torch::Tensor Network::embed(const torch::Tensor& images) {
+  torch::Tensor features = embed_features(images);
+  if (!metric_map_) return features;
+  if (normalize_before_map_)
+    features = torch::nn::functional::normalize(features, torch::nn::functional::NormalizeFuncOptions().dim(1));
+  return metric_map_->forward(features);
+}
+
+void Network::add_metric_map(bool normalize_first) {
+  const int64_t dim = embedding_dim();
+  metric_map_ = register_module("metric_map", torch::nn::Linear(torch::nn::LinearOptions(dim, dim).bias(false)));
+  torch::NoGradGuard no_grad;
+  metric_map_->weight.copy_(torch::eye(dim));
+  normalize_before_map_ = normalize_first;
+}
+
+namespace {
+std::shared_ptr<Network> make_architecture(const NetworkSpec& spec) {
   if (spec.arch == "convnet") return std::make_shared<ConvNet>(spec.in_channels, spec.embedding_dim, spec.num_classes);
   if (spec.arch == "resnet18") return std::make_shared<ResNet>(ResNetDepth::k18, spec.in_channels, spec.num_classes);
   if (spec.arch == "resnet34") return std::make_shared<ResNet>(ResNetDepth::k34, spec.in_channels, spec.num_classes);
@@ -36,6 +60,16 @@ std::shared_ptr<Network> make_network(const NetworkSpec& spec) {
   std::string list;
   for (const auto& name : known_architectures()) list += (list.empty() ? "" : ", ") + name;
   throw UsageError("unknown architecture '" + spec.arch + "' (known: " + list + ")");
+}
+}  // namespace
+
+std::shared_ptr<Network> make_network(const NetworkSpec& spec) {
+  if (spec.num_classes < 1) throw UsageError("a network needs at least one class");
+  if (spec.in_channels != 1 && spec.in_channels != 3)
+    throw UsageError("input channels must be 1 or 3, got " + std::to_string(spec.in_channels));
+  std::shared_ptr<Network> network = make_architecture(spec);
+  if (spec.learned_metric) network->add_metric_map(spec.normalize_before_metric);
+  return network;
 }
 
 }  // namespace imret::models

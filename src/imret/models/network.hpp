@@ -3,7 +3,14 @@
 // two: embed() is everything up to the penultimate layer (the retrieval
 // embedding), classify() is the last linear layer, removed for retrieval.
 // Module and parameter names follow torchvision so that its weights load.
+//
+// A learned metric (metric learning with --distance mahalanobis) adds a
+// trainable linear map L ("metric_map", D x D, identity at first) after the
+// embedding, L2-normalised first unless asked otherwise: Euclidean distances
+// between the outputs are the learned Mahalanobis distance ||L(x - y)||, so
+// that search and evaluation need nothing special.
 #include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
 
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -16,6 +23,8 @@ struct NetworkSpec {
   int64_t in_channels = 1;
   int64_t num_classes = 10;
   int64_t embedding_dim = 64;  // convnet only; ResNets embed with their pooled features (512 / 2048)
+  bool learned_metric = false;           // a metric map L after the embedding
+  bool normalize_before_metric = true;   // L2-normalise the embedding before L
 
   nlohmann::json to_json() const;
   static NetworkSpec from_json(const nlohmann::json& json);
@@ -23,13 +32,27 @@ struct NetworkSpec {
 
 class Network : public torch::nn::Module {
  public:
-  virtual torch::Tensor embed(const torch::Tensor& images) = 0;
+  // The retrieval embedding: the architecture's own, then the metric map if any.
+  torch::Tensor embed(const torch::Tensor& images);
   virtual torch::Tensor classify(const torch::Tensor& embeddings) = 0;
   virtual int64_t embedding_dim() const = 0;
   // Parameter-name prefixes of the last stage and the classifier: what stays
   // trainable with --freeze all-but-last.
   virtual std::vector<std::string> last_stage_prefixes() const = 0;
   torch::Tensor forward(const torch::Tensor& images) { return classify(embed(images)); }
+
+  // Registers the metric map (identity-initialised); make_network calls it for
+  // a spec with learned_metric.
+  void add_metric_map(bool normalize_first);
+  bool has_metric_map() const { return static_cast<bool>(metric_map_); }
+
+ protected:
+  // The architecture's embedding (up to the penultimate layer).
+  virtual torch::Tensor embed_features(const torch::Tensor& images) = 0;
+
+ private:
+  torch::nn::Linear metric_map_{nullptr};
+  bool normalize_before_map_ = true;
 };
 
 // Builds a freshly initialised network; UsageError for an unknown arch.

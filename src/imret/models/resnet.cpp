@@ -113,7 +113,7 @@ ResNet::ResNet(ResNetDepth depth, int64_t in_channels, int64_t num_classes) {
   }
 }
 
-torch::Tensor ResNet::embed(const torch::Tensor& images) {
+torch::Tensor ResNet::embed_features(const torch::Tensor& images) {
   torch::Tensor x = bn1_->forward(conv1_->forward(images)).relu_();
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
   x = layer4_->forward(layer3_->forward(layer2_->forward(layer1_->forward(x))));

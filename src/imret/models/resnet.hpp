@@ -18,10 +18,12 @@ enum class ResNetDepth { k18, k34, k50, k101 };
 class ResNet : public Network {
  public:
   ResNet(ResNetDepth depth, int64_t in_channels, int64_t num_classes);
-  torch::Tensor embed(const torch::Tensor& images) override;
   torch::Tensor classify(const torch::Tensor& embeddings) override;
   int64_t embedding_dim() const override { return feature_dim_; }
   std::vector<std::string> last_stage_prefixes() const override { return {"layer4.", "fc."}; }
+
+ protected:
+  torch::Tensor embed_features(const torch::Tensor& images) override;
 
  private:
   torch::nn::Sequential make_layer(bool bottleneck, int64_t planes, int64_t blocks, int64_t stride);

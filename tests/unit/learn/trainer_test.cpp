@@ -219,3 +219,24 @@ TEST(Trainer, OfflinePairsAndTripletsTrainWithAFixedValidationLoss) {
   config.tuples = "offline";
   EXPECT_THROW(config.validate(), UsageError);
 }
+
+TEST(Trainer, MahalanobisDistanceLearnsTheMetricMapAndRanksByEuclideanDistance) {
+  learn::TrainConfig config = small_config();
+  config.method = "triplet";
+  config.distance = "mahalanobis";
+  config.classes_per_batch = 5;
+  config.images_per_class = 8;
+  config.epochs = 1;
+  const fs::path run = temp_dir("mahalanobis");
+  const auto result = learn::train_embedding(config, small_fashion_mnist(600), run);
+  const auto loaded = models::load_checkpoint(result.last_checkpoint);
+  EXPECT_TRUE(loaded.info.spec.learned_metric);
+  torch::Tensor map;
+  for (const auto& [name, tensor] : models::state_dict(*loaded.network))
+    if (name == "metric_map.weight") map = tensor;
+  ASSERT_TRUE(map.defined());
+  EXPECT_GT((map - torch::eye(16)).abs().max().item<double>(), 1e-4);  // L was trained
+  EXPECT_EQ(learn::retrieval_metric(config), search::Metric::Euclidean);
+  config.method = "proxy-anchor";
+  EXPECT_THROW(config.validate(), UsageError);
+}

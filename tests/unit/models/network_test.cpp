@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <sstream>
@@ -76,4 +78,43 @@ TEST(Network, UnknownArchitectureIsAUsageError) {
   } catch (const imret::UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("unknown architecture 'vgg16'"), std::string::npos);
   }
+}
+
+TEST(LearnedMetric, TheMetricMapTurnsEuclideanDistancesIntoTheMahalanobisDistance) {
+  NetworkSpec plain{"convnet", 1, 10, 16};
+  NetworkSpec learned = plain;
+  learned.learned_metric = true;
+  torch::manual_seed(3);
+  auto base = make_network(plain);
+  torch::manual_seed(3);
+  auto mapped = make_network(learned);
+  EXPECT_FALSE(base->has_metric_map());
+  ASSERT_TRUE(mapped->has_metric_map());
+  auto state = imret::models::state_dict(*mapped);
+  auto it = std::find_if(state.begin(), state.end(), [](const auto& kv) { return kv.first == "metric_map.weight"; });
+  ASSERT_NE(it, state.end());
+  EXPECT_TRUE(torch::equal(it->second, torch::eye(16)));
+
+  base->eval();
+  mapped->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor images = torch::randn({5, 1, 28, 28});
+  const torch::Tensor x = torch::nn::functional::normalize(base->embed(images),
+                                                           torch::nn::functional::NormalizeFuncOptions().dim(1));
+  // Identity at first: the normalised embedding.
+  EXPECT_TRUE(torch::allclose(mapped->embed(images), x, 1e-5, 1e-6));
+  // Any L: ||Lx_i - Lx_j|| = sqrt((x_i - x_j)^T L^T L (x_i - x_j)).
+  const torch::Tensor L = torch::randn({16, 16});
+  it->second.copy_(L);
+  const torch::Tensor out = mapped->embed(images);
+  const torch::Tensor M = L.t().mm(L);
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j) {
+      const torch::Tensor d = (x[i] - x[j]).unsqueeze(1);
+      const double mahalanobis = std::sqrt(std::max(0.0, d.t().mm(M).mm(d).item<double>()));
+      EXPECT_NEAR((out[i] - out[j]).norm().item<double>(), mahalanobis, 1e-4);
+    }
+  // The spec round-trips; a spec without the flag stays as before.
+  EXPECT_TRUE(NetworkSpec::from_json(learned.to_json()).learned_metric);
+  EXPECT_FALSE(plain.to_json().contains("learned_metric"));
 }
