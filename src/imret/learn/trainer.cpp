@@ -51,6 +51,12 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
+// The objective's own trainable tensors (proxy-anchor's proxies), next to the checkpoint.
+fs::path objective_state_path(const fs::path& checkpoint) {
+  fs::path path = checkpoint;
+  return path.replace_extension(".objective.pt");
+}
+
 fs::path optimizer_state_path(const fs::path& checkpoint) {
   fs::path path = checkpoint;
   return path.replace_extension(".optim.pt");
@@ -227,8 +233,22 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
       throw UsageError("--resume " + resume_from.string() + ": the checkpoint's network (" +
                        loaded.info.spec.to_json().dump() + ") differs from this run's (" +
                        config.network.to_json().dump() + ")");
-    if (!objective->parameters().empty())
-      throw UsageError("--resume: " + config.method + " keeps trainable proxies outside the checkpoint; resuming it is not supported yet");
+    std::vector<torch::Tensor> own = objective->parameters();
+    if (!own.empty()) {
+      const fs::path path = objective_state_path(resume_from);
+      if (!fs::exists(path))
+        throw Error(path.string() + ": no such file (the " + config.method + " loss's trained tensors, needed to resume)");
+      std::vector<torch::Tensor> saved;
+      torch::load(saved, path.string());
+      if (saved.size() != own.size())
+        throw Error(path.string() + ": holds " + std::to_string(saved.size()) + " tensors, the loss has " +
+                    std::to_string(own.size()));
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < own.size(); ++i) {
+        if (saved[i].sizes() != own[i].sizes()) throw Error(path.string() + ": a tensor has the wrong shape");
+        own[i].copy_(saved[i]);
+      }
+    }
     network = loaded.network;
     optimizer = make_optimizer(config, *network, *objective);
     const fs::path state = optimizer_state_path(resume_from);
@@ -402,6 +422,12 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
     models::save_checkpoint(result.last_checkpoint, *network, info);
     write_via_temp(optimizer_state_path(result.last_checkpoint),
                    [&](const fs::path& temp) { torch::save(*optimizer, temp.string()); });
+    if (!objective->parameters().empty()) {
+      std::vector<torch::Tensor> own;
+      for (const auto& t : objective->parameters()) own.push_back(t.detach().to(torch::kCPU));
+      write_via_temp(objective_state_path(result.last_checkpoint),
+                     [&](const fs::path& temp) { torch::save(own, temp.string()); });
+    }
     // Without validation every epoch is the best so far.
     const bool validated = !std::isnan(record.val_map_at_r);
     if (!validated || record.val_map_at_r > best_map_at_r) {

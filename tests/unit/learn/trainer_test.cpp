@@ -84,11 +84,15 @@ TEST(Trainer, LearnsFashionMnistAndWritesCheckpoints) {
 
 TEST(Trainer, ResumingGivesTheSameWeightsAsTrainingStraightThrough) {
   auto dataset = small_fashion_mnist(600);
+  for (const std::string method : {"classification", "proxy-anchor"}) {
   learn::TrainConfig config = small_config();
-  const fs::path straight = temp_dir("straight");
+  config.method = method;
+  config.classes_per_batch = 5;
+  config.images_per_class = 8;
+  const fs::path straight = temp_dir("straight-" + method);
   learn::train_embedding(config, dataset, straight);
 
-  const fs::path resumed = temp_dir("resumed");
+  const fs::path resumed = temp_dir("resumed-" + method);
   config.epochs = 1;
   learn::train_embedding(config, dataset, resumed);
   config.epochs = 2;
@@ -102,7 +106,8 @@ TEST(Trainer, ResumingGivesTheSameWeightsAsTrainingStraightThrough) {
   ASSERT_EQ(sa.size(), sb.size());
   for (size_t i = 0; i < sa.size(); ++i)
     EXPECT_TRUE(torch::allclose(sa[i].second.to(torch::kDouble), sb[i].second.to(torch::kDouble), 1e-4, 1e-5))
-        << sa[i].first;
+        << method << " " << sa[i].first;
+  }
 }
 
 TEST(Trainer, ResumingAFinishedRunAsksForMoreEpochs) {
