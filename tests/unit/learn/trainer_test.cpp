@@ -85,28 +85,28 @@ TEST(Trainer, LearnsFashionMnistAndWritesCheckpoints) {
 TEST(Trainer, ResumingGivesTheSameWeightsAsTrainingStraightThrough) {
   auto dataset = small_fashion_mnist(600);
   for (const std::string method : {"classification", "proxy-anchor"}) {
-  learn::TrainConfig config = small_config();
-  config.method = method;
-  config.classes_per_batch = 5;
-  config.images_per_class = 8;
-  const fs::path straight = temp_dir("straight-" + method);
-  learn::train_embedding(config, dataset, straight);
+    learn::TrainConfig config = small_config();
+    config.method = method;
+    config.classes_per_batch = 5;
+    config.images_per_class = 8;
+    const fs::path straight = temp_dir("straight-" + method);
+    learn::train_embedding(config, dataset, straight);
 
-  const fs::path resumed = temp_dir("resumed-" + method);
-  config.epochs = 1;
-  learn::train_embedding(config, dataset, resumed);
-  config.epochs = 2;
-  const auto result = learn::train_embedding(config, dataset, resumed, resumed / "checkpoints" / "last.safetensors");
-  ASSERT_EQ(result.history.size(), 2u);
+    const fs::path resumed = temp_dir("resumed-" + method);
+    config.epochs = 1;
+    learn::train_embedding(config, dataset, resumed);
+    config.epochs = 2;
+    const auto result = learn::train_embedding(config, dataset, resumed, resumed / "checkpoints" / "last.safetensors");
+    ASSERT_EQ(result.history.size(), 2u);
 
-  const auto a = models::load_checkpoint(straight / "checkpoints" / "last.safetensors");
-  const auto b = models::load_checkpoint(resumed / "checkpoints" / "last.safetensors");
-  const auto sa = models::state_dict(*a.network);
-  const auto sb = models::state_dict(*b.network);
-  ASSERT_EQ(sa.size(), sb.size());
-  for (size_t i = 0; i < sa.size(); ++i)
-    EXPECT_TRUE(torch::allclose(sa[i].second.to(torch::kDouble), sb[i].second.to(torch::kDouble), 1e-4, 1e-5))
-        << method << " " << sa[i].first;
+    const auto a = models::load_checkpoint(straight / "checkpoints" / "last.safetensors");
+    const auto b = models::load_checkpoint(resumed / "checkpoints" / "last.safetensors");
+    const auto sa = models::state_dict(*a.network);
+    const auto sb = models::state_dict(*b.network);
+    ASSERT_EQ(sa.size(), sb.size());
+    for (size_t i = 0; i < sa.size(); ++i)
+      EXPECT_TRUE(torch::allclose(sa[i].second.to(torch::kDouble), sb[i].second.to(torch::kDouble), 1e-4, 1e-5))
+          << method << " " << sa[i].first;
   }
 }
 
