@@ -78,4 +78,11 @@ diff <(grep -v "^command\|^data\|^split" "$work/t1/config.yaml") <(grep -v "^com
   fail "rerunning a run's config.yaml changed its settings"
 printf 'lr: fast\n' >"$work/bad-train.yaml"
 expect_error 2 "bad-train.yaml: training setting 'lr' should be number" -- "$IMRET" train --config "$work/bad-train.yaml" -o "$work/t3"
+# Settings that do not go together are refused before any work.
+expect_error 2 "leave out --miner" -- "$IMRET" train --method triplet --tuples offline --miner semi-hard -o "$work/t4"
+expect_error 2 "--tuples offline: pairs for --method siamese" -- "$IMRET" train --method quadruplet --tuples offline -o "$work/t4"
+expect_error 2 "compares by cosine similarity" -- "$IMRET" train --method proxy-anchor --distance mahalanobis -o "$work/t4"
+expect_error 2 "--early-stop needs validation" -- "$IMRET" train --early-stop 2 --val-fraction 0 -o "$work/t4"
+expect_error 2 "--soft-margin applies to --method triplet" -- "$IMRET" train --method siamese --soft-margin -o "$work/t4"
+[[ ! -e "$work/t4" ]] || fail "a refused run left files behind"
 echo "experiment: ok"

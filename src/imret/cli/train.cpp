@@ -42,6 +42,7 @@ void run_train(TrainArgs& args, const CLI::App& command) {
   if (args.resume.empty() && !args.overwrite && std::filesystem::exists(run_dir / "checkpoints" / "last.safetensors"))
     throw UsageError(run_dir.string() + " already holds a trained run: continue it with --resume " +
                      (run_dir / "checkpoints" / "last.safetensors").string() + ", or pass --overwrite or another --out");
+  args.config.validate();  // before anything is written
   nlohmann::json recorded = {{"command", "train"}, {"data", args.data}, {"split", args.split},
                              {"train", args.config.to_json()}};
   write_file_atomic(run_dir / "config.yaml", to_yaml(recorded));
