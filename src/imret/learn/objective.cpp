@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "imret/core/error.hpp"
+#include "imret/data/random.hpp"
 #include "imret/learn/distance.hpp"
 #include "imret/learn/loss.hpp"
 #include "imret/learn/miner.hpp"
@@ -68,6 +69,12 @@ class MetricObjective : public Objective {
     step.tuples = result.tuples;
     step.nonzero = result.nonzero;
     return step;
+  }
+
+  void start_epoch(int64_t epoch) override {
+    const uint64_t seed = data::derive_seed(config_.seed, 0x6d696e65, static_cast<uint64_t>(epoch));
+    if (triplet_miner_) triplet_miner_ = make_triplet_miner(effective_miner(config_), seed);
+    if (pair_miner_) pair_miner_ = make_pair_miner(effective_miner(config_), seed);
   }
 
   std::vector<at::Tensor> parameters() override {

@@ -34,6 +34,9 @@ class Objective {
   // fixed validation tuples). UsageError for classification.
   virtual StepLoss loss_on_embeddings(const at::Tensor& embeddings, const at::Tensor& labels,
                                       const at::Tensor& tuple_rows = {});
+  // Called before each epoch (0-based): random miners draw from a stream of
+  // their own per epoch, so that a resumed run mines what an uninterrupted one would.
+  virtual void start_epoch(int64_t epoch) { (void)epoch; }
   // Trainable tensors of the objective itself (e.g. proxies), to optimise too.
   virtual std::vector<at::Tensor> parameters() { return {}; }
   virtual void to(c10::Device device) { (void)device; }

@@ -332,6 +332,7 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
     record.epoch = epoch + 1;
     record.lr = learning_rate_at(config, epoch);
     set_learning_rate(*optimizer, record.lr);
+    objective->start_epoch(epoch);
     network->train();
     hold_frozen_batchnorm(*network, freeze);
     int64_t epoch_items = loader.items_per_epoch();

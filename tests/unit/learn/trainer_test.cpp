@@ -84,9 +84,12 @@ TEST(Trainer, LearnsFashionMnistAndWritesCheckpoints) {
 
 TEST(Trainer, ResumingGivesTheSameWeightsAsTrainingStraightThrough) {
   auto dataset = small_fashion_mnist(600);
-  for (const std::string method : {"classification", "proxy-anchor"}) {
+  // Random miners draw the same tuples after a resume; proxies come back.
+  for (const auto& [method, miner] : std::vector<std::pair<std::string, std::string>>{
+           {"classification", ""}, {"proxy-anchor", ""}, {"triplet", "random-hard"}}) {
     learn::TrainConfig config = small_config();
     config.method = method;
+    config.miner = miner;
     config.classes_per_batch = 5;
     config.images_per_class = 8;
     const fs::path straight = temp_dir("straight-" + method);
