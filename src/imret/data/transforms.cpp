@@ -296,7 +296,11 @@ std::shared_ptr<Transform> make_eval_transform(const Preprocess& p) {
 std::shared_ptr<Transform> make_train_transform(const Preprocess& p, bool augment) {
   if (!augment) return make_eval_transform(p);
   const int64_t size = p.crop > 0 ? p.crop : p.resize;
-  std::vector<std::shared_ptr<const Transform>> steps{std::make_shared<RandomResizedCrop>(size),
+  // torchvision's ImageNet recipe (scale 0.08-1) for images cropped to a size;
+  // images kept at their own size (28x28 Fashion-MNIST) would lose their
+  // object in an 8% crop: they keep at least 60% of their area.
+  const std::pair<double, double> scale = size > 0 ? std::pair<double, double>{0.08, 1.0} : std::pair<double, double>{0.6, 1.0};
+  std::vector<std::shared_ptr<const Transform>> steps{std::make_shared<RandomResizedCrop>(size, scale),
                                                       std::make_shared<RandomHorizontalFlip>(0.5),
                                                       std::make_shared<Normalize>(p.mean, p.std)};
   return std::make_shared<Compose>(std::move(steps));

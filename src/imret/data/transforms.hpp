@@ -131,8 +131,9 @@ struct Preprocess {
 
 // [Resize(resize)] [CenterCrop(crop)] Normalize(mean, std). Batchable.
 std::shared_ptr<Transform> make_eval_transform(const Preprocess& preprocess);
-// augment: RandomResizedCrop(crop, or resize when crop is 0, or the input size
-// when both are 0) + RandomHorizontalFlip + Normalize; else make_eval_transform.
+// augment: RandomResizedCrop(crop, or resize when crop is 0, scale 0.08-1; or
+// the input size, scale 0.6-1, when both are 0) + RandomHorizontalFlip +
+// Normalize; else make_eval_transform.
 std::shared_ptr<Transform> make_train_transform(const Preprocess& preprocess, bool augment);
 
 }  // namespace imret::data

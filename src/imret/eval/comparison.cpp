@@ -44,6 +44,9 @@ std::string embedding_dim(const ExperimentResult& r) {
   return r.settings.contains("network") ? r.settings.at("network").value("embedding_dim", nlohmann::json()).dump() : "-";
 }
 
+// Offline tuples are drawn, not mined.
+std::string miner_of(const ExperimentResult& r) { return setting(r, "tuples") == "offline" ? "offline" : r.miner; }
+
 bool is_metric_learning(const ExperimentResult& r) { return setting(r, "method") != "classification"; }
 
 // The loss settings that mean something for the row's method.
@@ -102,7 +105,7 @@ std::string comparison_markdown(const std::string& title, const std::vector<Expe
         "non-zero | train min | img/s |\n";
   md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : results) {
-    md << "| " << r.name << " | " << setting(r, "method") << " | " << r.miner << " | " << distance_of(r) << " | "
+    md << "| " << r.name << " | " << setting(r, "method") << " | " << miner_of(r) << " | " << distance_of(r) << " | "
        << margin_of(r) << " | " << embedding_dim(r) << " | " << r.epochs_run << " | " << fixed(metric(r, "P@K", "1"), 4)
        << " | " << fixed(metric(r, "P@K", "10"), 4) << " | " << fixed(metric(r, "mAP"), 4) << " | "
        << fixed(metric(r, "mAP@R"), 4) << " | " << fixed(r.knn_accuracy, 4) << " | "
@@ -120,7 +123,7 @@ std::string comparison_csv(const std::vector<ExperimentResult>& results) {
   for (const auto& k : ks) csv << ",R@" << k;
   csv << ",knn_accuracy,tuples_per_batch,nonzero_fraction,train_seconds,images_per_second\n";
   for (const auto& r : results) {
-    csv << r.name << ',' << setting(r, "method") << ',' << r.miner << ',' << distance_of(r) << ',' << margin_of(r)
+    csv << r.name << ',' << setting(r, "method") << ',' << miner_of(r) << ',' << distance_of(r) << ',' << margin_of(r)
         << ',' << embedding_dim(r) << ',' << r.epochs_run << ',' << r.metric << ',' << fixed(metric(r, "mAP"), 6) << ','
         << fixed(metric(r, "mAP@R"), 6) << ',' << fixed(metric(r, "R-precision"), 6) << ','
         << fixed(metric(r, "MRR"), 6);

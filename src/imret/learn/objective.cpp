@@ -121,6 +121,7 @@ const std::vector<std::string>& known_methods() {
 std::string effective_miner(const TrainConfig& config) {
   const std::string& method = config.method;
   if (method == "classification" || method == "proxy-anchor") return "-";
+  if (config.tuples == "offline") return "offline";
   if (!config.miner.empty()) return config.miner;
   if (method == "siamese") return "all";
   if (method == "triplet" || method == "quadruplet") return "batch-hard";

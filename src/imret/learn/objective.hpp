@@ -48,8 +48,9 @@ class Objective {
 const std::vector<std::string>& known_methods();
 
 // The miner a run uses: config.miner, else the method's default (batch-hard
-// for triplet and quadruplet, all pairs for siamese); "-" where the method
-// mines nothing (classification, proxy-anchor, multi-similarity without one).
+// for triplet and quadruplet, all pairs for siamese); "offline" for offline
+// tuples; "-" where the method mines nothing (classification, proxy-anchor,
+// multi-similarity without one).
 std::string effective_miner(const TrainConfig& config);
 
 // Pair or triplet tuples of batch rows (T x 2 or T x 3) for a loss: pairs
