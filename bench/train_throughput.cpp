@@ -45,7 +45,9 @@ double imret_images_per_second(const torch::Tensor& images, const torch::Tensor&
                                const std::vector<std::vector<int64_t>>& by_class, const imret::learn::TrainConfig& config,
                                int64_t batches, int64_t warmup) {
   torch::manual_seed(0);
-  auto network = imret::models::make_network({"convnet", 1, 10, 64});
+  imret::models::NetworkSpec spec{"convnet", 1, 10, 64};
+  spec.embedding_relu = config.method == "classification";  // as imret train sets it
+  auto network = imret::models::make_network(spec);
   network->train();
   auto objective = imret::learn::make_objective(config, 10, 64);
   torch::optim::Adam optimizer(network->parameters(), torch::optim::AdamOptions(1e-3));

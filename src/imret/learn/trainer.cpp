@@ -214,6 +214,7 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   TrainConfig config = config_in;
   config.network.in_channels = dataset->channels();
   config.network.num_classes = static_cast<int64_t>(dataset->classes().size());
+  config.network.embedding_relu = config.method == "classification";
   config.network.learned_metric = config.method != "classification" && config.distance == "mahalanobis";
   config.network.normalize_before_metric = config.normalize;
   config.validate();

@@ -13,7 +13,8 @@ void add_conv_block(nn::Sequential& seq, int64_t in, int64_t out) {
 }
 }  // namespace
 
-ConvNet::ConvNet(int64_t in_channels, int64_t embedding_dim, int64_t num_classes) : embedding_dim_(embedding_dim) {
+ConvNet::ConvNet(int64_t in_channels, int64_t embedding_dim, int64_t num_classes, bool embedding_relu)
+    : embedding_dim_(embedding_dim), embedding_relu_(embedding_relu) {
   nn::Sequential features;
   add_conv_block(features, in_channels, 32);
   add_conv_block(features, 32, 32);
@@ -30,10 +31,12 @@ ConvNet::ConvNet(int64_t in_channels, int64_t embedding_dim, int64_t num_classes
   fc_ = register_module("fc", nn::Linear(embedding_dim, num_classes));
 }
 
-torch::Tensor ConvNet::embed_features(const torch::Tensor& images) { return embedding_->forward(features_->forward(images)); }
+torch::Tensor ConvNet::embed_features(const torch::Tensor& images) {
+  torch::Tensor embedding = embedding_->forward(features_->forward(images));
+  return embedding_relu_ ? torch::relu(embedding) : embedding;
+}
 
-// The embedding is taken before the ReLU: metric losses on L2-normalised
-// embeddings need the whole sphere, not its positive orthant.
+// The ReLU is idempotent: fc sees the same input whichever embedding is taken.
 torch::Tensor ConvNet::classify(const torch::Tensor& embeddings) { return fc_->forward(torch::relu(embeddings)); }
 
 }  // namespace imret::models

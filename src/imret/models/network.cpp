@@ -11,6 +11,7 @@ namespace imret::models {
 nlohmann::json NetworkSpec::to_json() const {
   nlohmann::json json = {
       {"arch", arch}, {"in_channels", in_channels}, {"num_classes", num_classes}, {"embedding_dim", embedding_dim}};
+  if (!embedding_relu) json["embedding_relu"] = false;
   if (learned_metric) {
     json["learned_metric"] = true;
     json["normalize_before_metric"] = normalize_before_metric;
@@ -24,6 +25,7 @@ NetworkSpec NetworkSpec::from_json(const nlohmann::json& json) {
   spec.in_channels = json.value("in_channels", spec.in_channels);
   spec.num_classes = json.value("num_classes", spec.num_classes);
   spec.embedding_dim = json.value("embedding_dim", spec.embedding_dim);
+  spec.embedding_relu = json.value("embedding_relu", spec.embedding_relu);
   spec.learned_metric = json.value("learned_metric", spec.learned_metric);
   spec.normalize_before_metric = json.value("normalize_before_metric", spec.normalize_before_metric);
   return spec;
@@ -52,7 +54,7 @@ void Network::add_metric_map(bool normalize_first) {
 
 namespace {
 std::shared_ptr<Network> make_architecture(const NetworkSpec& spec) {
-  if (spec.arch == "convnet") return std::make_shared<ConvNet>(spec.in_channels, spec.embedding_dim, spec.num_classes);
+  if (spec.arch == "convnet") return std::make_shared<ConvNet>(spec.in_channels, spec.embedding_dim, spec.num_classes, spec.embedding_relu);
   if (spec.arch == "resnet18") return std::make_shared<ResNet>(ResNetDepth::k18, spec.in_channels, spec.num_classes);
   if (spec.arch == "resnet34") return std::make_shared<ResNet>(ResNetDepth::k34, spec.in_channels, spec.num_classes);
   if (spec.arch == "resnet50") return std::make_shared<ResNet>(ResNetDepth::k50, spec.in_channels, spec.num_classes);

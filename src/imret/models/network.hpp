@@ -23,6 +23,10 @@ struct NetworkSpec {
   int64_t in_channels = 1;
   int64_t num_classes = 10;
   int64_t embedding_dim = 64;  // convnet only; ResNets embed with their pooled features (512 / 2048)
+  // convnet: the embedding is the classifier's input, after its ReLU (what a
+  // classifier with its last layer removed gives); off for metric learning,
+  // whose L2-normalised embeddings need the whole sphere, not its positive part.
+  bool embedding_relu = true;
   bool learned_metric = false;           // a metric map L after the embedding
   bool normalize_before_metric = true;   // L2-normalise the embedding before L
 

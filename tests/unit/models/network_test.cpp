@@ -118,3 +118,25 @@ TEST(LearnedMetric, TheMetricMapTurnsEuclideanDistancesIntoTheMahalanobisDistanc
   EXPECT_TRUE(NetworkSpec::from_json(learned.to_json()).learned_metric);
   EXPECT_FALSE(plain.to_json().contains("learned_metric"));
 }
+
+TEST(ConvNet, TheEmbeddingIsTheClassifiersInputOrThePreActivationForMetricLearning) {
+  NetworkSpec with_relu{"convnet", 1, 10, 32};
+  NetworkSpec without = with_relu;
+  without.embedding_relu = false;
+  torch::manual_seed(1);
+  auto a = make_network(with_relu);
+  torch::manual_seed(1);
+  auto b = make_network(without);
+  a->eval();
+  b->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor images = torch::randn({6, 1, 28, 28});
+  const torch::Tensor ea = a->embed(images), eb = b->embed(images);
+  EXPECT_GE(ea.min().item<double>(), 0.0);
+  EXPECT_LT(eb.min().item<double>(), 0.0);  // the whole space, not its positive part
+  EXPECT_TRUE(torch::equal(ea, torch::relu(eb)));
+  // The classifier sees the same input either way.
+  EXPECT_TRUE(torch::allclose(a->forward(images), b->forward(images)));
+  EXPECT_FALSE(NetworkSpec::from_json(without.to_json()).embedding_relu);
+  EXPECT_TRUE(NetworkSpec::from_json(with_relu.to_json()).embedding_relu);
+}
