@@ -50,7 +50,11 @@ std::string miner_of(const ExperimentResult& r) { return setting(r, "tuples") ==
 bool is_metric_learning(const ExperimentResult& r) { return setting(r, "method") != "classification"; }
 
 // The loss settings that mean something for the row's method.
-std::string distance_of(const ExperimentResult& r) { return is_metric_learning(r) ? setting(r, "distance") : "-"; }
+std::string distance_of(const ExperimentResult& r) {
+  const std::string method = setting(r, "method");
+  if (method == "multi-similarity" || method == "proxy-anchor") return "cosine";  // their own
+  return is_metric_learning(r) ? setting(r, "distance") : "-";
+}
 std::string margin_of(const ExperimentResult& r) {
   const std::string method = setting(r, "method");
   return method == "triplet" || method == "quadruplet" || method == "siamese" ? setting(r, "margin") : "-";
