@@ -80,14 +80,25 @@ TEST(Network, UnknownArchitectureIsAUsageError) {
   }
 }
 
+namespace {
+// Two networks from the same random initialisation, in evaluation mode.
+std::pair<std::shared_ptr<imret::models::Network>, std::shared_ptr<imret::models::Network>> twins(
+    const NetworkSpec& a, const NetworkSpec& b) {
+  torch::manual_seed(3);
+  auto first = make_network(a);
+  torch::manual_seed(3);
+  auto second = make_network(b);
+  first->eval();
+  second->eval();
+  return {first, second};
+}
+}  // namespace
+
 TEST(LearnedMetric, TheMetricMapTurnsEuclideanDistancesIntoTheMahalanobisDistance) {
   NetworkSpec plain{"convnet", 1, 10, 16};
   NetworkSpec learned = plain;
   learned.learned_metric = true;
-  torch::manual_seed(3);
-  auto base = make_network(plain);
-  torch::manual_seed(3);
-  auto mapped = make_network(learned);
+  auto [base, mapped] = twins(plain, learned);
   EXPECT_FALSE(base->has_metric_map());
   ASSERT_TRUE(mapped->has_metric_map());
   auto state = imret::models::state_dict(*mapped);
@@ -95,8 +106,6 @@ TEST(LearnedMetric, TheMetricMapTurnsEuclideanDistancesIntoTheMahalanobisDistanc
   ASSERT_NE(it, state.end());
   EXPECT_TRUE(torch::equal(it->second, torch::eye(16)));
 
-  base->eval();
-  mapped->eval();
   torch::NoGradGuard no_grad;
   const torch::Tensor images = torch::randn({5, 1, 28, 28});
   const torch::Tensor x = torch::nn::functional::normalize(base->embed(images),
@@ -123,12 +132,7 @@ TEST(ConvNet, TheEmbeddingIsTheClassifiersInputOrThePreActivationForMetricLearni
   NetworkSpec with_relu{"convnet", 1, 10, 32};
   NetworkSpec without = with_relu;
   without.embedding_relu = false;
-  torch::manual_seed(1);
-  auto a = make_network(with_relu);
-  torch::manual_seed(1);
-  auto b = make_network(without);
-  a->eval();
-  b->eval();
+  auto [a, b] = twins(with_relu, without);
   torch::NoGradGuard no_grad;
   const torch::Tensor images = torch::randn({6, 1, 28, 28});
   const torch::Tensor ea = a->embed(images), eb = b->embed(images);
