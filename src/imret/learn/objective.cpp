@@ -141,10 +141,10 @@ std::unique_ptr<Objective> make_objective(const TrainConfig& config, int64_t num
   const std::string miner = effective_miner(config);
   if (method == "siamese") {
     loss = std::make_shared<ContrastiveLoss>(distance, config.pos_margin, config.margin);
-    pair_miner = make_pair_miner(miner, config.seed);
+    if (miner != "offline") pair_miner = make_pair_miner(miner, config.seed);  // offline: the tuples come given
   } else if (method == "triplet") {
     loss = std::make_shared<TripletMarginLoss>(distance, config.margin, config.soft_margin);
-    triplet_miner = make_triplet_miner(miner, config.seed);
+    if (miner != "offline") triplet_miner = make_triplet_miner(miner, config.seed);
   } else if (method == "quadruplet") {
     loss = std::make_shared<QuadrupletLoss>(distance, config.margin, config.margin / 2);
     triplet_miner = make_triplet_miner(miner, config.seed);
