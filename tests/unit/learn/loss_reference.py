@@ -24,6 +24,16 @@ import numpy as np
 import torch
 
 
+def mean_nonzero_per_group(emb, *groups):
+    """Sum over the groups of the mean of their non-zero losses (pml's AvgNonZeroReducer);
+    0, still connected to emb's graph, for a group without one."""
+    total = emb.sum() * 0
+    for losses in groups:
+        nonzero = [x for x in losses if x.item() > 0]
+        if nonzero:
+            total = total + sum(nonzero) / len(nonzero)
+    return total
+
 def save(path, tensor):
     array = tensor.detach().to(torch.float32).numpy()
     if array.ndim == 0:
@@ -62,12 +72,7 @@ def main(directory):
                     pos.append(torch.relu(d - 0.25))
                 else:
                     neg.append(torch.relu(1.0 - d))
-        total = emb.sum() * 0
-        for losses in (pos, neg):
-            nonzero = [x for x in losses if x.item() > 0]
-            if nonzero:
-                total = total + sum(nonzero) / len(nonzero)
-        return total
+        return mean_nonzero_per_group(emb, pos, neg)
 
     def quadruplet(emb):
         def dist(i, j):
@@ -79,12 +84,7 @@ def main(directory):
             for k in range(n):
                 if labels[k] != labels[a] and labels[k] != labels[ng]:
                     second.append(torch.relu(dist(a, p) - dist(ng, k) + 0.2))
-        total = emb.sum() * 0
-        for losses in (first, second):
-            nonzero = [x for x in losses if x.item() > 0]
-            if nonzero:
-                total = total + sum(nonzero) / len(nonzero)
-        return total
+        return mean_nonzero_per_group(emb, first, second)
 
     def multisim(emb):
         alpha, beta, base = 2.0, 50.0, 0.5
