@@ -312,17 +312,21 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
 
   std::vector<torch::Tensor> parameters = network->parameters();
   for (auto& extra : objective->parameters()) parameters.push_back(extra);
-  // Early stopping watches the validation mAP@R (the ranking, not one neighbour).
+  // The best checkpoint and early stopping follow the validation mAP@R (the
+  // ranking, not one neighbour); without validation every epoch is the best so far.
   double best_map_at_r = -1;
   int64_t epochs_without_gain = 0;
-  for (const auto& r : result.history) {
-    if (!std::isnan(r.val_map_at_r) && r.val_map_at_r > best_map_at_r) {
-      best_map_at_r = r.val_map_at_r;
-      epochs_without_gain = 0;
-    } else {
+  auto is_best = [&](const EpochRecord& r) {
+    const bool validated = !std::isnan(r.val_map_at_r);
+    if (validated && r.val_map_at_r <= best_map_at_r) {
       ++epochs_without_gain;
+      return false;
     }
-  }
+    if (validated) best_map_at_r = r.val_map_at_r;
+    epochs_without_gain = 0;
+    return true;
+  };
+  for (const auto& r : result.history) is_best(r);
   for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
     if (config.early_stop > 0 && epochs_without_gain >= config.early_stop) {
       spdlog::info("early stop: validation mAP@R has not improved for {} epochs (best {:.4f})", epochs_without_gain,
@@ -430,15 +434,7 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
       write_via_temp(objective_state_path(result.last_checkpoint),
                      [&](const fs::path& temp) { torch::save(own, temp.string()); });
     }
-    // Without validation every epoch is the best so far.
-    const bool validated = !std::isnan(record.val_map_at_r);
-    if (!validated || record.val_map_at_r > best_map_at_r) {
-      models::save_checkpoint(result.best_checkpoint, *network, info);
-      best_map_at_r = validated ? record.val_map_at_r : best_map_at_r;
-      epochs_without_gain = 0;
-    } else {
-      ++epochs_without_gain;
-    }
+    if (is_best(record)) models::save_checkpoint(result.best_checkpoint, *network, info);
     network->to(device);
     write_train_log(run_dir / "train_log.csv", result.history);
   }
