@@ -166,14 +166,14 @@ void run_experiments(const ExperimentArgs& args) {
                           std::find(args.only.begin(), args.only.end(), row.name) != args.only.end();
     if (!row.preprocess_given) row.config.preprocess = preprocess.resolve(train_set->channels());
     const nlohmann::json key = row_key(plan, row);
-    if (fs::exists(result_path)) {
+    if (fs::exists(result_path) && !(args.rerun && selected)) {
       nlohmann::json stored;
       try {
         stored = nlohmann::json::parse(read_file(result_path));
       } catch (const nlohmann::json::exception& e) {
         throw Error(result_path.string() + ": not valid JSON (" + e.what() + "); delete it or pass --rerun");
       }
-      if (stored.value("key", nlohmann::json()) == key && !(args.rerun && selected)) {
+      if (stored.value("key", nlohmann::json()) == key) {
         std::printf("[%zu/%zu] %s: reusing %s\n", index, plan.rows.size(), row.name.c_str(), result_path.c_str());
         results.push_back(eval::ExperimentResult::from_json(stored.at("result")));
         continue;
