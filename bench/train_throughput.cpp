@@ -3,13 +3,17 @@
 // (Fashion-MNIST), batches and threads, in one run.
 //
 //   build/bench/imret_bench_train_throughput [--method classification|triplet] [--miner batch-hard|semi-hard]
-//       [--batches 150] [--batch-size 128] [--threads N] [--rounds 3]
+//       [--batches 150] [--batch-size 128] [--threads N] [--rounds 3] [--peer-channels-last 1]
 //
 // classification: cross-entropy on consecutive batches of --batch-size.
 // triplet: P x K batches (10 classes x 25 images: image j of class c in batch
 // b is that class's ((b * 25 + j) mod count)-th image), L2-normalised
 // embeddings, Euclidean distance, margin 0.2, the miner, hinge loss averaged
 // over the non-zero triplets; imret runs its own objective (learn::make_objective).
+//
+// imret runs its convolutions channels-last (NHWC), as imret train does. The
+// PyTorch peer runs as a PyTorch script usually does (NCHW), or channels-last
+// too with --peer-channels-last 1.
 //
 // The two alternate for --rounds rounds (so that a busy machine slows both
 // alike); the best round of each is reported.
@@ -22,6 +26,8 @@
 #include "imret/core/runtime.hpp"
 #include "imret/data/idx.hpp"
 #include "imret/learn/objective.hpp"
+#include "imret/learn/optimizer.hpp"
+#include "imret/models/channels_last.hpp"
 #include "imret/models/network.hpp"
 
 namespace {
@@ -48,19 +54,20 @@ double imret_images_per_second(const torch::Tensor& images, const torch::Tensor&
   imret::models::NetworkSpec spec{"convnet", 1, 10, 64};
   spec.embedding_relu = config.method == "classification";  // as imret train sets it
   auto network = imret::models::make_network(spec);
+  imret::models::use_channels_last(*network);  // as imret train runs it
   network->train();
   auto objective = imret::learn::make_objective(config, 10, 64);
-  torch::optim::Adam optimizer(network->parameters(), torch::optim::AdamOptions(1e-3));
+  auto optimizer = imret::learn::make_optimizer(config, *network, *objective);  // Adam, lr 1e-3
   const bool pk = config.method != "classification";
   int64_t batch_size = pk ? kClasses * kPerClass : config.batch_size;
   auto step = [&](int64_t b) {
     const torch::Tensor index = batch_indices(by_class, images.size(0), b, batch_size, pk);
-    torch::Tensor x = images.index_select(0, index);
+    torch::Tensor x = imret::models::channels_last(images.index_select(0, index));
     torch::Tensor y = labels.index_select(0, index);
-    optimizer.zero_grad();
+    imret::learn::clear_gradients(*optimizer);
     torch::Tensor loss = objective->loss(*network, x, y).loss;
     loss.backward();
-    optimizer.step();
+    optimizer->step();
     return loss.item<double>();
   };
   for (int64_t b = 0; b < warmup; ++b) step(b);
@@ -75,6 +82,7 @@ double imret_images_per_second(const torch::Tensor& images, const torch::Tensor&
 int main(int argc, char** argv) {
   int64_t batches = 150, warmup = 10, rounds = 3;
   int threads = 0;
+  bool peer_channels_last = false;
   imret::learn::TrainConfig config;
   config.batch_size = 128;
   config.margin = 0.2;
@@ -86,6 +94,7 @@ int main(int argc, char** argv) {
     else if (flag == "--miner") config.miner = argv[i + 1];
     else if (flag == "--threads") threads = std::stoi(argv[i + 1]);
     else if (flag == "--rounds") rounds = std::stoll(argv[i + 1]);
+    else if (flag == "--peer-channels-last") peer_channels_last = std::string(argv[i + 1]) == "1";
     else {
       std::fprintf(stderr, "unknown option %s\n", flag.c_str());
       return 2;
@@ -110,7 +119,7 @@ int main(int argc, char** argv) {
   const std::string command = "/usr/bin/python3 " + script + " --batches " + std::to_string(batches) + " --batch-size " +
                               std::to_string(batch_size) + " --threads " + std::to_string(threads) +
                               " --warmup " + std::to_string(warmup) + " --method " + config.method +
-                              " --miner " + miner;
+                              " --miner " + miner + (peer_channels_last ? " --channels-last" : "");
   double ours = 0, peer = 0;
   for (int64_t round = 1; round <= rounds; ++round) {
     const double ours_now = imret_images_per_second(images, labels, by_class, config, batches, warmup);
@@ -126,7 +135,7 @@ int main(int argc, char** argv) {
     peer = std::max(peer, peer_now);
   }
   std::printf("imret (LibTorch %s, C++): %8.0f img/s (best round)\n", TORCH_VERSION, ours);
-  std::printf("PyTorch (Python):          %8.0f img/s (best round)\n", peer);
+  std::printf("PyTorch (Python%s):          %8.0f img/s (best round)\n", peer_channels_last ? ", channels-last" : "", peer);
   std::printf("ratio imret/PyTorch:  %8.2f  (%s%s%s, batch %lld, %d threads, %lld timed batches)\n", ours / peer,
               config.method.c_str(), miner == "-" ? "" : ", miner ", miner == "-" ? "" : miner.c_str(),
               static_cast<long long>(batch_size), threads, static_cast<long long>(batches));

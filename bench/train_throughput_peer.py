@@ -82,6 +82,7 @@ def main():
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--method", default="classification")
     parser.add_argument("--miner", default="batch-hard")
+    parser.add_argument("--channels-last", action="store_true", help="NHWC weights and inputs, as imret runs them")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -89,6 +90,8 @@ def main():
     images = ((images - 0.2860) / 0.3530).unsqueeze(1).contiguous()
     labels = torch.from_numpy(read_idx(f"{args.data}/train-labels-idx1-ubyte.gz").astype(np.int64))
     model = ConvNet()
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     n, bs = images.shape[0], args.batch_size
@@ -103,6 +106,8 @@ def main():
     def step(b):
         index = indices(b)
         x, y = images[index], labels[index]
+        if args.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         optimizer.zero_grad()
         if args.method == "classification":
             loss = nn.functional.cross_entropy(model(x), y)

@@ -55,12 +55,20 @@ open(sys.argv[1], "wb").write(png)
 PY
 "$IMRET" search -d "$run/embeddings/database" --image "$work/query.png" -k 5 --metric "$metric" --json >"$work/by-image.json"
 "$IMRET" search -d "$run/embeddings/database" -q "$work/test-emb" --first 1 -k 5 --metric "$metric" --json >"$work/by-embedding.json"
-/usr/bin/python3 - "$work/by-image.json" "$work/by-embedding.json" <<'PY' || fail "search --image differs from search by embedding"
+# same_results A.json B.json: the first query's results have the same ids and scores (to 1e-4).
+same_results() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
 import json, sys
 a, b = (json.load(open(f))[0]["results"] for f in sys.argv[1:3])
 assert [r["id"] for r in a] == [r["id"] for r in b], (a, b)
 score = "distance" if "distance" in a[0] else "similarity"
 assert all(abs(x[score] - y[score]) < 1e-4 for x, y in zip(a, b)), (a, b)
 PY
+}
+same_results "$work/by-image.json" "$work/by-embedding.json" || fail "search --image differs from search by embedding"
 expect_error 1 "missing.png" -- "$IMRET" search -d "$run/embeddings/database" --image "$work/missing.png"
+# A saved index embeds query images with the network its manifest records.
+"$IMRET" index build "$run/embeddings/database" -o "$work/index" --metric "$metric" 2>/dev/null
+"$IMRET" index search "$work/index" --image "$work/query.png" -k 5 --json >"$work/index-by-image.json"
+same_results "$work/index-by-image.json" "$work/by-image.json" || fail "index search --image differs from search --image"
 echo "demo_quick: P@1 $p1, mAP $map"

@@ -10,6 +10,8 @@ namespace imret::cli {
 void add_train_command(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_search_command(CLI::App& app);
+void add_index_command(CLI::App& app);
+void add_compare_search_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_experiment_command(CLI::App& app);

@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   imret::cli::add_train_command(app);
   imret::cli::add_embed_command(app);
   imret::cli::add_search_command(app);
+  imret::cli::add_index_command(app);
+  imret::cli::add_compare_search_command(app);
   imret::cli::add_evaluate_command(app);
   imret::cli::add_demo_command(app);
   imret::cli::add_experiment_command(app);

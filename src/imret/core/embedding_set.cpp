@@ -15,19 +15,46 @@ std::vector<int64_t> EmbeddingSet::labels() const {
   return labels;
 }
 
-void save_embedding_set(const fs::path& folder, const float* embeddings, int64_t rows, int64_t cols,
-                        const std::vector<EmbeddedItem>& items, const nlohmann::json& meta) {
-  if (static_cast<int64_t>(items.size()) != rows)
-    throw Error(folder.string() + ": " + std::to_string(rows) + " embeddings but " + std::to_string(items.size()) +
-                " items");
+std::string items_jsonl(const std::vector<EmbeddedItem>& items) {
   std::ostringstream lines;
   for (const auto& item : items)
     lines << nlohmann::json{{"index", item.index}, {"source", item.source}, {"label", item.label},
                             {"class", item.class_name}}
                  .dump()
           << '\n';
+  return lines.str();
+}
+
+std::vector<EmbeddedItem> load_items_jsonl(const fs::path& path) {
+  std::vector<EmbeddedItem> items;
+  std::istringstream lines(read_file(path));
+  std::string line;
+  int64_t number = 0;
+  while (std::getline(lines, line)) {
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      const auto json = nlohmann::json::parse(line);
+      EmbeddedItem item;
+      item.index = json.value("index", static_cast<int64_t>(items.size()));
+      item.source = json.value("source", std::string());
+      item.label = json.value("label", int64_t{-1});
+      item.class_name = json.value("class", std::string());
+      items.push_back(std::move(item));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(path.string() + ":" + std::to_string(number) + ": malformed JSON line: " + e.what());
+    }
+  }
+  return items;
+}
+
+void save_embedding_set(const fs::path& folder, const float* embeddings, int64_t rows, int64_t cols,
+                        const std::vector<EmbeddedItem>& items, const nlohmann::json& meta) {
+  if (static_cast<int64_t>(items.size()) != rows)
+    throw Error(folder.string() + ": " + std::to_string(rows) + " embeddings but " + std::to_string(items.size()) +
+                " items");
   save_npy(folder / "embeddings.npy", embeddings, rows, cols);
-  write_file_atomic(folder / "items.jsonl", lines.str());
+  write_file_atomic(folder / "items.jsonl", items_jsonl(items));
   nlohmann::json full_meta = meta;
   full_meta["count"] = rows;
   full_meta["dimension"] = cols;
@@ -39,25 +66,7 @@ EmbeddingSet load_embedding_set(const fs::path& folder) {
     throw Error(folder.string() + ": not a folder of embeddings (expected embeddings.npy and items.jsonl in it)");
   EmbeddingSet set;
   set.embeddings = load_npy(folder / "embeddings.npy");
-  const fs::path items_path = folder / "items.jsonl";
-  std::istringstream lines(read_file(items_path));
-  std::string line;
-  int64_t number = 0;
-  while (std::getline(lines, line)) {
-    ++number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    try {
-      const auto json = nlohmann::json::parse(line);
-      EmbeddedItem item;
-      item.index = json.value("index", static_cast<int64_t>(set.items.size()));
-      item.source = json.value("source", std::string());
-      item.label = json.value("label", int64_t{-1});
-      item.class_name = json.value("class", std::string());
-      set.items.push_back(std::move(item));
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(items_path.string() + ":" + std::to_string(number) + ": malformed JSON line: " + e.what());
-    }
-  }
+  set.items = load_items_jsonl(folder / "items.jsonl");
   if (static_cast<int64_t>(set.items.size()) != set.embeddings.rows)
     throw Error(folder.string() + ": embeddings.npy has " + std::to_string(set.embeddings.rows) +
                 " rows but items.jsonl has " + std::to_string(set.items.size()) + " items");

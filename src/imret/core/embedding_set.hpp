@@ -29,6 +29,11 @@ struct EmbeddingSet {
   std::vector<int64_t> labels() const;
 };
 
+// items.jsonl: one line per item ({"index", "source", "label", "class"}), and back.
+// Reading throws imret::Error naming the file and the line of a malformed one.
+std::string items_jsonl(const std::vector<EmbeddedItem>& items);
+std::vector<EmbeddedItem> load_items_jsonl(const std::filesystem::path& path);
+
 // Writes the three files atomically (each to a temp name, then renamed).
 void save_embedding_set(const std::filesystem::path& folder, const float* embeddings, int64_t rows, int64_t cols,
                         const std::vector<EmbeddedItem>& items, const nlohmann::json& meta);

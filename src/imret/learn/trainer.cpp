@@ -16,10 +16,12 @@
 #include "imret/data/random.hpp"
 #include "imret/data/tuple_sampler.hpp"
 #include "imret/learn/objective.hpp"
+#include "imret/learn/optimizer.hpp"
 #include "imret/eval/evaluate.hpp"
 #include "imret/eval/relevance.hpp"
 #include "imret/core/tensor_file.hpp"
 #include "imret/learn/freeze.hpp"
+#include "imret/models/channels_last.hpp"
 #include "imret/models/checkpoint.hpp"
 #include "imret/models/pretrained.hpp"
 #include "imret/models/embed.hpp"
@@ -34,22 +36,6 @@ double json_number(const nlohmann::json& json, const char* key) {
 }
 
 nlohmann::json number_or_null(double value) { return std::isnan(value) ? nlohmann::json() : nlohmann::json(value); }
-
-// Optimises the network's parameters and the objective's own (proxies).
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& config, torch::nn::Module& network,
-                                                        Objective& objective) {
-  std::vector<torch::Tensor> parameters = network.parameters();
-  for (auto& extra : objective.parameters()) parameters.push_back(extra);
-  if (config.optimizer == "sgd")
-    return std::make_unique<torch::optim::SGD>(
-        parameters, torch::optim::SGDOptions(config.lr).momentum(config.momentum).weight_decay(config.weight_decay));
-  return std::make_unique<torch::optim::Adam>(parameters,
-                                              torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
-}
-
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
-}
 
 // The objective's own trainable tensors (proxy-anchor's proxies), next to the checkpoint.
 fs::path objective_state_path(const fs::path& checkpoint) {
@@ -120,6 +106,7 @@ void validate(models::Network& network, const Split& split, const TrainConfig& c
   options.workers = config.workers;
   options.device = device;
   options.label = "validate";
+  options.channels_last = true;  // as trained
   auto transform = data::make_eval_transform(config.preprocess);
   models::Embeddings embedded = models::embed_dataset(network, split.validation, transform, options);
   if (embedded.indices.size() < 2) return;
@@ -271,6 +258,7 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   const int64_t trainable = apply_freeze(*network, freeze);
   if (freeze != Freeze::None) spdlog::info("--freeze {}: {} trainable parameters", config.freeze, trainable);
   network->to(device);
+  models::use_channels_last(*network);
   objective->to(device);
   const bool metric_learning = !objective->trains_classifier();
   const bool offline = config.tuples == "offline";
@@ -361,7 +349,7 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
     double loss_sum = 0;
     int64_t seen = 0, correct = 0, tuples = 0, nonzero = 0, batches_seen = 0;
     while (auto batch = loader.next()) {
-      torch::Tensor images = batch->images.to(device);
+      torch::Tensor images = models::channels_last(batch->images.to(device));
       torch::Tensor labels = batch->labels.to(device);
       torch::Tensor tuple_rows;
       if (offline) {
@@ -377,7 +365,7 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
         for (const auto& tuple : *rows) flat.insert(flat.end(), tuple.begin(), tuple.end());
         tuple_rows = torch::tensor(flat, torch::kLong).reshape({static_cast<int64_t>(rows->size()), arity});
       }
-      optimizer->zero_grad();
+      clear_gradients(*optimizer);
       StepLoss step = objective->loss(*network, images, labels, tuple_rows);
       if (step.loss.requires_grad()) step.loss.backward();
       if (config.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(parameters, config.clip_grad_norm);

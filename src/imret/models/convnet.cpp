@@ -22,8 +22,6 @@ ConvNet::ConvNet(int64_t in_channels, int64_t embedding_dim, int64_t num_classes
   add_conv_block(features, 32, 64);
   add_conv_block(features, 64, 64);
   features->push_back(nn::MaxPool2d(2));
-  // Makes the network independent of the input size (7x7 for 28x28 input).
-  features->push_back(nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({7, 7})));
   features_ = register_module("features", features);
   embedding_ = register_module(
       "embedding", nn::Sequential(nn::Flatten(), nn::Linear(nn::LinearOptions(64 * 7 * 7, embedding_dim).bias(false)),
@@ -32,7 +30,10 @@ ConvNet::ConvNet(int64_t in_channels, int64_t embedding_dim, int64_t num_classes
 }
 
 torch::Tensor ConvNet::embed_features(const torch::Tensor& images) {
-  torch::Tensor embedding = embedding_->forward(features_->forward(images));
+  torch::Tensor maps = features_->forward(images);
+  // The head takes 64 x 7 x 7 maps (those of 28x28 images); other sizes are pooled to that.
+  if (maps.size(2) != 7 || maps.size(3) != 7) maps = torch::adaptive_avg_pool2d(maps, {7, 7});
+  torch::Tensor embedding = embedding_->forward(maps);
   return embedding_relu_ ? torch::relu(embedding) : embedding;
 }
 

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "imret/core/progress.hpp"
+#include "imret/models/channels_last.hpp"
 
 namespace imret::models {
 
@@ -18,18 +19,14 @@ Embeddings embed_dataset(Network& network, std::shared_ptr<const data::Dataset> 
 
   network.eval();
   network.to(options.device);
-  if (options.channels_last) {
-    torch::NoGradGuard no_grad;
-    for (auto& parameter : network.parameters())
-      if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(at::MemoryFormat::ChannelsLast));
-  }
+  if (options.channels_last) use_channels_last(network);
   c10::InferenceMode inference;
   std::vector<torch::Tensor> parts;
   Embeddings result;
   Progress progress(options.label, dataset->size(), "img");
   while (auto batch = loader.next()) {
     torch::Tensor images = batch->images.to(options.device);
-    if (options.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
+    if (options.channels_last) images = channels_last(images);
     parts.push_back(network.embed(images).to(torch::kCPU, torch::kFloat));
     result.indices.insert(result.indices.end(), batch->indices.begin(), batch->indices.end());
     progress.advance(static_cast<int64_t>(batch->indices.size()));

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "imret/core/error.hpp"
+#include "imret/core/npy.hpp"
 
 namespace imret::search {
 
@@ -85,6 +86,68 @@ SearchResult ExactIndex::search(const at::Tensor& queries, int64_t k) const {
   }
   return result;
 }
+
+std::unique_ptr<ExactIndex> ExactIndex::load(Metric metric, const std::filesystem::path& file, c10::Device device) {
+  FloatMatrix matrix = load_npy(file);
+  auto index = std::make_unique<ExactIndex>(metric, device);
+  index->add(torch::from_blob(matrix.values.data(), {matrix.rows, matrix.cols}, torch::kFloat32).clone());
+  if (matrix.rows == 0) index->dim_ = matrix.cols;
+  return index;
+}
+
+RangeResult ExactIndex::range_search(const at::Tensor& queries, double radius) const {
+  check_embeddings(queries, "ExactIndex::range_search: queries");
+  if (size_ == 0) throw Error("ExactIndex::range_search: the index is empty; add embeddings before searching");
+  if (queries.size(1) != dim_)
+    throw Error("ExactIndex::range_search: queries have " + std::to_string(queries.size(1)) + " dimensions, the index " +
+                std::to_string(dim_));
+  const bool euclidean = metric_ == Metric::Euclidean;
+  if (euclidean && radius <= 0) throw Error("ExactIndex::range_search: the radius of a Euclidean search must be > 0");
+  // Similarities above the threshold: -distance > -radius, or cosine > radius.
+  const double threshold = euclidean ? -radius : radius;
+  const int64_t num_queries = queries.size(0);
+  std::vector<at::Tensor> ids, scores;
+  std::vector<int64_t> lims{0};
+  const at::Tensor all_queries = queries.to(device_, torch::kFloat32);
+  for (int64_t q0 = 0; q0 < num_queries; q0 += block_size_) {
+    const int64_t rows = std::min(block_size_, num_queries - q0);
+    std::vector<at::Tensor> sims;
+    for (const PreparedDatabase& chunk : chunks_) sims.push_back(similarity_block(all_queries.narrow(0, q0, rows), chunk));
+    const at::Tensor sim = torch::cat(sims, 1).to(torch::kCPU);
+    for (int64_t r = 0; r < rows; ++r) {
+      const at::Tensor row = sim[r];
+      const at::Tensor hits = row.gt(threshold).nonzero().flatten();
+      auto [sorted, order] = row.index_select(0, hits).sort(/*stable=*/true, /*dim=*/0, /*descending=*/true);
+      ids.push_back(hits.index_select(0, order));
+      scores.push_back(euclidean ? sorted.neg() : sorted);
+      lims.push_back(lims.back() + hits.size(0));
+    }
+  }
+  RangeResult result;
+  result.metric = metric_;
+  result.lims = torch::tensor(lims, torch::kInt64);
+  result.ids = ids.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(ids);
+  result.scores = scores.empty() ? torch::empty({0}, torch::kFloat32) : torch::cat(scores).to(torch::kFloat32);
+  return result;
+}
+
+int64_t ExactIndex::memory_bytes() const {
+  int64_t bytes = 0;
+  for (const PreparedDatabase& chunk : chunks_) {
+    bytes += chunk.vectors.numel() * static_cast<int64_t>(sizeof(float));
+    if (chunk.squared_norms.defined()) bytes += chunk.squared_norms.numel() * static_cast<int64_t>(sizeof(float));
+  }
+  return bytes;
+}
+
+void ExactIndex::save(const std::filesystem::path& file) const {
+  std::vector<at::Tensor> parts;
+  for (const PreparedDatabase& chunk : chunks_) parts.push_back(chunk.vectors.to(torch::kCPU));
+  const at::Tensor all = parts.empty() ? torch::empty({0, dim_}, torch::kFloat32) : torch::cat(parts).contiguous();
+  save_npy(file, all.data_ptr<float>(), all.size(0), all.size(1));
+}
+
+std::string ExactIndex::spec() const { return metric_ == Metric::Cosine ? "exact:cosine" : "exact:l2"; }
 
 std::string ExactIndex::describe() const {
   std::ostringstream out;

@@ -4,6 +4,8 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include <filesystem>
+#include <memory>
 #include <vector>
 
 #include "imret/search/index.hpp"
@@ -16,6 +18,8 @@ class ExactIndex : public Index {
   // block_size: queries per block (>= 1). Database blocks are sized so that a
   // similarity block holds at most about 64M floats.
   explicit ExactIndex(Metric metric, c10::Device device = c10::kCPU, int64_t block_size = 2048);
+  // Reads the vectors that save() wrote (a float32 .npy file).
+  static std::unique_ptr<ExactIndex> load(Metric metric, const std::filesystem::path& file, c10::Device device);
 
   void add(const at::Tensor& embeddings) override;
   // Ties between equal scores come in an unspecified order (torch::topk).
@@ -24,6 +28,11 @@ class ExactIndex : public Index {
   int64_t dim() const override { return dim_; }
   Metric metric() const override { return metric_; }
   std::string describe() const override;
+  std::string spec() const override;
+  RangeResult range_search(const at::Tensor& queries, double radius) const override;
+  int64_t memory_bytes() const override;
+  // The prepared vectors (L2-normalised for cosine) as one .npy file.
+  void save(const std::filesystem::path& file) const override;
 
  private:
   Metric metric_;

@@ -1,5 +1,6 @@
 #include "imret/search/index.hpp"
 
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -7,6 +8,9 @@
 
 #include "imret/core/error.hpp"
 #include "imret/search/exact_index.hpp"
+#ifdef IMRET_WITH_FAISS
+#include "imret/search/faiss_index.hpp"
+#endif
 #include "imret/search/similarity.hpp"
 
 namespace imret::search {
@@ -21,16 +25,69 @@ Metric parse_metric(const std::string& text) {
 
 std::string to_string(Metric metric) { return metric == Metric::Cosine ? "cosine" : "euclidean"; }
 
-std::unique_ptr<Index> make_index(const std::string& spec, c10::Device device) {
-  const std::string valid = "exact, exact:l2, exact:euclidean, exact:cosine";
-  if (spec == "exact") return std::make_unique<ExactIndex>(Metric::Euclidean, device);
+namespace {
+
+constexpr const char* kFaissPrefix = "faiss:";
+
+bool is_faiss(const std::string& spec) { return spec.rfind(kFaissPrefix, 0) == 0; }
+
+// The metric an exact spec names ("exact" alone: `fallback`).
+Metric exact_metric(const std::string& spec, Metric fallback) {
+  if (spec == "exact") return fallback;
   const std::string prefix = "exact:";
   if (spec.rfind(prefix, 0) == 0) {
     const std::string metric = spec.substr(prefix.size());
-    if (metric == "l2" || metric == "euclidean") return std::make_unique<ExactIndex>(Metric::Euclidean, device);
-    if (metric == "cosine") return std::make_unique<ExactIndex>(Metric::Cosine, device);
+    if (metric == "l2" || metric == "euclidean") return Metric::Euclidean;
+    if (metric == "cosine") return Metric::Cosine;
   }
-  throw UsageError("unknown index '" + spec + "': valid indexes are " + valid);
+  throw UsageError("unknown index '" + spec +
+                   "': valid indexes are exact, exact:l2, exact:cosine and faiss:<index_factory string> "
+                   "(faiss:Flat, faiss:IVF256,Flat, faiss:IVF256,PQ16, faiss:HNSW32...)");
+}
+
+void require_faiss(const std::string& spec) {
+  if (!has_faiss())
+    throw UsageError("index '" + spec + "': this imret was built without FAISS (cmake -DIMRET_WITH_FAISS=ON)");
+}
+
+}  // namespace
+
+bool has_faiss() {
+#ifdef IMRET_WITH_FAISS
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::unique_ptr<Index> make_index(const std::string& spec, c10::Device device, Metric metric) {
+  if (is_faiss(spec)) {
+    require_faiss(spec);
+#ifdef IMRET_WITH_FAISS
+    if (device.type() != c10::kCPU) spdlog::warn("{}: FAISS indexes run on the CPU here", spec);
+    return std::make_unique<FaissIndex>(spec.substr(std::string(kFaissPrefix).size()), metric);
+#endif
+  }
+  return std::make_unique<ExactIndex>(exact_metric(spec, metric), device);
+}
+
+std::unique_ptr<Index> load_index(const std::string& spec, Metric metric, const std::filesystem::path& file,
+                                  c10::Device device) {
+  if (is_faiss(spec)) {
+    require_faiss(spec);
+#ifdef IMRET_WITH_FAISS
+    return FaissIndex::load(spec.substr(std::string(kFaissPrefix).size()), metric, file);
+#endif
+  }
+  return ExactIndex::load(exact_metric(spec, metric), file, device);
+}
+
+void Index::set_parameter(const std::string& name, double /*value*/) {
+  throw UsageError(spec() + " has no query-time parameter '" + name + "' (IVF indexes take nprobe, HNSW indexes efSearch)");
+}
+
+RangeResult Index::range_search(const at::Tensor& /*queries*/, double /*radius*/) const {
+  throw UsageError(spec() + ": no range search in this backend");
 }
 
 at::Tensor similarity(const at::Tensor& queries, const at::Tensor& database, Metric metric) {

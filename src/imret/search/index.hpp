@@ -1,13 +1,17 @@
 #pragma once
 // search::Index: nearest-neighbour search over a database of embeddings.
-// One implementation per backend (exact_index.hpp: exact search in LibTorch);
-// make_index builds one from a spec string, as FAISS's index_factory does.
+// One implementation per backend (exact_index.hpp: exact search in LibTorch;
+// faiss_index.hpp: FAISS indexes); make_index builds one from a spec string,
+// as FAISS's index_factory does, and load_index reads one back from its file.
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace imret::search {
 
@@ -25,9 +29,27 @@ struct SearchResult {
   Metric metric = Metric::Euclidean;  // how to read `scores`
 };
 
+// Range search: every database item within `radius` of each query, best first.
+// Euclidean: distance < radius; cosine: similarity > radius (FAISS's rule).
+struct RangeResult {
+  at::Tensor lims;    // Q + 1 int64: query q's results are [lims[q], lims[q + 1])
+  at::Tensor ids;     // lims[Q] int64
+  at::Tensor scores;  // lims[Q] float32, read as SearchResult::scores
+  Metric metric = Metric::Euclidean;
+};
+
 class Index {
  public:
   virtual ~Index() = default;
+  // Whether search() needs a train() first (IVF and PQ indexes do).
+  virtual bool needs_training() const { return false; }
+  // Learns the index's structure (coarse centroids, codebooks) from N x D
+  // sample vectors. Throws imret::Error when there are too few to train at
+  // all; warns when fewer than the index asks for (min_training_points()).
+  virtual void train(const at::Tensor& /*sample*/) {}
+  // The number of training points the index asks for (FAISS: 39 per
+  // centroid); 0 for indexes without training.
+  virtual int64_t min_training_points() const { return 0; }
   // Appends N x D embeddings (any floating dtype and device); ids continue
   // from size(). The first add sets dim(); later adds must match it.
   virtual void add(const at::Tensor& embeddings) = 0;
@@ -38,12 +60,38 @@ class Index {
   virtual int64_t dim() const = 0;  // 0 until the first add
   virtual Metric metric() const = 0;
   virtual std::string describe() const = 0;  // one line, for logs and manifests
+  // The spec string that make_index() takes to build this kind of index.
+  virtual std::string spec() const = 0;
+  // A query-time parameter ("nprobe", "efSearch", ...). Throws UsageError
+  // naming the valid ones when the index has no such parameter.
+  virtual void set_parameter(const std::string& name, double value);
+  // The parameters set so far (name -> value), for manifests and tables.
+  virtual std::vector<std::pair<std::string, double>> parameters() const { return {}; }
+  // Range search; throws UsageError when the backend has none.
+  virtual RangeResult range_search(const at::Tensor& queries, double radius) const;
+  // Bytes the index holds (its serialised size for FAISS).
+  virtual int64_t memory_bytes() const = 0;
+  // Writes the index to `file` atomically (temp file, then rename).
+  virtual void save(const std::filesystem::path& file) const = 0;
 };
 
-// Builds an index from a spec: "exact" (Euclidean), "exact:l2",
-// "exact:euclidean", "exact:cosine". Unknown specs throw UsageError listing
-// the valid ones.
-std::unique_ptr<Index> make_index(const std::string& spec, c10::Device device);
+// Builds an index from a spec:
+//  - "exact" (Euclidean), "exact:l2", "exact:euclidean", "exact:cosine";
+//  - "faiss:<index_factory string>" ("faiss:Flat", "faiss:IVF256,Flat",
+//    "faiss:IVF1024,PQ16", "faiss:HNSW32", "faiss:OPQ16,IVF256,PQ16"...),
+//    Euclidean unless `metric` says cosine (inner product on L2-normalised vectors).
+// For exact specs the metric in the spec wins; `metric` is the default.
+// Unknown specs, and faiss specs in a build without FAISS, throw UsageError.
+std::unique_ptr<Index> make_index(const std::string& spec, c10::Device device,
+                                  Metric metric = Metric::Euclidean);
+
+// Reads an index that Index::save wrote, for the spec it was built from.
+// A missing, truncated or foreign file throws imret::Error naming the file.
+std::unique_ptr<Index> load_index(const std::string& spec, Metric metric, const std::filesystem::path& file,
+                                  c10::Device device);
+
+// Whether this build has the FAISS backends.
+bool has_faiss();
 
 // Full similarity matrix (higher = more similar): minus the Euclidean distance
 // or the cosine similarity. queries Q x D, database N x D (any floating dtype,

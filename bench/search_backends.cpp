@@ -1,0 +1,203 @@
+// Search backends: imret exact search (LibTorch) vs FAISS Flat, IVF and HNSW
+// (through imret's search::Index) and scikit-learn's NearestNeighbors (brute)
+// as the Python peer, on the same vectors and threads, in one run.
+//
+//   build/bench/imret_bench_search_backends [--database DIR --queries DIR]
+//       [--random 1000000] [--dim 128] [--random-queries 2000] [--k 10]
+//       [--threads N] [--no-peer] [--hnsw-m 32] [--ivf-lists 0]
+//
+// --database/--queries: embedding folders (imret embed), e.g. Fashion-MNIST's
+// 60k training and 10k test images. --random N: N x dim standard normal
+// vectors (seed 0) and --random-queries drawn the same way (0: skip).
+// For each set: the build time (train + add) of each index, then queries/s
+// of a top-k search of every query and recall@1/@10 against imret's exact
+// search, for IVF at several nprobe and HNSW at several efSearch values.
+// Ratios: imret exact / FAISS Flat, and each index against imret exact.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "imret/core/embedding_set.hpp"
+#include "imret/core/npy.hpp"
+#include "imret/core/runtime.hpp"
+#include "imret/eval/search_comparison.hpp"
+#include "imret/search/index.hpp"
+
+namespace fs = std::filesystem;
+using imret::search::SearchResult;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+struct Timed {
+  SearchResult result;
+  double queries_per_second = 0;
+};
+
+// Best of `repeats` searches (the first also warms the caches up).
+Timed timed_search(const imret::search::Index& index, const at::Tensor& queries, int64_t k, int repeats) {
+  Timed best;
+  for (int r = 0; r < repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    SearchResult result = index.search(queries, k);
+    const double qps = static_cast<double>(queries.size(0)) / seconds_since(start);
+    if (qps > best.queries_per_second) best = {std::move(result), qps};
+  }
+  return best;
+}
+
+void print_row(const std::string& name, double build_seconds, const Timed& timed, const SearchResult& truth,
+               double exact_qps) {
+  std::printf("  %-34s build %7.2f s  %9.0f queries/s  recall@1 %.4f  recall@10 %.4f  x%.2f exact\n", name.c_str(),
+              build_seconds, timed.queries_per_second, imret::eval::recall_against(timed.result, truth, 1),
+              imret::eval::recall_against(timed.result, truth, 10), timed.queries_per_second / exact_qps);
+  std::fflush(stdout);
+}
+
+struct Built {
+  std::unique_ptr<imret::search::Index> index;
+  double seconds = 0;
+};
+
+Built build(const std::string& spec, const at::Tensor& database) {
+  const auto start = std::chrono::steady_clock::now();
+  auto index = imret::search::make_index(spec, torch::kCPU);
+  if (index->needs_training()) index->train(database);
+  index->add(database);
+  return {std::move(index), seconds_since(start)};
+}
+
+// scikit-learn's NearestNeighbors(algorithm="brute") on the same vectors;
+// returns its queries/s and writes its ids for the recall check.
+double peer_queries_per_second(const at::Tensor& database, const at::Tensor& queries, int64_t k, int threads,
+                               const SearchResult& truth) {
+  const fs::path dir = fs::temp_directory_path() / ("imret_bench_search_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const at::Tensor db = database.contiguous(), q = queries.contiguous();
+  imret::save_npy(dir / "database.npy", db.data_ptr<float>(), db.size(0), db.size(1));
+  imret::save_npy(dir / "queries.npy", q.data_ptr<float>(), q.size(0), q.size(1));
+  const std::string command = "OMP_NUM_THREADS=" + std::to_string(threads) +
+                              " OPENBLAS_NUM_THREADS=" + std::to_string(threads) + " /usr/bin/python3 " +
+                              IMRET_SOURCE_DIR + "/bench/search_backends_peer.py " + dir.string() + " " +
+                              std::to_string(k) + " " + std::to_string(threads);
+  FILE* pipe = popen(command.c_str(), "r");
+  double qps = 0;
+  if (!pipe || std::fscanf(pipe, "%lf", &qps) != 1 || pclose(pipe) != 0) {
+    std::fprintf(stderr, "the scikit-learn peer failed: %s\n", command.c_str());
+    fs::remove_all(dir);
+    return 0;
+  }
+  const imret::FloatMatrix ids = imret::load_npy(dir / "ids.npy");
+  SearchResult peer;
+  peer.ids = torch::from_blob(const_cast<float*>(ids.values.data()), {ids.rows, ids.cols}, torch::kFloat32)
+                 .to(torch::kInt64);
+  std::printf("  %-34s build %7s    %9.0f queries/s  recall@1 %.4f  recall@10 %.4f\n",
+              "scikit-learn NearestNeighbors brute", "-", qps, imret::eval::recall_against(peer, truth, 1),
+              imret::eval::recall_against(peer, truth, 10));
+  fs::remove_all(dir);
+  return qps;
+}
+
+void run_set(const std::string& title, const at::Tensor& database, const at::Tensor& queries, int64_t k, int threads,
+             bool peer, int64_t hnsw_m, int64_t ivf_lists) {
+  const int64_t n = database.size(0);
+  if (ivf_lists <= 0) ivf_lists = n >= 500000 ? 4096 : 1024;  // about 4 sqrt(N), rounded to a power of two
+  std::printf("\n%s: %lld x %lld database, %lld queries, top %lld, %d threads\n", title.c_str(),
+              static_cast<long long>(n), static_cast<long long>(database.size(1)),
+              static_cast<long long>(queries.size(0)), static_cast<long long>(k), threads);
+  const int repeats = n >= 500000 ? 1 : 3;
+  Built exact = build("exact", database);
+  const Timed exact_timed = timed_search(*exact.index, queries, k, repeats);
+  const SearchResult& truth = exact_timed.result;
+  const double exact_qps = exact_timed.queries_per_second;
+  print_row("imret exact (LibTorch)", exact.seconds, exact_timed, truth, exact_qps);
+
+  Built flat = build("faiss:Flat", database);
+  const Timed flat_timed = timed_search(*flat.index, queries, k, repeats);
+  print_row("FAISS Flat", flat.seconds, flat_timed, truth, exact_qps);
+  flat.index.reset();
+
+  const std::string ivf_spec = "faiss:IVF" + std::to_string(ivf_lists) + ",Flat";
+  Built ivf = build(ivf_spec, database);
+  for (int nprobe : {1, 4, 16, 64}) {
+    ivf.index->set_parameter("nprobe", nprobe);
+    print_row(ivf_spec.substr(6) + " nprobe " + std::to_string(nprobe), ivf.seconds,
+              timed_search(*ivf.index, queries, k, repeats), truth, exact_qps);
+  }
+  ivf.index.reset();
+
+  const std::string hnsw_spec = "faiss:HNSW" + std::to_string(hnsw_m);
+  Built hnsw = build(hnsw_spec, database);
+  for (int ef : {16, 32, 64, 128, 256, 512}) {
+    hnsw.index->set_parameter("efSearch", ef);
+    print_row(hnsw_spec.substr(6) + " efSearch " + std::to_string(ef), hnsw.seconds,
+              timed_search(*hnsw.index, queries, k, repeats), truth, exact_qps);
+  }
+  hnsw.index.reset();
+
+  std::printf("  ratio imret exact / FAISS Flat: %.2f\n", exact_qps / flat_timed.queries_per_second);
+  if (peer) {
+    const double peer_qps = peer_queries_per_second(database, queries, k, threads, truth);
+    if (peer_qps > 0) std::printf("  ratio imret exact / scikit-learn: %.2f\n", exact_qps / peer_qps);
+  }
+}
+
+at::Tensor embeddings_of(const std::string& folder) {
+  imret::EmbeddingSet set = imret::load_embedding_set(folder);
+  return torch::from_blob(set.embeddings.values.data(), {set.embeddings.rows, set.embeddings.cols}, torch::kFloat32)
+      .clone();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> options;
+  bool peer = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--no-peer") {
+      peer = false;
+    } else if (flag.rfind("--", 0) == 0 && i + 1 < argc) {
+      options[flag.substr(2)] = argv[++i];
+    } else {
+      std::fprintf(stderr, "unknown argument %s (see the comment at the top of bench/search_backends.cpp)\n", argv[i]);
+      return 2;
+    }
+  }
+  auto option = [&](const std::string& name, int64_t fallback) {
+    return options.count(name) ? std::stoll(options.at(name)) : fallback;
+  };
+  try {
+    const int threads = imret::configure_threads(static_cast<int>(option("threads", 0)));
+    const int64_t k = option("k", 10);
+    const int64_t hnsw_m = option("hnsw-m", 32), ivf_lists = option("ivf-lists", 0);
+    if (options.count("database") != options.count("queries")) {
+      std::fprintf(stderr, "--database and --queries go together\n");
+      return 2;
+    }
+    if (options.count("database"))
+      run_set("embeddings " + options.at("database"), embeddings_of(options.at("database")),
+              embeddings_of(options.at("queries")), k, threads, peer, hnsw_m, ivf_lists);
+    const int64_t random = option("random", 1000000);
+    if (random > 0) {
+      torch::manual_seed(0);
+      const int64_t dim = option("dim", 128);
+      const at::Tensor database = torch::randn({random, dim});
+      const at::Tensor queries = torch::randn({option("random-queries", 2000), dim});
+      run_set("random normal vectors", database, queries, k, threads, peer, hnsw_m, ivf_lists);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,219 @@
+// imret index build|info|search|add: indexes saved to a folder (manifest.json,
+// the index file, items.jsonl), searched later without rebuilding them.
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+
+#include "imret/cli/commands.hpp"
+#include "imret/cli/common.hpp"
+#include "imret/cli/queries.hpp"
+#include "imret/core/error.hpp"
+#include "imret/core/runtime.hpp"
+#include "imret/search/index_store.hpp"
+
+namespace imret::cli {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string megabytes(int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return text;
+}
+
+// Rows for training: all of them, or `limit` drawn at random (seeded).
+at::Tensor training_sample(const at::Tensor& vectors, int64_t limit, uint64_t seed) {
+  if (limit <= 0 || limit >= vectors.size(0)) return vectors;
+  torch::Generator generator = at::detail::createCPUGenerator(seed);
+  return vectors.index_select(0, torch::randperm(vectors.size(0), generator, torch::kLong).narrow(0, 0, limit));
+}
+
+// Trains (when the index needs it) and adds the vectors of `set`.
+int64_t train_and_add(search::Index& index, const EmbeddingSet& set, int64_t train_size, uint64_t seed) {
+  const at::Tensor vectors = embeddings_tensor(set);
+  int64_t trained_on = 0;
+  if (index.needs_training()) {
+    const at::Tensor sample = training_sample(vectors, train_size, seed);
+    const auto start = std::chrono::steady_clock::now();
+    index.train(sample);
+    trained_on = sample.size(0);
+    spdlog::info("trained {} on {} vectors in {:.2f} s", index.spec(), trained_on, seconds_since(start));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  index.add(vectors);
+  spdlog::info("added {} vectors in {:.2f} s", vectors.size(0), seconds_since(start));
+  return trained_on;
+}
+
+void print_info(const search::StoredIndex& stored, const std::filesystem::path& folder) {
+  const search::IndexManifest& m = stored.manifest;
+  std::printf("index      %s\n", folder.string().c_str());
+  std::printf("backend    %s\n", stored.index->describe().c_str());
+  std::printf("metric     %s\n", search::to_string(m.metric).c_str());
+  std::printf("vectors    %lld x %lld\n", static_cast<long long>(m.count), static_cast<long long>(m.dimension));
+  std::printf("memory     %s\n", megabytes(stored.index->memory_bytes()).c_str());
+  if (m.trained_on > 0) std::printf("trained on %lld vectors\n", static_cast<long long>(m.trained_on));
+  for (const auto& [name, value] : m.parameters) std::printf("parameter  %s = %g\n", name.c_str(), value);
+  for (const auto& source : m.sources) std::printf("source     %s\n", source.c_str());
+  if (m.embedding_meta.contains("checkpoint"))
+    std::printf("network    %s\n", m.embedding_meta.at("checkpoint").get<std::string>().c_str());
+  std::printf("imret      %s\n", m.imret_version.c_str());
+}
+
+struct BuildArgs {
+  std::string embeddings;
+  std::string output;
+  std::string index = "exact";
+  std::string metric = "euclidean";
+  int64_t train_size = 0;
+  uint64_t seed = 0;
+  QueryParameterArgs parameters;
+};
+
+void run_build(const BuildArgs& args) {
+  const EmbeddingSet set = load_embedding_set(args.embeddings);
+  auto index = search::make_index(args.index, c10::kCPU, search::parse_metric(args.metric));
+  search::IndexManifest manifest;
+  const auto start = std::chrono::steady_clock::now();
+  manifest.trained_on = train_and_add(*index, set, args.train_size, args.seed);
+  args.parameters.apply(*index);
+  manifest.sources = {std::filesystem::absolute(args.embeddings).lexically_normal().string()};
+  manifest.embedding_meta = set.meta;
+  search::save_index_folder(args.output, *index, manifest, set.items);
+  spdlog::info("built {} in {:.2f} s -> {}", index->describe(), seconds_since(start), args.output);
+}
+
+struct InfoArgs {
+  std::string folder;
+  bool json = false;
+};
+
+void run_info(const InfoArgs& args) {
+  const search::StoredIndex stored = search::load_index_folder(args.folder);
+  if (!args.json) return print_info(stored, args.folder);
+  nlohmann::json out = stored.manifest.to_json();
+  out["memory_bytes"] = stored.index->memory_bytes();
+  out["describe"] = stored.index->describe();
+  std::printf("%s\n", out.dump(2).c_str());
+}
+
+struct IndexSearchArgs {
+  std::string folder;
+  std::string queries;
+  std::vector<std::string> images;
+  std::string checkpoint;
+  int64_t first = 10;
+  int64_t k = 5;
+  double radius = 0;
+  bool range = false;
+  QueryParameterArgs parameters;
+  bool json = false;
+};
+
+void run_index_search(const IndexSearchArgs& args) {
+  if (args.queries.empty() == args.images.empty())
+    throw UsageError("give either --queries (an embedding folder) or --image (image files)");
+  if (args.k < 1) throw UsageError("--k must be at least 1");
+  search::StoredIndex stored = search::load_index_folder(args.folder);
+  args.parameters.apply(*stored.index);
+  const EmbeddingSet queries = args.images.empty()
+                                   ? load_embedding_set(args.queries)
+                                   : embed_query_images(args.images, stored.manifest.embedding_meta, args.checkpoint);
+  const int64_t count = args.first > 0 ? std::min<int64_t>(args.first, queries.embeddings.rows) : queries.embeddings.rows;
+  const at::Tensor query_vectors = embeddings_tensor(queries).narrow(0, 0, count);
+  if (args.range)
+    print_range_results(stored.index->range_search(query_vectors, args.radius), queries.items, stored.items, args.json);
+  else
+    print_search_results(stored.index->search(query_vectors, args.k), queries.items, count, stored.items, args.json);
+}
+
+struct AddArgs {
+  std::string folder;
+  std::string embeddings;
+};
+
+void run_add(const AddArgs& args) {
+  search::StoredIndex stored = search::load_index_folder(args.folder);
+  const EmbeddingSet set = load_embedding_set(args.embeddings);
+  const int64_t dim = stored.index->dim();
+  if (dim > 0 && set.embeddings.cols != dim)
+    throw UsageError(args.embeddings + ": embeddings of " + std::to_string(set.embeddings.cols) +
+                     " dimensions, the index holds " + std::to_string(dim));
+  const nlohmann::json& before = stored.manifest.embedding_meta;
+  for (const char* key : {"checkpoint", "weights"})
+    if (before.contains(key) && set.meta.contains(key) && before.at(key) != set.meta.at(key))
+      spdlog::warn("{}: embedded with {} {}, the index with {}: their distances may not compare", args.embeddings, key,
+                   set.meta.at(key).dump(), before.at(key).dump());
+  if (stored.index->needs_training())
+    throw Error(args.folder + ": the saved index is not trained; build it again");
+  stored.index->add(embeddings_tensor(set));
+  stored.items.insert(stored.items.end(), set.items.begin(), set.items.end());
+  stored.manifest.sources.push_back(std::filesystem::absolute(args.embeddings).lexically_normal().string());
+  search::save_index_folder(args.folder, *stored.index, stored.manifest, stored.items);
+  spdlog::info("added {} vectors: {}", set.embeddings.rows, stored.index->describe());
+}
+
+}  // namespace
+
+void add_index_command(CLI::App& app) {
+  CLI::App* command = app.add_subcommand("index", "Build, inspect, search and extend saved indexes (exact or FAISS)");
+  command->require_subcommand(1);
+
+  auto build = std::make_shared<BuildArgs>();
+  CLI::App* build_command = command->add_subcommand("build", "Index an embedding folder and save it");
+  build_command->add_option("embeddings", build->embeddings, "Embedding folder (from imret embed)")->required();
+  build_command->add_option("-o,--output", build->output, "Index folder to write")->required();
+  build_command
+      ->add_option("--index", build->index,
+                   "exact, exact:cosine or faiss:<index_factory string> (faiss:Flat, faiss:IVF1024,Flat, "
+                   "faiss:IVF1024,PQ16, faiss:HNSW32, faiss:OPQ16,IVF256,PQ16...)")
+      ->capture_default_str();
+  build_command->add_option("--metric", build->metric, "euclidean or cosine (exact:<metric> specs name their own)")
+      ->capture_default_str();
+  build_command->add_option("--train-size", build->train_size,
+                            "Train IVF/PQ indexes on this many random vectors (0: all)")
+      ->capture_default_str();
+  build_command->add_option("--seed", build->seed, "Seed of the training sample")->capture_default_str();
+  build->parameters.add_options(*build_command);
+  build_command->callback([build] { run_build(*build); });
+
+  auto info = std::make_shared<InfoArgs>();
+  CLI::App* info_command = command->add_subcommand("info", "What a saved index holds (loads and checks it)");
+  info_command->add_option("folder", info->folder, "Index folder")->required();
+  info_command->add_flag("--json", info->json, "The manifest as JSON");
+  info_command->callback([info] { run_info(*info); });
+
+  auto search = std::make_shared<IndexSearchArgs>();
+  CLI::App* search_command = command->add_subcommand("search", "Top-K (or range) search in a saved index");
+  search_command->add_option("folder", search->folder, "Index folder")->required();
+  search_command->add_option("-q,--queries", search->queries, "Query embedding folder");
+  search_command->add_option("--image", search->images, "Query image file(s), embedded with the index's network");
+  search_command->add_option("-c,--checkpoint", search->checkpoint,
+                             "Checkpoint for --image (default: the one the indexed embeddings came from)");
+  search_command->add_option("--first", search->first, "Search only the first N queries (0: all)")->capture_default_str();
+  search_command->add_option("-k,--k", search->k, "Results per query")->capture_default_str();
+  search_command
+      ->add_option_function<double>("--radius",
+                                    [search](double r) {
+                                      search->radius = r;
+                                      search->range = true;
+                                    },
+                                    "Range search instead: every item at distance < R (cosine: similarity > R)");
+  search->parameters.add_options(*search_command);
+  search_command->add_flag("--json", search->json, "JSON instead of a table");
+  search_command->callback([search] { run_index_search(*search); });
+
+  auto add = std::make_shared<AddArgs>();
+  CLI::App* add_command = command->add_subcommand("add", "Add the vectors of another embedding folder to a saved index");
+  add_command->add_option("folder", add->folder, "Index folder")->required();
+  add_command->add_option("embeddings", add->embeddings, "Embedding folder to add")->required();
+  add_command->callback([add] { run_add(*add); });
+}
+
+}  // namespace imret::cli

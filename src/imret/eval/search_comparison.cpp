@@ -1,0 +1,249 @@
+#include "imret/eval/search_comparison.hpp"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <sstream>
+#include <unordered_map>
+
+#include "imret/core/atomic_file.hpp"
+#include "imret/core/error.hpp"
+#include "imret/eval/knn.hpp"
+
+namespace imret::eval {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string fixed(double value, int digits) {
+  if (std::isnan(value)) return "-";
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(digits);
+  out << value;
+  return out.str();
+}
+
+std::string parameters_text(const std::vector<std::pair<std::string, double>>& parameters) {
+  std::string text;
+  for (const auto& [name, value] : parameters) {
+    std::ostringstream v;
+    v << value;
+    text += (text.empty() ? "" : ",") + name + "=" + v.str();
+  }
+  return text;
+}
+
+}  // namespace
+
+double average_precision_at_k(const std::vector<bool>& relevant, int64_t num_relevant) {
+  if (num_relevant <= 0) return 0;
+  double sum = 0;
+  int64_t hits = 0;
+  for (size_t i = 0; i < relevant.size(); ++i)
+    if (relevant[i]) sum += static_cast<double>(++hits) / static_cast<double>(i + 1);
+  return sum / static_cast<double>(std::min<int64_t>(num_relevant, static_cast<int64_t>(relevant.size())));
+}
+
+double recall_against(const search::SearchResult& found, const search::SearchResult& exact, int64_t k) {
+  if (found.ids.size(0) != exact.ids.size(0) || found.ids.size(1) < k || exact.ids.size(1) < k)
+    throw Error("recall_against: results of different shapes or fewer than k columns");
+  if (exact.ids.size(0) == 0) return 0;
+  const at::Tensor f = found.ids.narrow(1, 0, k), e = exact.ids.narrow(1, 0, k);
+  const at::Tensor matches = f.unsqueeze(2).eq(e.unsqueeze(1)).logical_and(e.unsqueeze(1).ge(0)).any(2);
+  return matches.sum().item<double>() / static_cast<double>(e.numel());
+}
+
+TopKQuality top_k_quality(const search::SearchResult& result, const std::vector<int64_t>& database_labels,
+                          const std::vector<int64_t>& query_labels) {
+  if (static_cast<int64_t>(query_labels.size()) != result.ids.size(0))
+    throw Error("top_k_quality: " + std::to_string(query_labels.size()) + " query labels for " +
+                std::to_string(result.ids.size(0)) + " result rows");
+  std::unordered_map<int64_t, int64_t> class_size;
+  for (int64_t label : database_labels) ++class_size[label];
+  const int64_t k = result.ids.size(1);
+  auto ids = result.ids.accessor<int64_t, 2>();
+  TopKQuality quality;
+  std::vector<bool> relevant(static_cast<size_t>(k));
+  for (int64_t q = 0; q < result.ids.size(0); ++q) {
+    const int64_t label = query_labels[static_cast<size_t>(q)];
+    const auto size = class_size.find(label);
+    if (label < 0 || size == class_size.end()) continue;
+    for (int64_t r = 0; r < k; ++r) {
+      const int64_t id = ids[q][r];
+      if (id >= static_cast<int64_t>(database_labels.size())) throw Error("top_k_quality: id out of range");
+      relevant[static_cast<size_t>(r)] = id >= 0 && database_labels[static_cast<size_t>(id)] == label;
+    }
+    ++quality.queries;
+    quality.map_at_k += average_precision_at_k(relevant, size->second);
+    quality.precision_at_1 += relevant[0] ? 1.0 : 0.0;
+    const int64_t five = std::min<int64_t>(5, k);
+    quality.precision_at_5 +=
+        static_cast<double>(std::count(relevant.begin(), relevant.begin() + five, true)) / 5.0;
+  }
+  if (quality.queries > 0) {
+    const double n = static_cast<double>(quality.queries);
+    quality.map_at_k /= n;
+    quality.precision_at_1 /= n;
+    quality.precision_at_5 /= n;
+  }
+  return quality;
+}
+
+nlohmann::json SearchBackendResult::to_json() const {
+  auto number = [](double v) { return std::isnan(v) ? nlohmann::json() : nlohmann::json(v); };
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& [name, value] : parameters) params[name] = value;
+  return {{"index", spec},
+          {"parameters", params},
+          {"train_seconds", train_seconds},
+          {"add_seconds", add_seconds},
+          {"memory_bytes", memory_bytes},
+          {"queries_per_second", queries_per_second},
+          {"recall_at_1", recall_at_1},
+          {"recall_at_10", recall_at_10},
+          {"k", k},
+          {"map_at_k", quality.map_at_k},
+          {"precision_at_1", quality.precision_at_1},
+          {"precision_at_5", quality.precision_at_5},
+          {"knn_k", knn_k},
+          {"knn_accuracy", number(knn_accuracy)}};
+}
+
+std::pair<std::string, std::vector<std::pair<std::string, double>>> split_spec_parameters(const std::string& spec) {
+  const size_t at = spec.find('@');
+  if (at == std::string::npos) return {spec, {}};
+  std::vector<std::pair<std::string, double>> parameters;
+  std::istringstream list(spec.substr(at + 1));
+  std::string item;
+  while (std::getline(list, item, ',')) {
+    const size_t eq = item.find('=');
+    try {
+      if (eq == std::string::npos || eq == 0) throw std::invalid_argument(item);
+      size_t used = 0;
+      const double value = std::stod(item.substr(eq + 1), &used);
+      if (used != item.size() - eq - 1) throw std::invalid_argument(item);
+      parameters.emplace_back(item.substr(0, eq), value);
+    } catch (const std::exception&) {
+      throw UsageError("index '" + spec + "': after @ come query-time parameters name=value[,name=value], e.g. @nprobe=16");
+    }
+  }
+  if (parameters.empty()) throw UsageError("index '" + spec + "': nothing after @");
+  return {spec.substr(0, at), parameters};
+}
+
+std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::string>& specs,
+                                                         const at::Tensor& database,
+                                                         const std::vector<int64_t>& database_labels,
+                                                         const at::Tensor& queries,
+                                                         const std::vector<int64_t>& query_labels,
+                                                         const SearchComparisonOptions& options) {
+  if (options.k < 10) throw UsageError("--k must be at least 10 (recall@10 is reported)");
+  if (options.knn_k < 1 || options.knn_k > options.k) throw UsageError("--knn must be in [1, --k]");
+  if (database.size(0) != static_cast<int64_t>(database_labels.size()) ||
+      queries.size(0) != static_cast<int64_t>(query_labels.size()))
+    throw Error("compare_search_backends: labels do not match the embeddings");
+  // Parse every spec first: a typo in the last one fails before any work.
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, double>>>> parsed;
+  for (const auto& spec : specs) {
+    parsed.push_back(split_spec_parameters(spec));
+    search::make_index(parsed.back().first, c10::kCPU, options.metric);
+  }
+  spdlog::info("ground truth: exact {} search of {} queries in {} vectors", search::to_string(options.metric),
+               queries.size(0), database.size(0));
+  auto exact = search::make_index("exact", c10::kCPU, options.metric);
+  exact->add(database);
+  const search::SearchResult truth = exact->search(queries, 10);
+
+  int64_t num_classes = 0;
+  bool labelled = !query_labels.empty();
+  for (int64_t label : database_labels) num_classes = std::max(num_classes, label + 1);
+  for (int64_t label : query_labels) labelled = labelled && label >= 0 && label < num_classes;
+  for (int64_t label : database_labels) labelled = labelled && label >= 0;
+
+  std::vector<SearchBackendResult> rows;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto& [backend, parameters] = parsed[i];
+    SearchBackendResult row;
+    row.spec = specs[i];
+    row.k = options.k;
+    row.knn_k = options.knn_k;
+    spdlog::info("{}: building", specs[i]);
+    auto index = search::make_index(backend, c10::kCPU, options.metric);
+    if (index->needs_training()) {
+      at::Tensor sample = database;
+      if (options.train_size > 0 && options.train_size < database.size(0)) {
+        torch::Generator generator = at::detail::createCPUGenerator(options.seed);
+        sample = database.index_select(
+            0, torch::randperm(database.size(0), generator, torch::kLong).narrow(0, 0, options.train_size));
+      }
+      const auto start = std::chrono::steady_clock::now();
+      index->train(sample);
+      row.train_seconds = seconds_since(start);
+    }
+    const auto add_start = std::chrono::steady_clock::now();
+    index->add(database);
+    row.add_seconds = seconds_since(add_start);
+    for (const auto& [name, value] : parameters) index->set_parameter(name, value);
+    row.parameters = index->parameters();
+    row.memory_bytes = index->memory_bytes();
+    const auto search_start = std::chrono::steady_clock::now();
+    const search::SearchResult found = index->search(queries, options.k);
+    row.queries_per_second = static_cast<double>(queries.size(0)) / seconds_since(search_start);
+    row.recall_at_1 = recall_against(found, truth, 1);
+    row.recall_at_10 = recall_against(found, truth, 10);
+    row.quality = top_k_quality(found, database_labels, query_labels);
+    row.knn_accuracy = labelled ? knn_classify(found, database_labels, query_labels, options.knn_k, num_classes).accuracy
+                                : NAN;
+    spdlog::info("{}: {:.0f} queries/s, recall@10 {:.4f}, mAP@{} {:.4f}", specs[i], row.queries_per_second,
+                 row.recall_at_10, options.k, row.quality.map_at_k);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::string search_comparison_markdown(const std::string& title, const std::vector<SearchBackendResult>& rows) {
+  std::ostringstream md;
+  const int64_t k = rows.empty() ? 0 : rows.front().k;
+  const int64_t knn_k = rows.empty() ? 0 : rows.front().knn_k;
+  md << "# " << title << "\n\n"
+     << "| index | train s | add s | memory MB | queries/s | recall@1 | recall@10 | mAP@" << k
+     << " | P@1 | P@5 | " << knn_k << "-NN acc |\n"
+     << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& r : rows)
+    md << "| `" << r.spec << "` | " << fixed(r.train_seconds, 2) << " | " << fixed(r.add_seconds, 2) << " | "
+       << fixed(static_cast<double>(r.memory_bytes) / 1e6, 1) << " | " << fixed(r.queries_per_second, 0) << " | "
+       << fixed(r.recall_at_1, 4) << " | " << fixed(r.recall_at_10, 4) << " | " << fixed(r.quality.map_at_k, 4) << " | "
+       << fixed(r.quality.precision_at_1, 4) << " | " << fixed(r.quality.precision_at_5, 4) << " | "
+       << fixed(r.knn_accuracy, 4) << " |\n";
+  return md.str();
+}
+
+std::string search_comparison_csv(const std::vector<SearchBackendResult>& rows) {
+  std::ostringstream csv;
+  csv << "index,parameters,train_seconds,add_seconds,memory_bytes,queries_per_second,recall_at_1,recall_at_10,k,"
+         "map_at_k,precision_at_1,precision_at_5,knn_k,knn_accuracy\n";
+  for (const auto& r : rows)
+    csv << '"' << r.spec << "\",\"" << parameters_text(r.parameters) << "\"," << r.train_seconds << ','
+        << r.add_seconds << ',' << r.memory_bytes << ',' << r.queries_per_second << ',' << r.recall_at_1 << ','
+        << r.recall_at_10 << ',' << r.k << ',' << r.quality.map_at_k << ',' << r.quality.precision_at_1 << ','
+        << r.quality.precision_at_5 << ',' << r.knn_k << ',' << (std::isnan(r.knn_accuracy) ? "" : fixed(r.knn_accuracy, 6))
+        << '\n';
+  return csv.str();
+}
+
+void write_search_comparison(const std::filesystem::path& folder, const std::string& title,
+                             const std::vector<SearchBackendResult>& rows, const nlohmann::json& setup) {
+  nlohmann::json json = {{"title", title}, {"setup", setup}, {"rows", nlohmann::json::array()}};
+  for (const auto& r : rows) json["rows"].push_back(r.to_json());
+  write_file_atomic(folder / "results.md", search_comparison_markdown(title, rows));
+  write_file_atomic(folder / "results.csv", search_comparison_csv(rows));
+  write_file_atomic(folder / "results.json", json.dump(2) + "\n");
+}
+
+}  // namespace imret::eval

@@ -1,0 +1,312 @@
+#include "imret/search/faiss_index.hpp"
+
+#include <faiss/AutoTune.h>
+#include <faiss/IVFlib.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexPQ.h>
+#include <faiss/IndexPreTransform.h>
+#include <faiss/VectorTransform.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_factory.h>
+#include <faiss/index_io.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "imret/core/atomic_file.hpp"
+#include "imret/core/error.hpp"
+#include "imret/core/progress.hpp"
+#include "imret/search/similarity.hpp"
+
+namespace imret::search {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int64_t kChunk = 65536;            // vectors per add() call to FAISS (progress between them)
+constexpr int64_t kProgressFrom = 200000;    // show progress for adds and searches this large
+constexpr int64_t kPointsPerCentroid = 39;   // FAISS's own minimum for k-means without a warning
+
+faiss::MetricType faiss_metric(Metric metric) {
+  return metric == Metric::Cosine ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
+}
+
+// The largest number of k-means centroids that training the index learns
+// (IVF coarse centroids, PQ / OPQ codebooks): FAISS needs at least that many
+// training points, and asks for 39 times as many.
+int64_t centroids_to_train(const faiss::Index* index) {
+  int64_t centroids = 0;
+  if (const auto* pre = dynamic_cast<const faiss::IndexPreTransform*>(index)) {
+    for (const faiss::VectorTransform* transform : pre->chain)
+      if (dynamic_cast<const faiss::OPQMatrix*>(transform)) centroids = std::max<int64_t>(centroids, 256);
+    centroids = std::max(centroids, centroids_to_train(pre->index));
+  }
+  if (const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index))
+    centroids = std::max<int64_t>(centroids, static_cast<int64_t>(ivf->nlist));
+  if (const auto* ivfpq = dynamic_cast<const faiss::IndexIVFPQ*>(index))
+    centroids = std::max<int64_t>(centroids, static_cast<int64_t>(ivfpq->pq.ksub));
+  if (const auto* pq = dynamic_cast<const faiss::IndexPQ*>(index))
+    centroids = std::max<int64_t>(centroids, static_cast<int64_t>(pq->pq.ksub));
+  return centroids;
+}
+
+// Training settings imret changes from index_factory's:
+//  - imret warns about small training sets itself (once, with the index
+//    named); FAISS's k-means would print its own warning for every clustering;
+//  - no polysemous training: a simulated-annealing reordering of the PQ codes
+//    that only polysemous search (the `ht` parameter) uses. It does not change
+//    the codebooks or plain search results, and it takes minutes.
+void adjust_training(faiss::Index* index) {
+  if (auto* pre = dynamic_cast<faiss::IndexPreTransform*>(index)) adjust_training(pre->index);
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index)) ivf->cp.min_points_per_centroid = 1;
+  if (auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(index)) {
+    ivfpq->pq.cp.min_points_per_centroid = 1;
+    ivfpq->do_polysemous_training = false;
+  }
+  if (auto* pq = dynamic_cast<faiss::IndexPQ*>(index)) {
+    pq->pq.cp.min_points_per_centroid = 1;
+    pq->do_polysemous_training = false;
+  }
+}
+
+// FAISS's messages carry "Error in <function> at <file>:<line>: "; keep the reason.
+std::string reason(const faiss::FaissException& e) {
+  const std::string text = e.msg;
+  const size_t at = text.find(": ", text.find(" at "));
+  std::string message = at == std::string::npos ? text : text.substr(at + 2);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
+}
+
+}  // namespace
+
+FaissIndex::FaissIndex(std::string factory, Metric metric) : factory_(std::move(factory)), metric_(metric) {
+  if (factory_.empty()) throw UsageError("faiss: needs an index_factory string, e.g. faiss:Flat or faiss:IVF256,Flat");
+}
+
+FaissIndex::~FaissIndex() = default;
+
+std::unique_ptr<FaissIndex> FaissIndex::load(std::string factory, Metric metric, const fs::path& file) {
+  if (!fs::is_regular_file(file)) throw Error(file.string() + ": no such index file");
+  auto index = std::make_unique<FaissIndex>(std::move(factory), metric);
+  try {
+    index->index_.reset(faiss::read_index(file.c_str()));
+  } catch (const faiss::FaissException& e) {
+    throw Error(file.string() + ": not a readable FAISS index (" + reason(e) + ")");
+  }
+  if (index->index_->metric_type != faiss_metric(metric))
+    throw Error(file.string() + ": the FAISS index uses " +
+                (index->index_->metric_type == faiss::METRIC_L2 ? std::string("the L2 metric")
+                                                                 : std::string("another metric than L2")) +
+                ", not what " + to_string(metric) + " search needs");
+  return index;
+}
+
+void FaissIndex::create(int64_t dim) {
+  if (index_) {
+    if (dim != index_->d)
+      throw Error("faiss:" + factory_ + ": vectors have " + std::to_string(dim) + " dimensions, the index " +
+                  std::to_string(index_->d));
+    return;
+  }
+  try {
+    index_.reset(faiss::index_factory(static_cast<int>(dim), factory_.c_str(), faiss_metric(metric_)));
+  } catch (const faiss::FaissException& e) {
+    throw UsageError("faiss:" + factory_ + ": not a valid FAISS index_factory string for " + std::to_string(dim) +
+                     "-d vectors (" + reason(e) + ")");
+  }
+  adjust_training(index_.get());
+}
+
+at::Tensor FaissIndex::prepare(const at::Tensor& vectors, const char* what) const {
+  check_embeddings(vectors, what);
+  at::Tensor prepared = vectors.to(torch::kCPU, torch::kFloat32);
+  if (metric_ == Metric::Cosine)
+    prepared = torch::nn::functional::normalize(prepared, torch::nn::functional::NormalizeFuncOptions().dim(1));
+  return prepared.contiguous();
+}
+
+bool FaissIndex::needs_training() const { return index_ ? !index_->is_trained : true; }
+
+int64_t FaissIndex::min_training_points() const {
+  return index_ ? kPointsPerCentroid * centroids_to_train(index_.get()) : 0;
+}
+
+void FaissIndex::train(const at::Tensor& sample_in) {
+  const at::Tensor sample = prepare(sample_in, "FaissIndex::train");
+  create(sample.size(1));
+  if (index_->is_trained) return;
+  const int64_t n = sample.size(0);
+  const int64_t centroids = centroids_to_train(index_.get());
+  if (n < centroids)
+    throw Error("faiss:" + factory_ + ": " + std::to_string(n) + " training points are too few to train it (it learns " +
+                std::to_string(centroids) + " centroids, so it needs at least " + std::to_string(centroids) +
+                "); use a smaller index or more data");
+  if (n < kPointsPerCentroid * centroids)
+    spdlog::warn("faiss:{}: training on {} points, fewer than the {} it asks for ({} per centroid x {} centroids); "
+                 "the centroids will be poor",
+                 factory_, n, kPointsPerCentroid * centroids, kPointsPerCentroid, centroids);
+  try {
+    index_->train(n, sample.data_ptr<float>());
+  } catch (const faiss::FaissException& e) {
+    throw Error("faiss:" + factory_ + ": training failed on " + std::to_string(n) + " points (" + reason(e) + ")");
+  }
+}
+
+void FaissIndex::add(const at::Tensor& embeddings) {
+  const at::Tensor vectors = prepare(embeddings, "FaissIndex::add");
+  create(vectors.size(1));
+  const int64_t n = vectors.size(0);
+  if (n == 0) return;
+  if (!index_->is_trained)
+    throw Error("faiss:" + factory_ + ": the index must be trained before vectors are added");
+  std::unique_ptr<Progress> progress;
+  if (n >= kProgressFrom) progress = std::make_unique<Progress>("index add", n, "vec");
+  try {
+    for (int64_t start = 0; start < n; start += kChunk) {
+      const int64_t count = std::min(kChunk, n - start);
+      index_->add(count, vectors.data_ptr<float>() + start * vectors.size(1));
+      if (progress) progress->advance(count);
+    }
+  } catch (const faiss::FaissException& e) {
+    throw Error("faiss:" + factory_ + ": adding vectors failed (" + reason(e) + ")");
+  }
+  if (progress) progress->finish();
+}
+
+SearchResult FaissIndex::search(const at::Tensor& queries_in, int64_t k) const {
+  const std::string name = "faiss:" + factory_;
+  if (size() == 0) throw Error(name + ": the index is empty; add embeddings before searching");
+  if (k <= 0) throw Error(name + ": k must be >= 1 (got " + std::to_string(k) + ")");
+  const at::Tensor queries = prepare(queries_in, "FaissIndex::search: queries");
+  if (queries.size(1) != dim())
+    throw Error(name + ": queries have " + std::to_string(queries.size(1)) + " dimensions, the index " +
+                std::to_string(dim()));
+  const int64_t nq = queries.size(0);
+  // FAISS fills every one of the k columns; more than the index holds are -1.
+  at::Tensor distances = torch::empty({nq, k}, torch::kFloat32);
+  at::Tensor labels = torch::empty({nq, k}, torch::kInt64);
+  static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t), "FAISS ids are 64-bit");
+  std::unique_ptr<Progress> progress;
+  if (nq * size() >= kProgressFrom * 10000) progress = std::make_unique<Progress>("search", nq, "queries");
+  const int64_t block = progress ? 1024 : std::max<int64_t>(nq, 1);
+  try {
+    for (int64_t start = 0; start < nq; start += block) {
+      const int64_t count = std::min(block, nq - start);
+      index_->search(count, queries.data_ptr<float>() + start * dim(), k, distances.data_ptr<float>() + start * k,
+                     reinterpret_cast<faiss::Index::idx_t*>(labels.data_ptr<int64_t>()) + start * k);
+      if (progress) progress->advance(count);
+    }
+  } catch (const faiss::FaissException& e) {
+    throw Error(name + ": search failed (" + reason(e) + ")");
+  }
+  if (progress) progress->finish();
+  const at::Tensor missing = labels.lt(0);
+  SearchResult result;
+  result.metric = metric_;
+  result.ids = labels.masked_fill(missing, -1);
+  if (metric_ == Metric::Euclidean)
+    result.scores = distances.clamp_min(0).sqrt_().masked_fill_(missing, std::numeric_limits<float>::infinity());
+  else
+    result.scores = distances.masked_fill(missing, -std::numeric_limits<float>::infinity());
+  return result;
+}
+
+RangeResult FaissIndex::range_search(const at::Tensor& queries_in, double radius) const {
+  const std::string name = "faiss:" + factory_;
+  if (size() == 0) throw Error(name + ": the index is empty; add embeddings before searching");
+  const at::Tensor queries = prepare(queries_in, "FaissIndex::range_search: queries");
+  if (queries.size(1) != dim())
+    throw Error(name + ": queries have " + std::to_string(queries.size(1)) + " dimensions, the index " +
+                std::to_string(dim()));
+  const int64_t nq = queries.size(0);
+  const bool euclidean = metric_ == Metric::Euclidean;
+  if (euclidean && radius <= 0) throw Error(name + ": the radius of a Euclidean range search must be > 0");
+  faiss::RangeSearchResult found(nq);
+  try {
+    index_->range_search(nq, queries.data_ptr<float>(), static_cast<float>(euclidean ? radius * radius : radius),
+                         &found);
+  } catch (const faiss::FaissException& e) {
+    throw UsageError(name + ": no range search (" + reason(e) + ")");
+  }
+  // FAISS returns each query's results unordered: sort them, best first.
+  RangeResult result;
+  result.metric = metric_;
+  result.lims = torch::empty({nq + 1}, torch::kInt64);
+  const int64_t total = static_cast<int64_t>(found.lims[nq]);
+  result.ids = torch::empty({total}, torch::kInt64);
+  result.scores = torch::empty({total}, torch::kFloat32);
+  auto lims = result.lims.accessor<int64_t, 1>();
+  auto ids = result.ids.accessor<int64_t, 1>();
+  auto scores = result.scores.accessor<float, 1>();
+  std::vector<std::pair<float, int64_t>> hits;
+  for (int64_t q = 0; q < nq; ++q) {
+    lims[q] = static_cast<int64_t>(found.lims[q]);
+    hits.clear();
+    for (size_t j = found.lims[q]; j < found.lims[q + 1]; ++j)
+      hits.emplace_back(euclidean ? std::sqrt(std::max(found.distances[j], 0.0f)) : found.distances[j],
+                        static_cast<int64_t>(found.labels[j]));
+    std::sort(hits.begin(), hits.end(), [&](const auto& a, const auto& b) {
+      if (a.first != b.first) return euclidean ? a.first < b.first : a.first > b.first;
+      return a.second < b.second;
+    });
+    for (size_t j = 0; j < hits.size(); ++j) {
+      scores[lims[q] + static_cast<int64_t>(j)] = hits[j].first;
+      ids[lims[q] + static_cast<int64_t>(j)] = hits[j].second;
+    }
+  }
+  lims[nq] = total;
+  return result;
+}
+
+int64_t FaissIndex::size() const { return index_ ? static_cast<int64_t>(index_->ntotal) : 0; }
+
+int64_t FaissIndex::dim() const { return index_ ? static_cast<int64_t>(index_->d) : 0; }
+
+std::string FaissIndex::describe() const {
+  std::ostringstream out;
+  out << "faiss:" << factory_ << " (" << to_string(metric_) << ", " << size() << " vectors, dim " << dim();
+  for (const auto& [name, value] : parameters_) out << ", " << name << " " << value;
+  out << ")";
+  return out.str();
+}
+
+void FaissIndex::set_parameter(const std::string& name, double value) {
+  if (!index_) throw Error("faiss:" + factory_ + ": set parameters after the index is built or loaded");
+  try {
+    faiss::ParameterSpace().set_index_parameter(index_.get(), name, value);
+  } catch (const faiss::FaissException& e) {
+    throw UsageError("faiss:" + factory_ + " has no query-time parameter '" + name +
+                     "' (IVF indexes take nprobe, HNSW indexes efSearch)");
+  }
+  auto it = std::find_if(parameters_.begin(), parameters_.end(), [&](const auto& p) { return p.first == name; });
+  if (it != parameters_.end()) it->second = value;
+  else parameters_.emplace_back(name, value);
+}
+
+int64_t FaissIndex::memory_bytes() const {
+  if (!index_) return 0;
+  faiss::VectorIOWriter writer;
+  faiss::write_index(index_.get(), &writer);
+  return static_cast<int64_t>(writer.data.size());
+}
+
+void FaissIndex::save(const fs::path& file) const {
+  if (!index_) throw Error(file.string() + ": nothing to save, the FAISS index was never built");
+  write_via_temp(file, [&](const fs::path& temp) {
+    try {
+      faiss::write_index(index_.get(), temp.c_str());
+    } catch (const faiss::FaissException& e) {
+      throw Error(file.string() + ": cannot write the FAISS index (" + reason(e) + ")");
+    }
+  });
+}
+
+}  // namespace imret::search

@@ -1,0 +1,155 @@
+#include "imret/search/index_store.hpp"
+
+#include <random>
+
+#include "imret/core/atomic_file.hpp"
+#include "imret/core/error.hpp"
+#include "imret/core/version.hpp"
+
+namespace imret::search {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kFormat = "imret-index-1";
+
+template <typename T>
+T get(const nlohmann::json& json, const char* key, const std::string& source) {
+  if (!json.contains(key)) throw Error(source + ": no \"" + std::string(key) + "\" in the manifest");
+  try {
+    return json.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw Error(source + ": \"" + std::string(key) + "\" has the wrong type (" + json.at(key).dump() + ")");
+  }
+}
+
+// A fresh name next to `folder` (same file system, so renames are atomic).
+fs::path sibling(const fs::path& folder, const char* tag) {
+  std::random_device device;
+  const fs::path parent = folder.parent_path().empty() ? fs::path(".") : folder.parent_path();
+  for (;;) {
+    fs::path candidate = parent / ("." + folder.filename().string() + "." + tag + "-" + std::to_string(device() % 1000000));
+    if (!fs::exists(candidate)) return candidate;
+  }
+}
+
+}  // namespace
+
+nlohmann::json IndexManifest::to_json() const {
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& [name, value] : parameters) params[name] = value;
+  return {{"format", kFormat},         {"imret_version", imret_version.empty() ? kVersion : imret_version},
+          {"backend", backend},        {"metric", to_string(metric)},
+          {"dimension", dimension},    {"count", count},
+          {"index_file", index_file},  {"items_file", items_file},
+          {"parameters", params},      {"trained_on", trained_on},
+          {"sources", sources},        {"embedding_meta", embedding_meta}};
+}
+
+IndexManifest IndexManifest::from_json(const nlohmann::json& json, const std::string& source) {
+  if (!json.is_object()) throw Error(source + ": the manifest is not a JSON object");
+  const std::string format = get<std::string>(json, "format", source);
+  if (format != kFormat) throw Error(source + ": unknown manifest format '" + format + "' (expected " + kFormat + ")");
+  IndexManifest m;
+  m.backend = get<std::string>(json, "backend", source);
+  try {
+    m.metric = parse_metric(get<std::string>(json, "metric", source));
+  } catch (const UsageError& e) {
+    throw Error(source + ": " + e.what());
+  }
+  m.dimension = get<int64_t>(json, "dimension", source);
+  m.count = get<int64_t>(json, "count", source);
+  m.index_file = get<std::string>(json, "index_file", source);
+  m.items_file = get<std::string>(json, "items_file", source);
+  if (m.dimension < 0 || m.count < 0) throw Error(source + ": negative dimension or count");
+  for (const std::string& file : {m.index_file, m.items_file})
+    if (file.empty() || fs::path(file).is_absolute() || file.find("..") != std::string::npos)
+      throw Error(source + ": '" + file + "' is not a file name inside the index folder");
+  const auto parameters = get<nlohmann::json>(json, "parameters", source);
+  if (!parameters.is_object()) throw Error(source + ": \"parameters\" is not an object");
+  for (const auto& [name, value] : parameters.items()) {
+    if (!value.is_number()) throw Error(source + ": parameter '" + name + "' is not a number");
+    m.parameters.emplace_back(name, value.get<double>());
+  }
+  m.trained_on = json.value("trained_on", int64_t{0});
+  m.sources = json.value("sources", std::vector<std::string>());
+  m.embedding_meta = json.value("embedding_meta", nlohmann::json::object());
+  m.imret_version = json.value("imret_version", std::string());
+  return m;
+}
+
+std::string index_file_name(const std::string& spec) {
+  return spec.rfind("faiss:", 0) == 0 ? "index.faiss" : "vectors.npy";
+}
+
+void save_index_folder(const fs::path& folder, const Index& index, IndexManifest manifest,
+                       const std::vector<EmbeddedItem>& items) {
+  if (static_cast<int64_t>(items.size()) != index.size())
+    throw Error(folder.string() + ": " + std::to_string(index.size()) + " indexed vectors but " +
+                std::to_string(items.size()) + " items");
+  manifest.backend = index.spec();
+  manifest.metric = index.metric();
+  manifest.dimension = index.dim();
+  manifest.count = index.size();
+  manifest.index_file = index_file_name(manifest.backend);
+  manifest.parameters = index.parameters();
+  manifest.imret_version = kVersion;
+  if (fs::exists(folder) && !fs::is_directory(folder))
+    throw Error(folder.string() + ": exists and is not a folder");
+
+  const fs::path staging = sibling(folder, "new");
+  try {
+    fs::create_directories(staging);
+    index.save(staging / manifest.index_file);
+    write_file_atomic(staging / manifest.items_file, items_jsonl(items));
+    write_file_atomic(staging / "manifest.json", manifest.to_json().dump(2) + "\n");
+    if (fs::exists(folder)) {
+      const fs::path old = sibling(folder, "old");
+      fs::rename(folder, old);
+      fs::rename(staging, folder);
+      fs::remove_all(old);
+    } else {
+      fs::rename(staging, folder);
+    }
+  } catch (const fs::filesystem_error& e) {
+    fs::remove_all(staging);
+    throw Error(folder.string() + ": cannot write the index (" + e.code().message() + ")");
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove_all(staging, ignored);
+    throw;
+  }
+}
+
+StoredIndex load_index_folder(const fs::path& folder, c10::Device device) {
+  if (!fs::is_directory(folder))
+    throw Error(folder.string() + ": not an index folder (imret index build writes one)");
+  const fs::path manifest_path = folder / "manifest.json";
+  if (!fs::exists(manifest_path)) throw Error(manifest_path.string() + ": no such file (not an index folder?)");
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(read_file(manifest_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(manifest_path.string() + ": malformed JSON: " + e.what());
+  }
+  StoredIndex stored;
+  stored.manifest = IndexManifest::from_json(json, manifest_path.string());
+  const IndexManifest& m = stored.manifest;
+  const fs::path index_path = folder / m.index_file;
+  stored.index = load_index(m.backend, m.metric, index_path, device);
+  const Index& index = *stored.index;
+  auto mismatch = [&](const std::string& what, int64_t file_value, int64_t manifest_value) {
+    return Error(index_path.string() + ": the index holds " + std::to_string(file_value) + " " + what +
+                 " but manifest.json says " + std::to_string(manifest_value) + " (the files do not belong together)");
+  };
+  if (index.size() != m.count) throw mismatch("vectors", index.size(), m.count);
+  if (index.size() > 0 && index.dim() != m.dimension) throw mismatch("dimensions", index.dim(), m.dimension);
+  stored.items = load_items_jsonl(folder / m.items_file);
+  if (static_cast<int64_t>(stored.items.size()) != m.count)
+    throw Error((folder / m.items_file).string() + ": " + std::to_string(stored.items.size()) +
+                " items but the index holds " + std::to_string(m.count) + " vectors");
+  for (const auto& [name, value] : m.parameters) stored.index->set_parameter(name, value);
+  return stored;
+}
+
+}  // namespace imret::search
