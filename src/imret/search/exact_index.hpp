@@ -1,6 +1,8 @@
 #pragma once
 // Exact nearest-neighbour search in LibTorch: blocks of queries against blocks
-// of the database (a matrix product each), top-k per block, merged.
+// of the database (a matrix product each). On the CPU each block's scores are
+// scanned into per-query top-k heaps (top_k.hpp); on CUDA torch::topk per
+// block, merged.
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
@@ -15,8 +17,9 @@ namespace imret::search {
 
 class ExactIndex : public Index {
  public:
-  // block_size: queries per block (>= 1). Database blocks are sized so that a
-  // similarity block holds at most about 64M floats.
+  // block_size: queries per block (>= 1). On the CPU at most 256 queries
+  // against 65536 database items a block; on CUDA database
+  // blocks are sized so that a block holds at most about 64M floats.
   explicit ExactIndex(Metric metric, c10::Device device = c10::kCPU, int64_t block_size = 2048);
   // Reads the vectors that save() wrote (a float32 .npy file).
   static std::unique_ptr<ExactIndex> load(Metric metric, const std::filesystem::path& file, c10::Device device);

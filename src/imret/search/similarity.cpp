@@ -63,4 +63,15 @@ at::Tensor similarity_block(const at::Tensor& queries, const PreparedDatabase& d
   return d2.clamp_min_(0).sqrt_().neg_();
 }
 
+at::Tensor ranking_block(const at::Tensor& queries, const PreparedDatabase& database) {
+  check_embeddings(queries, "queries");
+  const int64_t dim = database.vectors.size(1);
+  if (queries.size(1) != dim)
+    throw Error("dimension mismatch: queries have " + std::to_string(queries.size(1)) + " dimensions, the database " +
+                std::to_string(dim));
+  at::Tensor q = queries.to(database.vectors.device(), torch::kFloat32);
+  if (database.metric == Metric::Cosine) return torch::mm(unit_rows(q), database.vectors.t());
+  return torch::addmm(database.squared_norms.unsqueeze(0), q, database.vectors.t(), /*beta=*/-1, /*alpha=*/2);
+}
+
 }  // namespace imret::search

@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "imret/search/index.hpp"
@@ -27,6 +28,19 @@ PreparedDatabase prepare_database(const at::Tensor& database, Metric metric, c10
 // Euclidean distance (sqrt(max(|q|^2 - 2 q.d + |d|^2, 0))) or the cosine
 // similarity. Needs queries Q x D with D = the database's dimension (checked).
 at::Tensor similarity_block(const at::Tensor& queries, const PreparedDatabase& database);
+
+// Q x N float32 on the database's device that ranks like similarity_block
+// but is cheaper: cosine similarity, or 2 q.d - |d|^2 for Euclidean (minus the
+// squared distance without the query's own |q|^2). Use distances_from_ranking
+// for the few values kept.
+at::Tensor ranking_block(const at::Tensor& queries, const PreparedDatabase& database);
+
+// Euclidean distance from a ranking value and the query's |q|^2:
+// sqrt(max(|q|^2 - ranking, 0)).
+inline float distance_from_ranking(float ranking, float query_squared_norm) {
+  const float d2 = query_squared_norm - ranking;
+  return d2 > 0 ? std::sqrt(d2) : 0.0f;
+}
 
 // Throws imret::Error unless `t` is a 2-D floating tensor; `what` names it.
 void check_embeddings(const at::Tensor& t, const char* what);
