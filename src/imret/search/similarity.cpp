@@ -71,7 +71,7 @@ at::Tensor ranking_block(const at::Tensor& queries, const PreparedDatabase& data
                 std::to_string(dim));
   at::Tensor q = queries.to(database.vectors.device(), torch::kFloat32);
   if (database.metric == Metric::Cosine) return torch::mm(unit_rows(q), database.vectors.t());
-  return torch::addmm(database.squared_norms.unsqueeze(0), q, database.vectors.t(), /*beta=*/-1, /*alpha=*/2);
+  return torch::addmm(database.squared_norms.unsqueeze(0), q, database.vectors.t(), /*beta=*/-0.5, /*alpha=*/1);
 }
 
 }  // namespace imret::search

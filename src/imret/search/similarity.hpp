@@ -30,15 +30,15 @@ PreparedDatabase prepare_database(const at::Tensor& database, Metric metric, c10
 at::Tensor similarity_block(const at::Tensor& queries, const PreparedDatabase& database);
 
 // Q x N float32 on the database's device that ranks like similarity_block
-// but is cheaper: cosine similarity, or 2 q.d - |d|^2 for Euclidean (minus the
-// squared distance without the query's own |q|^2). Use distances_from_ranking
-// for the few values kept.
+// but is cheaper: cosine similarity, or q.d - |d|^2 / 2 for Euclidean (half
+// the squared distance, negated, without the query's own |q|^2). Use
+// distance_from_ranking for the few values kept.
 at::Tensor ranking_block(const at::Tensor& queries, const PreparedDatabase& database);
 
 // Euclidean distance from a ranking value and the query's |q|^2:
-// sqrt(max(|q|^2 - ranking, 0)).
+// sqrt(max(|q|^2 - 2 ranking, 0)).
 inline float distance_from_ranking(float ranking, float query_squared_norm) {
-  const float d2 = query_squared_norm - ranking;
+  const float d2 = query_squared_norm - 2.0f * ranking;
   return d2 > 0 ? std::sqrt(d2) : 0.0f;
 }
 

@@ -22,8 +22,9 @@ TopKHeaps::TopKHeaps(int64_t rows, int64_t k) : rows_(rows), k_(k), heaps_(stati
 }
 
 void TopKHeaps::push(const float* scores, int64_t first_row, int64_t count, int64_t cols, int64_t stride,
-                     int64_t id_offset) {
+                     int64_t id_offset, const float* column_bias) {
   if (first_row < 0 || first_row + count > rows_) throw Error("TopKHeaps::push: rows out of range");
+  auto value_at = [&](const float* row, int64_t c) { return column_bias ? row[c] - column_bias[c] : row[c]; };
   at::parallel_for(0, count, 16, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       auto& heap = heaps_[static_cast<size_t>(first_row + r)];
@@ -31,13 +32,14 @@ void TopKHeaps::push(const float* scores, int64_t first_row, int64_t count, int6
       // With `better` as the heap order, heap.front() is the worst kept candidate.
       int64_t c = 0;
       for (; c < cols && static_cast<int64_t>(heap.size()) < k_; ++c) {
-        if (row[c] != row[c]) continue;  // NaN
-        heap.emplace_back(row[c], id_offset + c);
+        const float value = value_at(row, c);
+        if (value != value) continue;  // NaN
+        heap.emplace_back(value, id_offset + c);
         std::push_heap(heap.begin(), heap.end(), better);
       }
       float worst = heap.empty() ? 0.0f : heap.front().first;
       for (; c < cols; ++c) {
-        const float value = row[c];
+        const float value = value_at(row, c);
         if (!(value >= worst)) continue;  // also drops NaN
         const std::pair<float, int64_t> candidate(value, id_offset + c);
         if (!better(candidate, heap.front())) continue;

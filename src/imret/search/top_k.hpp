@@ -14,9 +14,11 @@ class TopKHeaps {
   TopKHeaps(int64_t rows, int64_t k);
   // Offers `cols` scores of each of rows [first_row, first_row + count) (row
   // r's scores at scores[(r - first_row) * stride ...]), with ids id_offset,
-  // id_offset + 1, ... Rows run in parallel (at::parallel_for). Equal scores
-  // keep the lower id. NaN scores are never kept.
-  void push(const float* scores, int64_t first_row, int64_t count, int64_t cols, int64_t stride, int64_t id_offset);
+  // id_offset + 1, ... minus column_bias[c] when given (cols values). Rows
+  // run in parallel (at::parallel_for). Equal scores keep the lower id. NaN
+  // scores are never kept.
+  void push(const float* scores, int64_t first_row, int64_t count, int64_t cols, int64_t stride, int64_t id_offset,
+            const float* column_bias = nullptr);
   // Row r's best, best first: up to k (score, id) pairs.
   std::vector<std::pair<float, int64_t>> sorted(int64_t row) const;
   int64_t rows() const { return rows_; }
