@@ -85,11 +85,23 @@ expect_error 2 "no range search" -- "$IMRET" index search "$work/hnsw" -q "$work
 
 # compare-search: one table, exact rows with recall 1, Flat too.
 "$IMRET" compare-search -d "$work/db" -q "$work/q" -o "$work/cmp" -k 20 \
-  --index exact --index faiss:Flat --index faiss:IVF16,Flat@nprobe=2 --index faiss:HNSW16@efSearch=64 >"$work/cmp.out" 2>/dev/null
+  --index exact --index faiss:Flat --index faiss:IVF16,Flat@nprobe=2 --index faiss:HNSW16@efSearch=64 --knn-vote distance >"$work/cmp.out" 2>/dev/null
 grep -q "| \`faiss:IVF16,Flat@nprobe=2\` |" "$work/cmp/results.md" || fail "compare-search table: $(cat "$work/cmp/results.md")"
 [[ $(json_value "$work/cmp/results.json" '[r["recall_at_10"] for r in j["rows"]][:2]') == "[1.0, 1.0]" ]] || fail "exact/Flat recall"
 [[ $(json_value "$work/cmp/results.json" '(len(j["rows"]), j["rows"][2]["parameters"]["nprobe"])') == "(4, 2.0)" ]] || fail "compare-search rows"
 head -1 "$work/cmp/results.csv" | grep -q "^index,parameters,train_seconds" || fail "results.csv header"
+# The exact row's distance-weighted 10-NN accuracy is scikit-learn's.
+/usr/bin/python3 - "$work" <<'PY' || fail "k-NN accuracy differs from scikit-learn's KNeighborsClassifier"
+import json, sys, numpy as np
+from sklearn.neighbors import KNeighborsClassifier
+work = sys.argv[1]
+labels = lambda f: [json.loads(l)["label"] for l in open(f)]
+db, q = np.load(f"{work}/db/embeddings.npy"), np.load(f"{work}/q/embeddings.npy")
+knn = KNeighborsClassifier(n_neighbors=10, weights="distance", algorithm="brute").fit(db, labels(f"{work}/db/items.jsonl"))
+expected = knn.score(q, labels(f"{work}/q/items.jsonl"))
+ours = json.load(open(f"{work}/cmp/results.json"))["rows"][0]
+assert ours["knn_vote"] == "distance" and abs(ours["knn_accuracy"] - expected) < 1e-12, (ours, expected)
+PY
 
 # Bad input: one line naming the file, the old index kept.
 cp -r "$work/ivf" "$work/ivf.keep"

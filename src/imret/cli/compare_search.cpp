@@ -21,6 +21,7 @@ struct CompareSearchArgs {
   std::string title = "Search backends";
   int64_t k = 100;
   int64_t knn = 10;
+  std::string knn_vote = "majority";
   int64_t train_size = 0;
   uint64_t seed = 0;
 };
@@ -35,6 +36,9 @@ void run_compare_search(const CompareSearchArgs& args) {
   eval::SearchComparisonOptions options;
   options.k = args.k;
   options.knn_k = args.knn;
+  if (args.knn_vote != "majority" && args.knn_vote != "distance")
+    throw UsageError("--knn-vote: majority or distance (got '" + args.knn_vote + "')");
+  options.knn_distance_weighted = args.knn_vote == "distance";
   options.train_size = args.train_size;
   options.seed = args.seed;
   options.metric = search::parse_metric(args.metric);
@@ -45,7 +49,7 @@ void run_compare_search(const CompareSearchArgs& args) {
     const nlohmann::json setup = {{"database", args.database},       {"queries", args.queries},
                                   {"database_size", database.items.size()}, {"query_count", queries.items.size()},
                                   {"dimension", database.embeddings.cols},  {"metric", args.metric},
-                                  {"k", args.k},                     {"knn", args.knn},
+                                  {"k", args.k},                     {"knn", args.knn}, {"knn_vote", args.knn_vote},
                                   {"train_size", args.train_size},   {"seed", args.seed}};
     eval::write_search_comparison(args.out, args.title, rows, setup);
     std::printf("\nwrote %s/results.md, results.csv and results.json\n", args.out.c_str());
@@ -69,6 +73,8 @@ void add_compare_search_command(CLI::App& app) {
   command->add_option("--metric", args->metric, "euclidean or cosine")->capture_default_str();
   command->add_option("-k,--k", args->k, "Results per query: the timed search and mAP@k")->capture_default_str();
   command->add_option("--knn", args->knn, "k of the k-NN classification")->capture_default_str();
+  command->add_option("--knn-vote", args->knn_vote, "majority, or distance (votes weighted by 1 / distance)")
+      ->capture_default_str();
   command->add_option("--train-size", args->train_size, "Train IVF/PQ indexes on this many random vectors (0: all)")
       ->capture_default_str();
   command->add_option("--seed", args->seed, "Seed of the training sample")->capture_default_str();

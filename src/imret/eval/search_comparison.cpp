@@ -112,6 +112,7 @@ nlohmann::json SearchBackendResult::to_json() const {
           {"precision_at_1", quality.precision_at_1},
           {"precision_at_5", quality.precision_at_5},
           {"knn_k", knn_k},
+          {"knn_vote", knn_distance_weighted ? "distance" : "majority"},
           {"knn_accuracy", number(knn_accuracy)}};
 }
 
@@ -173,6 +174,7 @@ std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::
     row.spec = specs[i];
     row.k = options.k;
     row.knn_k = options.knn_k;
+    row.knn_distance_weighted = options.knn_distance_weighted;
     spdlog::info("{}: building", specs[i]);
     auto index = search::make_index(backend, c10::kCPU, options.metric);
     if (index->needs_training()) {
@@ -198,7 +200,9 @@ std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::
     row.recall_at_1 = recall_against(found, truth, 1);
     row.recall_at_10 = recall_against(found, truth, 10);
     row.quality = top_k_quality(found, database_labels, query_labels);
-    row.knn_accuracy = labelled ? knn_classify(found, database_labels, query_labels, options.knn_k, num_classes).accuracy
+    row.knn_accuracy = labelled ? knn_classify(found, database_labels, query_labels, options.knn_k, num_classes,
+                                               options.knn_distance_weighted)
+                                      .accuracy
                                 : NAN;
     spdlog::info("{}: {:.0f} queries/s, recall@10 {:.4f}, mAP@{} {:.4f}", specs[i], row.queries_per_second,
                  row.recall_at_10, options.k, row.quality.map_at_k);
@@ -211,9 +215,10 @@ std::string search_comparison_markdown(const std::string& title, const std::vect
   std::ostringstream md;
   const int64_t k = rows.empty() ? 0 : rows.front().k;
   const int64_t knn_k = rows.empty() ? 0 : rows.front().knn_k;
+  const bool weighted = !rows.empty() && rows.front().knn_distance_weighted;
   md << "# " << title << "\n\n"
      << "| index | train s | add s | memory MB | queries/s | recall@1 | recall@10 | mAP@" << k
-     << " | P@1 | P@5 | " << knn_k << "-NN acc |\n"
+     << " | P@1 | P@5 | " << knn_k << "-NN acc" << (weighted ? " (distance-weighted)" : "") << " |\n"
      << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& r : rows)
     md << "| `" << r.spec << "` | " << fixed(r.train_seconds, 2) << " | " << fixed(r.add_seconds, 2) << " | "
@@ -227,12 +232,12 @@ std::string search_comparison_markdown(const std::string& title, const std::vect
 std::string search_comparison_csv(const std::vector<SearchBackendResult>& rows) {
   std::ostringstream csv;
   csv << "index,parameters,train_seconds,add_seconds,memory_bytes,queries_per_second,recall_at_1,recall_at_10,k,"
-         "map_at_k,precision_at_1,precision_at_5,knn_k,knn_accuracy\n";
+         "map_at_k,precision_at_1,precision_at_5,knn_k,knn_vote,knn_accuracy\n";
   for (const auto& r : rows)
     csv << '"' << r.spec << "\",\"" << parameters_text(r.parameters) << "\"," << r.train_seconds << ','
         << r.add_seconds << ',' << r.memory_bytes << ',' << r.queries_per_second << ',' << r.recall_at_1 << ','
         << r.recall_at_10 << ',' << r.k << ',' << r.quality.map_at_k << ',' << r.quality.precision_at_1 << ','
-        << r.quality.precision_at_5 << ',' << r.knn_k << ',' << (std::isnan(r.knn_accuracy) ? "" : fixed(r.knn_accuracy, 6))
+        << r.quality.precision_at_5 << ',' << r.knn_k << ',' << (r.knn_distance_weighted ? "distance" : "majority") << ',' << (std::isnan(r.knn_accuracy) ? "" : fixed(r.knn_accuracy, 6))
         << '\n';
   return csv.str();
 }

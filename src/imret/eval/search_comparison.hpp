@@ -48,8 +48,9 @@ struct SearchBackendResult {
   double recall_at_1 = 0, recall_at_10 = 0;  // against exact search
   TopKQuality quality;
   int64_t k = 0;               // the k of the timed search and of mAP@k
-  double knn_accuracy = 0;     // majority vote of the first knn_k neighbours
+  double knn_accuracy = 0;     // vote of the first knn_k neighbours
   int64_t knn_k = 0;
+  bool knn_distance_weighted = false;
   nlohmann::json to_json() const;
 };
 
@@ -60,6 +61,7 @@ std::pair<std::string, std::vector<std::pair<std::string, double>>> split_spec_p
 struct SearchComparisonOptions {
   int64_t k = 100;      // results per query (timed search, mAP@k); >= 10
   int64_t knn_k = 10;   // k-NN classification
+  bool knn_distance_weighted = false;  // votes weighted by 1 / distance (eval::knn_classify)
   int64_t train_size = 0;  // training sample for IVF/PQ (0: the whole database)
   uint64_t seed = 0;
   search::Metric metric = search::Metric::Euclidean;
