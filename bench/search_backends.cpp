@@ -4,7 +4,8 @@
 //
 //   build/bench/imret_bench_search_backends [--database DIR --queries DIR]
 //       [--random 1000000] [--random-kind clustered|gaussian] [--dim 128]
-//       [--random-queries 2000] [--k 10] [--threads N] [--no-peer] [--hnsw-m 32] [--ivf-lists 1024]
+//       [--random-queries 2000] [--k 10] [--threads N] [--no-peer] [--hnsw-m 32] [--ef-construction 40]
+//       [--ivf-lists 1024]
 //
 // --database/--queries: embedding folders (imret embed), e.g. Fashion-MNIST's
 // 60k training and 10k test images. --random N: N x dim random vectors (seed
@@ -75,9 +76,10 @@ struct Built {
   double seconds = 0;
 };
 
-Built build(const std::string& spec, const at::Tensor& database) {
+Built build(const std::string& spec, const at::Tensor& database, int64_t ef_construction = 0) {
   const auto start = std::chrono::steady_clock::now();
   auto index = imret::search::make_index(spec, torch::kCPU);
+  if (ef_construction > 0) index->set_parameter("efConstruction", static_cast<double>(ef_construction));
   if (index->needs_training()) index->train(database);
   index->add(database);
   return {std::move(index), seconds_since(start)};
@@ -115,7 +117,7 @@ double peer_queries_per_second(const at::Tensor& database, const at::Tensor& que
 }
 
 void run_set(const std::string& title, const at::Tensor& database, const at::Tensor& queries, int64_t k, int threads,
-             bool peer, int64_t hnsw_m, int64_t ivf_lists) {
+             bool peer, int64_t hnsw_m, int64_t ivf_lists, int64_t ef_construction) {
   const int64_t n = database.size(0);
   if (ivf_lists <= 0) ivf_lists = 1024;  // about sqrt(N) for 1M; k-means on 2 cores stays under a minute
   std::printf("\n%s: %lld x %lld database, %lld queries, top %lld, %d threads\n", title.c_str(),
@@ -143,10 +145,12 @@ void run_set(const std::string& title, const at::Tensor& database, const at::Ten
   ivf.index.reset();
 
   const std::string hnsw_spec = "faiss:HNSW" + std::to_string(hnsw_m);
-  Built hnsw = build(hnsw_spec, database);
+  Built hnsw = build(hnsw_spec, database, ef_construction);
   for (int ef : {16, 32, 64, 128, 256, 512}) {
     hnsw.index->set_parameter("efSearch", ef);
-    print_row(hnsw_spec.substr(6) + " efSearch " + std::to_string(ef), hnsw.seconds,
+    print_row(hnsw_spec.substr(6) + (ef_construction > 0 ? ",efC " + std::to_string(ef_construction) : "") +
+                  " efSearch " + std::to_string(ef),
+              hnsw.seconds,
               timed_search(*hnsw.index, queries, k, repeats), truth, exact_qps);
   }
   hnsw.index.reset();
@@ -206,13 +210,14 @@ int main(int argc, char** argv) {
     const int threads = imret::configure_threads(static_cast<int>(option("threads", 0)));
     const int64_t k = option("k", 10);
     const int64_t hnsw_m = option("hnsw-m", 32), ivf_lists = option("ivf-lists", 0);
+    const int64_t ef_construction = option("ef-construction", 0);
     if (options.count("database") != options.count("queries")) {
       std::fprintf(stderr, "--database and --queries go together\n");
       return 2;
     }
     if (options.count("database"))
       run_set("embeddings " + options.at("database"), embeddings_of(options.at("database")),
-              embeddings_of(options.at("queries")), k, threads, peer, hnsw_m, ivf_lists);
+              embeddings_of(options.at("queries")), k, threads, peer, hnsw_m, ivf_lists, ef_construction);
     const int64_t random = option("random", 1000000);
     if (random > 0) {
       const int64_t dim = option("dim", 128), count = option("random-queries", 2000);
@@ -229,7 +234,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "--random-kind: clustered or gaussian\n");
         return 2;
       }
-      run_set("random " + kind + " vectors", database, queries, k, threads, peer, hnsw_m, ivf_lists);
+      run_set("random " + kind + " vectors", database, queries, k, threads, peer, hnsw_m, ivf_lists, ef_construction);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -80,9 +80,9 @@ void run_build(const BuildArgs& args) {
   const EmbeddingSet set = load_embedding_set(args.embeddings);
   auto index = search::make_index(args.index, c10::kCPU, search::parse_metric(args.metric));
   search::IndexManifest manifest;
+  args.parameters.apply(*index);  // before adding: efConstruction shapes the graph
   const auto start = std::chrono::steady_clock::now();
   manifest.trained_on = train_and_add(*index, set, args.train_size, args.seed);
-  args.parameters.apply(*index);
   manifest.sources = {std::filesystem::absolute(args.embeddings).lexically_normal().string()};
   manifest.embedding_meta = set.meta;
   search::save_index_folder(args.output, *index, manifest, set.items);

@@ -100,7 +100,8 @@ EmbeddingSet embed_query_images(const std::vector<std::string>& images, const nl
 void QueryParameterArgs::add_options(CLI::App& command) {
   command.add_option("--nprobe", nprobe, "IVF indexes: inverted lists visited per query (FAISS default 1)");
   command.add_option("--ef-search", ef_search, "HNSW indexes: candidate list size per query (FAISS default 16)");
-  command.add_option("--param", params, "Any FAISS query-time parameter, name=value (repeatable)");
+  command.add_option("--param", params,
+                     "Any FAISS parameter, name=value (repeatable); efConstruction (HNSW) applies when building");
 }
 
 void QueryParameterArgs::apply(search::Index& index) const {

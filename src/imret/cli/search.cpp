@@ -34,10 +34,10 @@ void run_search(const SearchArgs& args) {
                                                    : embed_query_images(args.images, database.meta, args.checkpoint);
   const int64_t count = args.first > 0 ? std::min<int64_t>(args.first, queries.embeddings.rows) : queries.embeddings.rows;
   auto index = search::make_index(args.index, parse_device(args.device), search::parse_metric(args.metric));
+  args.parameters.apply(*index);
   const at::Tensor vectors = embeddings_tensor(database);
   if (index->needs_training()) index->train(vectors);
   index->add(vectors);
-  args.parameters.apply(*index);
   const search::SearchResult result = index->search(embeddings_tensor(queries).narrow(0, 0, count), args.k);
   print_search_results(result, queries.items, count, database.items, args.json);
 }

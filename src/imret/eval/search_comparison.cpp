@@ -177,6 +177,7 @@ std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::
     row.knn_distance_weighted = options.knn_distance_weighted;
     spdlog::info("{}: building", specs[i]);
     auto index = search::make_index(backend, c10::kCPU, options.metric);
+    for (const auto& [name, value] : parameters) index->set_parameter(name, value);  // efConstruction: before adding
     if (index->needs_training()) {
       at::Tensor sample = database;
       if (options.train_size > 0 && options.train_size < database.size(0)) {
@@ -191,7 +192,6 @@ std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::
     const auto add_start = std::chrono::steady_clock::now();
     index->add(database);
     row.add_seconds = seconds_since(add_start);
-    for (const auto& [name, value] : parameters) index->set_parameter(name, value);
     row.parameters = index->parameters();
     row.memory_bytes = index->memory_bytes();
     const auto search_start = std::chrono::steady_clock::now();

@@ -2,6 +2,7 @@
 
 #include <faiss/AutoTune.h>
 #include <faiss/IVFlib.h>
+#include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/IndexPQ.h>
@@ -153,6 +154,7 @@ void FaissIndex::create(int64_t dim) {
                      "-d vectors (" + reason(e) + ")");
   }
   adjust_training(index_.get());
+  for (const auto& [name, value] : parameters_) apply_parameter(name, value);
 }
 
 at::Tensor FaissIndex::prepare(const at::Tensor& vectors, const char* what) const {
@@ -311,16 +313,29 @@ std::string FaissIndex::describe() const {
 }
 
 void FaissIndex::set_parameter(const std::string& name, double value) {
-  if (!index_) throw Error("faiss:" + factory_ + ": set parameters after the index is built or loaded");
+  if (index_) apply_parameter(name, value);  // else when the index is made (create())
+  auto it = std::find_if(parameters_.begin(), parameters_.end(), [&](const auto& p) { return p.first == name; });
+  if (it != parameters_.end()) it->second = value;
+  else parameters_.emplace_back(name, value);
+}
+
+void FaissIndex::apply_parameter(const std::string& name, double value) {
+  // Build-time: HNSW's candidate list while linking new vectors (FAISS default 40).
+  if (name == "efConstruction") {
+    faiss::Index* inner = index_.get();
+    if (auto* pre = dynamic_cast<faiss::IndexPreTransform*>(inner)) inner = pre->index;
+    auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(inner);
+    if (!hnsw) throw UsageError("faiss:" + factory_ + " has no parameter 'efConstruction' (HNSW indexes have)");
+    if (value < 1) throw UsageError("efConstruction must be >= 1");
+    hnsw->hnsw.efConstruction = static_cast<int>(value);
+    return;
+  }
   try {
     faiss::ParameterSpace().set_index_parameter(index_.get(), name, value);
   } catch (const faiss::FaissException& e) {
     throw UsageError("faiss:" + factory_ + " has no query-time parameter '" + name +
-                     "' (IVF indexes take nprobe, HNSW indexes efSearch)");
+                     "' (IVF indexes take nprobe, HNSW indexes efSearch and efConstruction)");
   }
-  auto it = std::find_if(parameters_.begin(), parameters_.end(), [&](const auto& p) { return p.first == name; });
-  if (it != parameters_.end()) it->second = value;
-  else parameters_.emplace_back(name, value);
 }
 
 int64_t FaissIndex::memory_bytes() const {

@@ -49,6 +49,7 @@ class FaissIndex : public Index {
 
  private:
   void create(int64_t dim);
+  void apply_parameter(const std::string& name, double value);
   // float32, contiguous, on the CPU; rows L2-normalised for cosine.
   at::Tensor prepare(const at::Tensor& vectors, const char* what) const;
 

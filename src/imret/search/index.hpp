@@ -62,8 +62,10 @@ class Index {
   virtual std::string describe() const = 0;  // one line, for logs and manifests
   // The spec string that make_index() takes to build this kind of index.
   virtual std::string spec() const = 0;
-  // A query-time parameter ("nprobe", "efSearch", ...). Throws UsageError
-  // naming the valid ones when the index has no such parameter.
+  // A parameter: query-time ("nprobe", "efSearch", ...) or, set before the
+  // vectors are added, build-time ("efConstruction"). Throws UsageError naming
+  // the valid ones when the index has no such parameter (a FAISS index not
+  // made yet checks when it is made, at the first train() or add()).
   virtual void set_parameter(const std::string& name, double value);
   // The parameters set so far (name -> value), for manifests and tables.
   virtual std::vector<std::pair<std::string, double>> parameters() const { return {}; }

@@ -142,6 +142,23 @@ TEST(FaissIndex, BadSpecsAndParameters) {
   EXPECT_THROW(flat->add(torch::zeros({2, 9})), imret::Error);
   auto exact = built("exact", torch::randn({10, 8}));
   EXPECT_THROW(exact->set_parameter("nprobe", 4), imret::UsageError);
+  // Parameters set before the index is made apply when it is: a wrong one fails there.
+  auto pending = imret::search::make_index("faiss:Flat", torch::kCPU);
+  pending->set_parameter("efConstruction", 80);
+  EXPECT_THROW(pending->add(torch::zeros({2, 8})), imret::UsageError);
+}
+
+TEST(FaissIndex, EfConstructionIsABuildParameter) {
+  const auto all = clustered(2100, 24, 12);
+  const auto database = all.narrow(0, 0, 2000), queries = all.narrow(0, 2000, 100);
+  auto hnsw = imret::search::make_index("faiss:HNSW16", torch::kCPU);
+  hnsw->set_parameter("efConstruction", 120);  // before adding: shapes the graph
+  hnsw->set_parameter("efSearch", 2000);
+  hnsw->add(database);
+  ASSERT_EQ(hnsw->parameters().size(), 2u);
+  EXPECT_EQ(hnsw->parameters()[0].first, "efConstruction");
+  EXPECT_DOUBLE_EQ(recall_at(hnsw->search(queries, 10), built("exact", database)->search(queries, 10), 10), 1.0);
+  EXPECT_THROW(hnsw->set_parameter("efConstruction", 0), imret::UsageError);
 }
 
 TEST(FaissIndex, RangeSearchMatchesTheExactIndex) {
