@@ -146,7 +146,7 @@ void run_set(const std::string& title, const at::Tensor& database, const at::Ten
 
   const std::string hnsw_spec = "faiss:HNSW" + std::to_string(hnsw_m);
   Built hnsw = build(hnsw_spec, database, ef_construction);
-  for (int ef : {16, 32, 64, 128, 256, 512}) {
+  for (int ef : {16, 32, 64, 96, 128, 256, 512}) {
     hnsw.index->set_parameter("efSearch", ef);
     print_row(hnsw_spec.substr(6) + (ef_construction > 0 ? ",efC " + std::to_string(ef_construction) : "") +
                   " efSearch " + std::to_string(ef),
