@@ -42,8 +42,9 @@ int64_t train_and_add(search::Index& index, const EmbeddingSet& set, int64_t tra
     const at::Tensor sample = training_sample(vectors, train_size, seed);
     const auto start = std::chrono::steady_clock::now();
     index.train(sample);
-    trained_on = sample.size(0);
-    spdlog::info("trained {} on {} vectors in {:.2f} s", index.spec(), trained_on, seconds_since(start));
+    trained_on = index.trained_on();  // 0 for indexes that turned out to need none (HNSW)
+    if (trained_on > 0)
+      spdlog::info("trained {} on {} vectors in {:.2f} s", index.spec(), trained_on, seconds_since(start));
   }
   const auto start = std::chrono::steady_clock::now();
   index.add(vectors);

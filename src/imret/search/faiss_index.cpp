@@ -188,6 +188,7 @@ void FaissIndex::train(const at::Tensor& sample_in) {
   try {
     OneBlasThread one_blas_thread;
     index_->train(n, sample.data_ptr<float>());
+    trained_on_ = n;
   } catch (const faiss::FaissException& e) {
     throw Error("faiss:" + factory_ + ": training failed on " + std::to_string(n) + " points (" + reason(e) + ")");
   }

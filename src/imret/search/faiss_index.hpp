@@ -34,6 +34,7 @@ class FaissIndex : public Index {
   bool needs_training() const override;
   void train(const at::Tensor& sample) override;
   int64_t min_training_points() const override;
+  int64_t trained_on() const override { return trained_on_; }
   void add(const at::Tensor& embeddings) override;
   SearchResult search(const at::Tensor& queries, int64_t k) const override;
   RangeResult range_search(const at::Tensor& queries, double radius) const override;
@@ -57,6 +58,7 @@ class FaissIndex : public Index {
   Metric metric_;
   std::unique_ptr<faiss::Index> index_;
   std::vector<std::pair<std::string, double>> parameters_;
+  int64_t trained_on_ = 0;
 };
 
 }  // namespace imret::search

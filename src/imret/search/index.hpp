@@ -50,6 +50,9 @@ class Index {
   // The number of training points the index asks for (FAISS: 39 per
   // centroid); 0 for indexes without training.
   virtual int64_t min_training_points() const { return 0; }
+  // The points the last train() learned from; 0 when nothing was trained
+  // (a FAISS index made before its kind is known, e.g. HNSW, needs none).
+  virtual int64_t trained_on() const { return 0; }
   // Appends N x D embeddings (any floating dtype and device); ids continue
   // from size(). The first add sets dim(); later adds must match it.
   virtual void add(const at::Tensor& embeddings) = 0;

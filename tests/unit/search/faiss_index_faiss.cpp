@@ -124,6 +124,13 @@ TEST(FaissIndex, TrainingNeedsEnoughPoints) {
   auto small = imret::search::make_index("faiss:IVF16,Flat", torch::kCPU);
   small->train(few);
   EXPECT_FALSE(small->needs_training());
+  EXPECT_EQ(small->trained_on(), 100);
+  // HNSW learns nothing: train() makes the index and reports no training.
+  auto hnsw = imret::search::make_index("faiss:HNSW16", torch::kCPU);
+  EXPECT_TRUE(hnsw->needs_training());  // unknown until the index is made
+  hnsw->train(few);
+  EXPECT_FALSE(hnsw->needs_training());
+  EXPECT_EQ(hnsw->trained_on(), 0);
   small->add(few);
   EXPECT_EQ(small->search(few.narrow(0, 0, 3), 1).ids.size(0), 3);
   // Adding before training is an error, not an abort.
