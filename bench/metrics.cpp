@@ -93,9 +93,6 @@ std::vector<int> parse_ks(const std::string& text) {
   return ks;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 // ---------------------------------------------------------------------------
 // Per-query modes (parity test entry point)
@@ -221,7 +218,7 @@ ImretRun run_imret(const Data& d, const MetricOptions& options, int repeats) {
     imret::eval::MetricsAccumulator accumulator(options);
     for (const auto& m : run.per_query) accumulator.add(m);
     summary = accumulator.summary();
-    run.seconds = std::min(run.seconds, seconds_since(start));
+    run.seconds = std::min(run.seconds, imret::seconds_since(start));
   }
   std::cout << "imret summary (" << at::get_num_threads() << " threads):\n" << summary.to_table();
   return run;
@@ -292,7 +289,7 @@ int bench_mode(const Args& args) {
 
   auto start = std::chrono::steady_clock::now();
   const Data data = make_data(queries, database, classes, static_cast<uint64_t>(args.integer("--seed", 0)));
-  std::cout << "generated scores in " << std::fixed << std::setprecision(2) << seconds_since(start) << " s\n"
+  std::cout << "generated scores in " << std::fixed << std::setprecision(2) << imret::seconds_since(start) << " s\n"
             << std::defaultfloat;
 
   imret::Progress::set_enabled(false);
@@ -311,7 +308,7 @@ int bench_mode(const Args& args) {
     start = std::chrono::steady_clock::now();
     imret::eval::evaluate_retrieval(q, db, imret::search::Metric::Cosine, relevance, options);
     std::cout << std::fixed << std::setprecision(3) << "imret evaluate_retrieval end to end (cosine, dim " << dim
-              << ", similarities + metrics): " << seconds_since(start) << " s\n" << std::defaultfloat;
+              << ", similarities + metrics): " << imret::seconds_since(start) << " s\n" << std::defaultfloat;
   }
   if (args.has("--no-peer")) return 0;
 

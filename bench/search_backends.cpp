@@ -33,6 +33,7 @@
 
 #include "imret/core/embedding_set.hpp"
 #include "imret/core/npy.hpp"
+#include "imret/core/progress.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/eval/search_comparison.hpp"
 #include "imret/search/index.hpp"
@@ -42,9 +43,6 @@ using imret::search::SearchResult;
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 struct Timed {
   SearchResult result;
@@ -57,7 +55,7 @@ Timed timed_search(const imret::search::Index& index, const at::Tensor& queries,
   for (int r = 0; r < repeats; ++r) {
     const auto start = std::chrono::steady_clock::now();
     SearchResult result = index.search(queries, k);
-    const double qps = static_cast<double>(queries.size(0)) / seconds_since(start);
+    const double qps = static_cast<double>(queries.size(0)) / imret::seconds_since(start);
     if (qps > best.queries_per_second) best = {std::move(result), qps};
   }
   return best;
@@ -82,7 +80,7 @@ Built build(const std::string& spec, const at::Tensor& database, int64_t ef_cons
   if (ef_construction > 0) index->set_parameter("efConstruction", static_cast<double>(ef_construction));
   if (index->needs_training()) index->train(database);
   index->add(database);
-  return {std::move(index), seconds_since(start)};
+  return {std::move(index), imret::seconds_since(start)};
 }
 
 // scikit-learn's NearestNeighbors(algorithm="brute") on the same vectors;

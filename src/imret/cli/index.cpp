@@ -11,15 +11,13 @@
 #include "imret/cli/common.hpp"
 #include "imret/cli/queries.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/progress.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/search/index_store.hpp"
 
 namespace imret::cli {
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 std::string megabytes(int64_t bytes) {
   char text[32];
@@ -27,19 +25,12 @@ std::string megabytes(int64_t bytes) {
   return text;
 }
 
-// Rows for training: all of them, or `limit` drawn at random (seeded).
-at::Tensor training_sample(const at::Tensor& vectors, int64_t limit, uint64_t seed) {
-  if (limit <= 0 || limit >= vectors.size(0)) return vectors;
-  torch::Generator generator = at::detail::createCPUGenerator(seed);
-  return vectors.index_select(0, torch::randperm(vectors.size(0), generator, torch::kLong).narrow(0, 0, limit));
-}
-
 // Trains (when the index needs it) and adds the vectors of `set`.
 int64_t train_and_add(search::Index& index, const EmbeddingSet& set, int64_t train_size, uint64_t seed) {
   const at::Tensor vectors = embeddings_tensor(set);
   int64_t trained_on = 0;
   if (index.needs_training()) {
-    const at::Tensor sample = training_sample(vectors, train_size, seed);
+    const at::Tensor sample = search::training_sample(vectors, train_size, seed);
     const auto start = std::chrono::steady_clock::now();
     index.train(sample);
     trained_on = index.trained_on();  // 0 for indexes that turned out to need none (HNSW)
@@ -106,32 +97,23 @@ void run_info(const InfoArgs& args) {
 
 struct IndexSearchArgs {
   std::string folder;
-  std::string queries;
-  std::vector<std::string> images;
-  std::string checkpoint;
-  int64_t first = 10;
-  int64_t k = 5;
+  QueryArgs query;
   double radius = 0;
   bool range = false;
   QueryParameterArgs parameters;
-  bool json = false;
 };
 
 void run_index_search(const IndexSearchArgs& args) {
-  if (args.queries.empty() == args.images.empty())
-    throw UsageError("give either --queries (an embedding folder) or --image (image files)");
-  if (args.k < 1) throw UsageError("--k must be at least 1");
   search::StoredIndex stored = search::load_index_folder(args.folder);
   args.parameters.apply(*stored.index);
-  const EmbeddingSet queries = args.images.empty()
-                                   ? load_embedding_set(args.queries)
-                                   : embed_query_images(args.images, stored.manifest.embedding_meta, args.checkpoint);
-  const int64_t count = args.first > 0 ? std::min<int64_t>(args.first, queries.embeddings.rows) : queries.embeddings.rows;
+  const EmbeddingSet queries = args.query.load(stored.manifest.embedding_meta);
+  const int64_t count = args.query.count(queries);
   const at::Tensor query_vectors = embeddings_tensor(queries).narrow(0, 0, count);
+  const bool json = args.query.json;
   if (args.range)
-    print_range_results(stored.index->range_search(query_vectors, args.radius), queries.items, stored.items, args.json);
+    print_range_results(stored.index->range_search(query_vectors, args.radius), queries.items, stored.items, json);
   else
-    print_search_results(stored.index->search(query_vectors, args.k), queries.items, count, stored.items, args.json);
+    print_search_results(stored.index->search(query_vectors, args.query.k), queries.items, count, stored.items, json);
 }
 
 struct AddArgs {
@@ -193,12 +175,8 @@ void add_index_command(CLI::App& app) {
   auto search = std::make_shared<IndexSearchArgs>();
   CLI::App* search_command = command->add_subcommand("search", "Top-K (or range) search in a saved index");
   search_command->add_option("folder", search->folder, "Index folder")->required();
-  search_command->add_option("-q,--queries", search->queries, "Query embedding folder");
-  search_command->add_option("--image", search->images, "Query image file(s), embedded with the index's network");
-  search_command->add_option("-c,--checkpoint", search->checkpoint,
-                             "Checkpoint for --image (default: the one the indexed embeddings came from)");
-  search_command->add_option("--first", search->first, "Search only the first N queries (0: all)")->capture_default_str();
-  search_command->add_option("-k,--k", search->k, "Results per query")->capture_default_str();
+  search->query.add_options(*search_command, "Query image file(s), embedded with the index's network",
+                            "Checkpoint for --image (default: the one the indexed embeddings came from)");
   search_command
       ->add_option_function<double>("--radius",
                                     [search](double r) {
@@ -207,7 +185,6 @@ void add_index_command(CLI::App& app) {
                                     },
                                     "Range search instead: every item at distance < R (cosine: similarity > R)");
   search->parameters.add_options(*search_command);
-  search_command->add_flag("--json", search->json, "JSON instead of a table");
   search_command->callback([search] { run_index_search(*search); });
 
   auto add = std::make_shared<AddArgs>();

@@ -66,8 +66,11 @@ const EmbeddedItem& item_of(const std::vector<EmbeddedItem>& items, int64_t id) 
 
 }  // namespace
 
-EmbeddingSet embed_query_images(const std::vector<std::string>& images, const nlohmann::json& database_meta,
-                                const std::string& checkpoint) {
+// Image files embedded with `checkpoint`, else with the checkpoint or the
+// weights recorded in `database_meta` (an embedding folder's meta.json).
+// Grey networks (28x28) get each image converted to grey and resized.
+static EmbeddingSet embed_query_images(const std::vector<std::string>& images, const nlohmann::json& database_meta,
+                                       const std::string& checkpoint) {
   models::LoadedNetwork loaded = database_network(checkpoint, database_meta);
   auto transform = data::make_eval_transform(data::Preprocess::from_json(loaded.info.preprocess));
   std::mt19937_64 rng(0);
@@ -95,6 +98,26 @@ EmbeddingSet embed_query_images(const std::vector<std::string>& images, const nl
   queries.embeddings.cols = embedded.size(1);
   queries.embeddings.values.assign(embedded.data_ptr<float>(), embedded.data_ptr<float>() + embedded.numel());
   return queries;
+}
+
+void QueryArgs::add_options(CLI::App& command, const std::string& image_help, const std::string& checkpoint_help) {
+  command.add_option("-q,--queries", queries, "Query embedding folder");
+  command.add_option("--image", images, image_help);
+  command.add_option("-c,--checkpoint", checkpoint, checkpoint_help);
+  command.add_option("--first", first, "Search only the first N queries (0: all)")->capture_default_str();
+  command.add_option("-k,--k", k, "Results per query")->capture_default_str();
+  command.add_flag("--json", json, "JSON instead of a table");
+}
+
+EmbeddingSet QueryArgs::load(const nlohmann::json& database_meta) const {
+  if (queries.empty() == images.empty())
+    throw UsageError("give either --queries (an embedding folder) or --image (image files)");
+  if (k < 1) throw UsageError("--k must be at least 1");
+  return images.empty() ? load_embedding_set(queries) : embed_query_images(images, database_meta, checkpoint);
+}
+
+int64_t QueryArgs::count(const EmbeddingSet& set) const {
+  return first > 0 ? std::min<int64_t>(first, set.embeddings.rows) : set.embeddings.rows;
 }
 
 void QueryParameterArgs::add_options(CLI::App& command) {

@@ -16,11 +16,24 @@ class App;
 
 namespace imret::cli {
 
-// Image files embedded with `checkpoint`, else with the checkpoint or the
-// weights recorded in `database_meta` (an embedding folder's meta.json).
-// Grey networks (28x28) get each image converted to grey and resized.
-EmbeddingSet embed_query_images(const std::vector<std::string>& images, const nlohmann::json& database_meta,
-                                const std::string& checkpoint);
+// The queries of `imret search` and `imret index search`: --queries (an
+// embedding folder) or --image files, --checkpoint, --first, -k, --json.
+struct QueryArgs {
+  std::string queries;
+  std::vector<std::string> images;
+  std::string checkpoint;
+  int64_t first = 10;
+  int64_t k = 5;
+  bool json = false;
+  // `image_help`: how --image files are embedded (the network's source).
+  void add_options(CLI::App& command, const std::string& image_help, const std::string& checkpoint_help);
+  // Checks the options (exactly one query source, k >= 1) and loads the
+  // queries: the folder, or the images embedded with --checkpoint, else with
+  // the network `database_meta` records.
+  EmbeddingSet load(const nlohmann::json& database_meta) const;
+  // How many of `queries` to search: --first of them (0: all).
+  int64_t count(const EmbeddingSet& queries) const;
+};
 
 // --nprobe / --ef-search / --param name=value, applied to an index.
 struct QueryParameterArgs {

@@ -39,6 +39,11 @@ class Progress {
   std::chrono::steady_clock::time_point last_draw_;
 };
 
+// Seconds from `start` to now (steady clock), for timings in logs and tables.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 // "1:05:03" / "4:07" style duration.
 std::string format_duration(double seconds);
 

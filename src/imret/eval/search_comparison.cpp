@@ -11,14 +11,12 @@
 
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/progress.hpp"
 #include "imret/eval/knn.hpp"
 
 namespace imret::eval {
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 std::string fixed(double value, int digits) {
   if (std::isnan(value)) return "-";
@@ -179,12 +177,7 @@ std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::
     auto index = search::make_index(backend, c10::kCPU, options.metric);
     for (const auto& [name, value] : parameters) index->set_parameter(name, value);  // efConstruction: before adding
     if (index->needs_training()) {
-      at::Tensor sample = database;
-      if (options.train_size > 0 && options.train_size < database.size(0)) {
-        torch::Generator generator = at::detail::createCPUGenerator(options.seed);
-        sample = database.index_select(
-            0, torch::randperm(database.size(0), generator, torch::kLong).narrow(0, 0, options.train_size));
-      }
+      const at::Tensor sample = search::training_sample(database, options.train_size, options.seed);
       const auto start = std::chrono::steady_clock::now();
       index->train(sample);
       row.train_seconds = seconds_since(start);

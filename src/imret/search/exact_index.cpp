@@ -84,7 +84,7 @@ SearchResult ExactIndex::search(const at::Tensor& queries, int64_t k) const {
     for (int64_t q0 = 0; q0 < num_queries; q0 += query_block) {
       const int64_t rows = std::min(query_block, num_queries - q0);
       at::Tensor block = all_queries.narrow(0, q0, rows);
-      if (!euclidean) block = block / block.norm(2, {1}, true).clamp_min(1e-12);
+      if (!euclidean) block = unit_rows(block);
       TopKHeaps heaps(rows, k_found);
       int64_t offset = 0;
       for (const PreparedDatabase& chunk : chunks_) {

@@ -161,7 +161,7 @@ at::Tensor FaissIndex::prepare(const at::Tensor& vectors, const char* what) cons
   check_embeddings(vectors, what);
   at::Tensor prepared = vectors.to(torch::kCPU, torch::kFloat32);
   if (metric_ == Metric::Cosine)
-    prepared = torch::nn::functional::normalize(prepared, torch::nn::functional::NormalizeFuncOptions().dim(1));
+    prepared = unit_rows(prepared);
   return prepared.contiguous();
 }
 

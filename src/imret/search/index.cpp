@@ -82,6 +82,12 @@ std::unique_ptr<Index> load_index(const std::string& spec, Metric metric, const 
   return ExactIndex::load(exact_metric(spec, metric), file, device);
 }
 
+at::Tensor training_sample(const at::Tensor& vectors, int64_t limit, uint64_t seed) {
+  if (limit <= 0 || limit >= vectors.size(0)) return vectors;
+  torch::Generator generator = at::detail::createCPUGenerator(seed);
+  return vectors.index_select(0, torch::randperm(vectors.size(0), generator, torch::kLong).narrow(0, 0, limit));
+}
+
 void Index::set_parameter(const std::string& name, double /*value*/) {
   throw UsageError(spec() + " has no query-time parameter '" + name + "' (IVF indexes take nprobe, HNSW indexes efSearch)");
 }

@@ -95,6 +95,10 @@ std::unique_ptr<Index> make_index(const std::string& spec, c10::Device device,
 std::unique_ptr<Index> load_index(const std::string& spec, Metric metric, const std::filesystem::path& file,
                                   c10::Device device);
 
+// The rows to train an index on: all of `vectors`, or `limit` of them drawn
+// at random (seeded) when 0 < limit < their count.
+at::Tensor training_sample(const at::Tensor& vectors, int64_t limit, uint64_t seed);
+
 // Whether this build has the FAISS backends.
 bool has_faiss();
 

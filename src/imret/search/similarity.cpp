@@ -16,9 +16,19 @@ std::string shape_of(const at::Tensor& t) {
   return s.empty() ? "scalar" : s;
 }
 
-at::Tensor unit_rows(const at::Tensor& x) { return x / x.norm(2, {1}, true).clamp_min(1e-12); }
+// The queries as float32 on the database's device, after checking their shape.
+at::Tensor queries_for(const at::Tensor& queries, const PreparedDatabase& database) {
+  check_embeddings(queries, "queries");
+  const int64_t dim = database.vectors.size(1);
+  if (queries.size(1) != dim)
+    throw Error("dimension mismatch: queries have " + std::to_string(queries.size(1)) + " dimensions, the database " +
+                std::to_string(dim));
+  return queries.to(database.vectors.device(), torch::kFloat32);
+}
 
 }  // namespace
+
+at::Tensor unit_rows(const at::Tensor& x) { return x / x.norm(2, {1}, true).clamp_min(1e-12); }
 
 void check_embeddings(const at::Tensor& t, const char* what) {
   if (!t.defined()) throw Error(std::string(what) + ": undefined tensor");
@@ -50,12 +60,7 @@ PreparedDatabase prepare_database(const at::Tensor& database, Metric metric, c10
 }
 
 at::Tensor similarity_block(const at::Tensor& queries, const PreparedDatabase& database) {
-  check_embeddings(queries, "queries");
-  const int64_t dim = database.vectors.size(1);
-  if (queries.size(1) != dim)
-    throw Error("dimension mismatch: queries have " + std::to_string(queries.size(1)) + " dimensions, the database " +
-                std::to_string(dim));
-  at::Tensor q = queries.to(database.vectors.device(), torch::kFloat32);
+  const at::Tensor q = queries_for(queries, database);
   if (database.metric == Metric::Cosine) return torch::mm(unit_rows(q), database.vectors.t());
   // -2 q.d + |d|^2, then + |q|^2, clamped (rounding can make it negative), sqrt, negated.
   at::Tensor d2 = torch::addmm(database.squared_norms.unsqueeze(0), q, database.vectors.t(), 1, -2);
@@ -64,12 +69,7 @@ at::Tensor similarity_block(const at::Tensor& queries, const PreparedDatabase& d
 }
 
 at::Tensor ranking_block(const at::Tensor& queries, const PreparedDatabase& database) {
-  check_embeddings(queries, "queries");
-  const int64_t dim = database.vectors.size(1);
-  if (queries.size(1) != dim)
-    throw Error("dimension mismatch: queries have " + std::to_string(queries.size(1)) + " dimensions, the database " +
-                std::to_string(dim));
-  at::Tensor q = queries.to(database.vectors.device(), torch::kFloat32);
+  const at::Tensor q = queries_for(queries, database);
   if (database.metric == Metric::Cosine) return torch::mm(unit_rows(q), database.vectors.t());
   return torch::addmm(database.squared_norms.unsqueeze(0), q, database.vectors.t(), /*beta=*/-0.5, /*alpha=*/1);
 }

@@ -21,6 +21,9 @@ struct PreparedDatabase {
   PreparedDatabase slice(int64_t start, int64_t length) const;
 };
 
+// Rows scaled to unit L2 norm (norms below 1e-12 count as 1e-12).
+at::Tensor unit_rows(const at::Tensor& x);
+
 // Needs a 2-D floating tensor; throws imret::Error otherwise.
 PreparedDatabase prepare_database(const at::Tensor& database, Metric metric, c10::Device device);
 
