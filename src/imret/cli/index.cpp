@@ -70,6 +70,7 @@ struct BuildArgs {
 
 void run_build(const BuildArgs& args) {
   const EmbeddingSet set = load_embedding_set(args.embeddings);
+  if (set.embeddings.rows == 0) throw UsageError(args.embeddings + ": no embeddings to index (the folder is empty)");
   auto index = search::make_index(args.index, c10::kCPU, search::parse_metric(args.metric));
   search::IndexManifest manifest;
   args.parameters.apply(*index);  // before adding: efConstruction shapes the graph
@@ -124,6 +125,7 @@ struct AddArgs {
 void run_add(const AddArgs& args) {
   search::StoredIndex stored = search::load_index_folder(args.folder);
   const EmbeddingSet set = load_embedding_set(args.embeddings);
+  if (set.embeddings.rows == 0) throw UsageError(args.embeddings + ": no embeddings to add (the folder is empty)");
   const int64_t dim = stored.index->dim();
   if (dim > 0 && set.embeddings.cols != dim)
     throw UsageError(args.embeddings + ": embeddings of " + std::to_string(set.embeddings.cols) +
