@@ -5,7 +5,7 @@
 //   build/bench/imret_bench_search_backends [--database DIR --queries DIR]
 //       [--random 1000000] [--random-kind clustered|gaussian] [--dim 128]
 //       [--random-queries 2000] [--k 10] [--threads N] [--no-peer] [--hnsw-m 32] [--ef-construction 40]
-//       [--ivf-lists 1024]
+//       [--ivf-lists 1024] [--device cpu|cuda]
 //
 // --database/--queries: embedding folders (imret embed), e.g. Fashion-MNIST's
 // 60k training and 10k test images. --random N: N x dim random vectors (seed
@@ -21,6 +21,11 @@
 // of a top-k search of every query and recall@1/@10 against imret's exact
 // search, for IVF at several nprobe and HNSW at several efSearch values.
 // Ratios: imret exact / FAISS Flat, and each index against imret exact.
+//
+// --device cuda: imret's exact search runs on the GPU (queries from and
+// results to the CPU, as a caller has them), and the peer is PyTorch on the
+// same GPU (the same blocked matrix product + topk, in Python); FAISS stays on
+// the CPU. A build without FAISS prints the exact rows and the peer only.
 #include <torch/torch.h>
 
 #include <chrono>
@@ -74,19 +79,21 @@ struct Built {
   double seconds = 0;
 };
 
-Built build(const std::string& spec, const at::Tensor& database, int64_t ef_construction = 0) {
+Built build(const std::string& spec, const at::Tensor& database, int64_t ef_construction = 0,
+            c10::Device device = torch::kCPU) {
   const auto start = std::chrono::steady_clock::now();
-  auto index = imret::search::make_index(spec, torch::kCPU);
+  auto index = imret::search::make_index(spec, device);
   if (ef_construction > 0) index->set_parameter("efConstruction", static_cast<double>(ef_construction));
   if (index->needs_training()) index->train(database);
   index->add(database);
   return {std::move(index), imret::seconds_since(start)};
 }
 
-// scikit-learn's NearestNeighbors(algorithm="brute") on the same vectors;
-// returns its queries/s and writes its ids for the recall check.
+// scikit-learn's NearestNeighbors(algorithm="brute") on the same vectors (or
+// PyTorch on the GPU for --device cuda); returns its queries/s and writes its
+// ids for the recall check.
 double peer_queries_per_second(const at::Tensor& database, const at::Tensor& queries, int64_t k, int threads,
-                               const SearchResult& truth) {
+                               const SearchResult& truth, c10::Device device) {
   const fs::path dir = fs::temp_directory_path() / ("imret_bench_search_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const at::Tensor db = database.contiguous(), q = queries.contiguous();
@@ -95,11 +102,13 @@ double peer_queries_per_second(const at::Tensor& database, const at::Tensor& que
   const std::string command = "OMP_NUM_THREADS=" + std::to_string(threads) +
                               " OPENBLAS_NUM_THREADS=" + std::to_string(threads) + " /usr/bin/python3 " +
                               IMRET_SOURCE_DIR + "/bench/search_backends_peer.py " + dir.string() + " " +
-                              std::to_string(k) + " " + std::to_string(threads);
+                              std::to_string(k) + " " + std::to_string(threads) +
+                              (device.is_cuda() ? " cuda" : "");
+  const std::string name = device.is_cuda() ? "PyTorch mm + topk (CUDA)" : "scikit-learn NearestNeighbors brute";
   FILE* pipe = popen(command.c_str(), "r");
   double qps = 0;
   if (!pipe || std::fscanf(pipe, "%lf", &qps) != 1 || pclose(pipe) != 0) {
-    std::fprintf(stderr, "the scikit-learn peer failed: %s\n", command.c_str());
+    std::fprintf(stderr, "the peer failed: %s\n", command.c_str());
     fs::remove_all(dir);
     return 0;
   }
@@ -107,27 +116,15 @@ double peer_queries_per_second(const at::Tensor& database, const at::Tensor& que
   SearchResult peer;
   peer.ids = torch::from_blob(const_cast<float*>(ids.values.data()), {ids.rows, ids.cols}, torch::kFloat32)
                  .to(torch::kInt64);
-  std::printf("  %-34s build %7s    %9.0f queries/s  recall@1 %.4f  recall@10 %.4f\n",
-              "scikit-learn NearestNeighbors brute", "-", qps, imret::eval::recall_against(peer, truth, 1),
+  std::printf("  %-34s build %7s    %9.0f queries/s  recall@1 %.4f  recall@10 %.4f\n", name.c_str(), "-", qps, imret::eval::recall_against(peer, truth, 1),
               imret::eval::recall_against(peer, truth, 10));
   fs::remove_all(dir);
   return qps;
 }
 
-void run_set(const std::string& title, const at::Tensor& database, const at::Tensor& queries, int64_t k, int threads,
-             bool peer, int64_t hnsw_m, int64_t ivf_lists, int64_t ef_construction) {
-  const int64_t n = database.size(0);
-  if (ivf_lists <= 0) ivf_lists = 1024;  // about sqrt(N) for 1M; k-means on 2 cores stays under a minute
-  std::printf("\n%s: %lld x %lld database, %lld queries, top %lld, %d threads\n", title.c_str(),
-              static_cast<long long>(n), static_cast<long long>(database.size(1)),
-              static_cast<long long>(queries.size(0)), static_cast<long long>(k), threads);
-  const int repeats = n >= 500000 ? 1 : 3;
-  Built exact = build("exact", database);
-  const Timed exact_timed = timed_search(*exact.index, queries, k, repeats);
-  const SearchResult& truth = exact_timed.result;
-  const double exact_qps = exact_timed.queries_per_second;
-  print_row("imret exact (LibTorch)", exact.seconds, exact_timed, truth, exact_qps);
-
+void run_faiss_rows(const at::Tensor& database, const at::Tensor& queries, int64_t k, int repeats,
+                    const SearchResult& truth, double exact_qps, int64_t hnsw_m, int64_t ivf_lists,
+                    int64_t ef_construction) {
   Built flat = build("faiss:Flat", database);
   const Timed flat_timed = timed_search(*flat.index, queries, k, repeats);
   print_row("FAISS Flat", flat.seconds, flat_timed, truth, exact_qps);
@@ -148,15 +145,37 @@ void run_set(const std::string& title, const at::Tensor& database, const at::Ten
     hnsw.index->set_parameter("efSearch", ef);
     print_row(hnsw_spec.substr(6) + (ef_construction > 0 ? ",efC " + std::to_string(ef_construction) : "") +
                   " efSearch " + std::to_string(ef),
-              hnsw.seconds,
-              timed_search(*hnsw.index, queries, k, repeats), truth, exact_qps);
+              hnsw.seconds, timed_search(*hnsw.index, queries, k, repeats), truth, exact_qps);
   }
   hnsw.index.reset();
-
   std::printf("  ratio imret exact / FAISS Flat: %.2f\n", exact_qps / flat_timed.queries_per_second);
+}
+
+void run_set(const std::string& title, const at::Tensor& database, const at::Tensor& queries, int64_t k, int threads,
+             bool peer, int64_t hnsw_m, int64_t ivf_lists, int64_t ef_construction, c10::Device device) {
+  const int64_t n = database.size(0);
+  if (ivf_lists <= 0) ivf_lists = 1024;  // about sqrt(N) for 1M; k-means on 2 cores stays under a minute
+  std::printf("\n%s: %lld x %lld database, %lld queries, top %lld, %d threads\n", title.c_str(),
+              static_cast<long long>(n), static_cast<long long>(database.size(1)),
+              static_cast<long long>(queries.size(0)), static_cast<long long>(k), threads);
+  const int repeats = n >= 500000 && !device.is_cuda() ? 1 : 3;
+  Built exact = build("exact", database, 0, device);
+  const Timed exact_timed = timed_search(*exact.index, queries, k, repeats);
+  const SearchResult& truth = exact_timed.result;
+  const double exact_qps = exact_timed.queries_per_second;
+  print_row(device.is_cuda() ? "imret exact (LibTorch, CUDA)" : "imret exact (LibTorch)", exact.seconds, exact_timed,
+            truth, exact_qps);
+  exact.index.reset();
+
+  if (imret::search::has_faiss())
+    run_faiss_rows(database, queries, k, repeats, truth, exact_qps, hnsw_m, ivf_lists, ef_construction);
+  else
+    std::printf("  (FAISS rows: this build has no FAISS)\n");
+
   if (peer) {
-    const double peer_qps = peer_queries_per_second(database, queries, k, threads, truth);
-    if (peer_qps > 0) std::printf("  ratio imret exact / scikit-learn: %.2f\n", exact_qps / peer_qps);
+    const double peer_qps = peer_queries_per_second(database, queries, k, threads, truth, device);
+    if (peer_qps > 0)
+      std::printf("  ratio imret exact / %s: %.2f\n", device.is_cuda() ? "PyTorch" : "scikit-learn", exact_qps / peer_qps);
   }
 }
 
@@ -206,6 +225,7 @@ int main(int argc, char** argv) {
   };
   try {
     const int threads = imret::configure_threads(static_cast<int>(option("threads", 0)));
+    const c10::Device device = imret::parse_device(options.count("device") ? options.at("device") : "cpu");
     const int64_t k = option("k", 10);
     const int64_t hnsw_m = option("hnsw-m", 32), ivf_lists = option("ivf-lists", 0);
     const int64_t ef_construction = option("ef-construction", 0);
@@ -215,7 +235,7 @@ int main(int argc, char** argv) {
     }
     if (options.count("database"))
       run_set("embeddings " + options.at("database"), embeddings_of(options.at("database")),
-              embeddings_of(options.at("queries")), k, threads, peer, hnsw_m, ivf_lists, ef_construction);
+              embeddings_of(options.at("queries")), k, threads, peer, hnsw_m, ivf_lists, ef_construction, device);
     const int64_t random = option("random", 1000000);
     if (random > 0) {
       const int64_t dim = option("dim", 128), count = option("random-queries", 2000);
@@ -232,7 +252,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "--random-kind: clustered or gaussian\n");
         return 2;
       }
-      run_set("random " + kind + " vectors", database, queries, k, threads, peer, hnsw_m, ivf_lists, ef_construction);
+      run_set("random " + kind + " vectors", database, queries, k, threads, peer, hnsw_m, ivf_lists, ef_construction, device);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -42,9 +42,9 @@ def mine(e, y, miner, margin):
     with torch.no_grad():
         d = euclidean_matrix(e)
         same = y[:, None] == y[None, :]
-        eye = torch.eye(len(y), dtype=torch.bool)
+        eye = torch.eye(len(y), dtype=torch.bool, device=y.device)
         if miner == "batch-hard":
-            anchors = torch.arange(len(y))
+            anchors = torch.arange(len(y), device=y.device)
             positives = d.masked_fill(~same | eye, -1).argmax(1)
             negatives = d.masked_fill(same, float("inf")).argmin(1)
             return anchors, positives, negatives
@@ -82,6 +82,7 @@ def main():
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--method", default="classification")
     parser.add_argument("--miner", default="batch-hard")
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--channels-last", action="store_true", help="NHWC weights and inputs, as imret runs them")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -89,7 +90,9 @@ def main():
     images = torch.from_numpy(read_idx(f"{args.data}/train-images-idx3-ubyte.gz").astype(np.float32) / 255.0)
     images = ((images - 0.2860) / 0.3530).unsqueeze(1).contiguous()
     labels = torch.from_numpy(read_idx(f"{args.data}/train-labels-idx1-ubyte.gz").astype(np.int64))
-    model = ConvNet()
+    device = torch.device(args.device)
+    images, labels = images.to(device), labels.to(device)
+    model = ConvNet().to(device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     model.train()
@@ -100,8 +103,8 @@ def main():
     def indices(b):
         if args.method == "classification":
             start = (b * bs) % (n - bs)
-            return torch.arange(start, start + bs)
-        return torch.cat([members[(b * 25 + torch.arange(25)) % len(members)] for members in by_class])
+            return torch.arange(start, start + bs, device=device)
+        return torch.cat([members[(b * 25 + torch.arange(25, device=device)) % len(members)] for members in by_class])
 
     def step(b):
         index = indices(b)

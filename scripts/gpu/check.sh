@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Runs on a GPU machine lent through the `device` tool (CUDA PyTorch 2.x, no
+# OpenCV, FAISS or Debian packages), from the repository root, with .gpu/
+# carried (scripts/gpu/bundle.sh makes it):
+#   1. builds imret against that machine's CUDA LibTorch, OpenCV and FAISS off;
+#   2. runs the CUDA tests (Cuda* in the unit tests: GPU = CPU results);
+#   3. `imret demo --device cuda` on Fashion-MNIST, end to end;
+#   4. the search and training benchmarks on CUDA (PyTorch on the GPU as peer);
+#   5. the whole CPU unit-test suite under LibTorch 2.x, as time allows.
+# Each stage has its own time limit, so that the logs of the others come back
+# in $OUT whatever happens. Usage: scripts/gpu/check.sh [SECONDS_FOR_ALL]
+set -uo pipefail
+budget=${1:-480}
+start=$SECONDS
+left() { echo $((budget - (SECONDS - start))); }
+OUT=${OUT:-/tmp/imret-gpu}
+mkdir -p "$OUT"
+summary=$OUT/summary.txt
+say() { echo "[$((SECONDS - start)) s] $*" | tee -a "$summary"; }
+stage() {  # stage NAME LIMIT LOG -- command...
+  local name=$1 limit=$2 log=$3
+  shift 4
+  (( limit > $(left) )) && limit=$(left)
+  if (( limit < 10 )); then say "$name: skipped, no time left"; return 1; fi
+  local status=0
+  timeout "$limit" "$@" >>"$log" 2>&1 || status=$?
+  say "$name: exit $status (limit $limit s)"
+  return $status
+}
+
+root=$(pwd)
+prefix=$root/.gpu/prefix/usr
+arch=x86_64-linux-gnu
+export LD_LIBRARY_PATH=$prefix/lib/$arch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+mkdir -p /usr/share/datasets
+[[ -e /usr/share/datasets/fashion-mnist ]] || cp -r "$root/.gpu/fashion-mnist" /usr/share/datasets/
+# Tests and benchmarks call /usr/bin/python3 (Debian's, with the references);
+# here that is the Python that has torch, torchvision and scikit-learn.
+python=$(command -v python3)
+if [[ $python != /usr/bin/python3 ]] && ! /usr/bin/python3 -c 'import torch, sklearn' 2>/dev/null; then
+  [[ -e /usr/bin/python3 ]] && mv /usr/bin/python3 /usr/bin/python3.system
+  printf '#!/bin/sh\nexec %s "$@"\n' "$python" >/usr/bin/python3
+  chmod +x /usr/bin/python3
+fi
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  g++ --version | head -1
+  cmake --version | head -1
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cxx11 abi", torch._C._GLIBCXX_USE_CXX11_ABI)'
+  nproc
+} >"$OUT/machine.txt" 2>&1
+say "machine: $(tr '\n' ' ' <"$OUT/machine.txt")"
+
+torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+stage configure 120 "$OUT/build.log" -- cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DIMRET_WITH_OPENCV=OFF -DIMRET_WITH_FAISS=OFF -DCMAKE_PREFIX_PATH="$torch_prefix" \
+  -Dnlohmann_json_DIR="$prefix/share/cmake/nlohmann_json" -DCLI11_DIR="$prefix/share/cmake/CLI11" \
+  -Dyaml-cpp_DIR="$prefix/lib/$arch/cmake/yaml-cpp" -Dspdlog_DIR="$prefix/lib/$arch/cmake/spdlog" \
+  -Dfmt_DIR="$prefix/lib/$arch/cmake/fmt" -DGTest_DIR="$prefix/lib/$arch/cmake/GTest" \
+  -DZLIB_INCLUDE_DIR="$prefix/include" -DZLIB_LIBRARY="$prefix/lib/$arch/libz.a" || exit 1
+stage build 240 "$OUT/build.log" -- ninja -C build-gpu -k 0
+grep -E "error:|FAILED" "$OUT/build.log" | head -40 >>"$summary"
+
+for stage_name in search models learn; do
+  test=build-gpu/tests/imret_test_$stage_name
+  [[ -x $test ]] && stage "cuda tests ($stage_name)" 150 "$OUT/cuda_tests.log" -- "$test" --gtest_filter='Cuda*'
+done
+grep -E "^\[  (FAILED|PASSED|SKIPPED) " "$OUT/cuda_tests.log" >>"$summary" 2>/dev/null
+
+if [[ -x build-gpu/imret ]]; then
+  stage "demo on CUDA" 120 "$OUT/demo.log" -- build-gpu/imret -q demo --device cuda --out /tmp/demo-cuda
+  grep -E "mAP|@1 |k-NN|took|epoch" "$OUT/demo.log" | tail -12 >>"$summary"
+  cp /tmp/demo-cuda/metrics.json "$OUT/demo_metrics.json" 2>/dev/null
+fi
+bench=build-gpu/bench
+if [[ -x $bench/imret_bench_search_backends ]]; then
+  args=(--device cuda --random 1000000 --random-queries 10000)
+  [[ -d /tmp/demo-cuda/embeddings/queries ]] &&
+    args+=(--database /tmp/demo-cuda/embeddings/database --queries /tmp/demo-cuda/embeddings/queries)
+  stage "search bench (CUDA)" 90 "$OUT/bench.log" -- "$bench/imret_bench_search_backends" "${args[@]}"
+fi
+if [[ -x $bench/imret_bench_train_throughput ]]; then
+  for method in "--method classification" "--method triplet --miner batch-hard" "--method triplet --miner semi-hard"; do
+    # shellcheck disable=SC2086
+    stage "train bench (CUDA) $method" 60 "$OUT/bench.log" -- "$bench/imret_bench_train_throughput" --device cuda \
+      --batches 200 --rounds 2 $method
+  done
+fi
+grep -E "queries/s|ratio|best round" "$OUT/bench.log" >>"$summary" 2>/dev/null
+
+# The CPU unit tests under LibTorch 2.x (the Cuda* ones ran above).
+stage "unit tests (CPU, LibTorch 2.x)" 200 "$OUT/ctest.log" -- \
+  ctest --test-dir build-gpu -j 16 -R '^(core|data|eval|learn|models|search)\.' -E '\.Cuda' --output-on-failure
+grep -E "tests passed|\(Failed\)|\(Timeout\)|Not Run" "$OUT/ctest.log" | head -30 >>"$summary"
+say "done"

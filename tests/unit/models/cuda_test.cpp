@@ -1,0 +1,57 @@
+// The networks give on CUDA what they give on the CPU, with the same weights,
+// in the layout imret runs them (channels-last included). Run where LibTorch
+// sees a GPU (scripts/gpu/check.sh); skipped, with the reason, elsewhere.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "imret/models/channels_last.hpp"
+#include "imret/models/network.hpp"
+
+using namespace imret;
+
+namespace {
+
+void expect_same_outputs(const models::NetworkSpec& spec, const std::vector<int64_t>& input_shape) {
+  torch::manual_seed(0);
+  auto cpu = models::make_network(spec);
+  auto gpu = models::make_network(spec);
+  {
+    torch::NoGradGuard no_grad;
+    const auto parameters = cpu->named_parameters(true);
+    for (auto& item : gpu->named_parameters(true)) item.value().copy_(parameters[item.key()]);
+    const auto buffers = cpu->named_buffers(true);
+    for (auto& item : gpu->named_buffers(true)) item.value().copy_(buffers[item.key()]);
+  }
+  gpu->to(torch::kCUDA);
+  for (bool layout : {false, true}) {
+    if (layout) {
+      models::use_channels_last(*cpu);
+      models::use_channels_last(*gpu);
+    }
+    for (bool training : {false, true}) {  // batch norm: running statistics, then batch statistics
+      cpu->train(training);
+      gpu->train(training);
+      torch::NoGradGuard no_grad;
+      const at::Tensor images = torch::randn(input_shape);
+      const at::Tensor x = layout ? models::channels_last(images) : images;
+      const at::Tensor a = cpu->forward(x);
+      const at::Tensor b = gpu->forward(x.to(torch::kCUDA)).cpu();
+      const double scale = a.abs().max().item<double>();
+      EXPECT_LT((a - b).abs().max().item<double>(), 1e-4 * std::max(1.0, scale))
+          << spec.arch << (layout ? " channels-last" : "") << (training ? " training" : " eval");
+    }
+  }
+}
+
+}  // namespace
+
+TEST(CudaNetwork, ConvNetGivesTheCpuOutputs) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  expect_same_outputs({"convnet", 1, 10, 64}, {32, 1, 28, 28});
+}
+
+TEST(CudaNetwork, ResNetsGiveTheCpuOutputs) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  expect_same_outputs({"resnet18", 3, 8, 0}, {4, 3, 96, 96});
+  expect_same_outputs({"resnet50", 3, 8, 0}, {2, 3, 64, 64});
+}
