@@ -27,6 +27,7 @@
 // same GPU (the same blocked matrix product + topk, in Python); FAISS stays on
 // the CPU. A build without FAISS prints the exact rows and the peer only.
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>

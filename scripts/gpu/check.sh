@@ -4,9 +4,11 @@
 # carried (scripts/gpu/bundle.sh makes it):
 #   1. builds imret against that machine's CUDA LibTorch, OpenCV and FAISS off;
 #   2. runs the CUDA tests (Cuda* in the unit tests: GPU = CPU results);
-#   3. `imret demo --device cuda` on Fashion-MNIST, end to end;
-#   4. the search and training benchmarks on CUDA (PyTorch on the GPU as peer);
-#   5. the whole CPU unit-test suite under LibTorch 2.x, as time allows.
+#   3. takes a backtrace (cuda-gdb) of std::filesystem::remove_all crashing on
+#      a non-empty folder, seen with the PyTorch 2.11 wheel (docs/gpu.md);
+#   4. `imret demo --device cuda` on Fashion-MNIST, end to end;
+#   5. the search and training benchmarks on CUDA (PyTorch on the GPU as peer);
+#   6. the whole CPU unit-test suite under LibTorch 2.x, as time allows.
 # Each stage has its own time limit, so that the logs of the others come back
 # in $OUT whatever happens. Usage: scripts/gpu/check.sh [SECONDS_FOR_ALL]
 set -uo pipefail
@@ -67,6 +69,17 @@ for stage_name in search models learn; do
 done
 grep -E "^\[  (FAILED|PASSED|SKIPPED) " "$OUT/cuda_tests.log" >>"$summary" 2>/dev/null
 
+# Diagnosis of the remove_all crash (docs/gpu.md): which libraries come first,
+# what LibTorch exports of std::filesystem, and where the crash is.
+{
+  readelf -d build-gpu/tests/imret_test_data | grep NEEDED
+  torch_lib=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')/lib
+  nm -D --defined-only "$torch_lib/libtorch_cpu.so" | grep -c filesystem
+  nm -DC --defined-only "$torch_lib/libtorch_cpu.so" | grep filesystem | head -20
+} >"$OUT/diagnosis.txt" 2>&1
+stage "remove_all backtrace" 60 "$OUT/diagnosis.txt" -- cuda-gdb -batch -ex run -ex bt \
+  --args build-gpu/tests/imret_test_data --gtest_filter=Idx.ReadsPlainFiles
+
 if [[ -x build-gpu/imret ]]; then
   stage "demo on CUDA" 120 "$OUT/demo.log" -- build-gpu/imret -q demo --device cuda --out /tmp/demo-cuda
   grep -E "mAP|@1 |k-NN|took|epoch" "$OUT/demo.log" | tail -12 >>"$summary"
@@ -92,4 +105,5 @@ grep -E "queries/s|ratio|best round" "$OUT/bench.log" >>"$summary" 2>/dev/null
 stage "unit tests (CPU, LibTorch 2.x)" 200 "$OUT/ctest.log" -- \
   ctest --test-dir build-gpu -j 16 -R '^(core|data|eval|learn|models|search)\.' -E '\.Cuda' --output-on-failure
 grep -E "tests passed|\(Failed\)|\(Timeout\)|Not Run" "$OUT/ctest.log" | head -30 >>"$summary"
+
 say "done"
