@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   imret::cli::add_demo_command(app);
   imret::cli::add_experiment_command(app);
   imret::cli::add_weights_command(app);
+  imret::cli::add_visualize_command(app);
 
   try {
     app.parse(argc, argv);

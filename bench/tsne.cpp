@@ -1,0 +1,169 @@
+// t-SNE: imret's (src/imret/viz/tsne.hpp) against scikit-learn 1.2's TSNE
+// (bench/tsne_peer.py) on the same points, defaults and threads, in one run.
+//
+//   build/bench/imret_bench_tsne [--n 10000] [--embeddings DIR] [--threads N]
+//       [--method barnes_hut|exact] [--quality-sample 10000] [--no-peer]
+//
+// Points: the first --n rows of an embedding folder (imret embed) with
+// --embeddings; otherwise Fashion-MNIST's test then training images
+// (/usr/share/datasets/fashion-mnist, 70k in all) as pixels in [0, 1],
+// PCA-reduced to 50-D (the usual preprocessing before t-SNE), the first --n.
+// Both sides get the same float32 matrix. Prints the seconds of each (the
+// whole fit: neighbours, affinities, PCA init, optimisation), the ratio, the
+// KL divergence, trustworthiness (k = 10, on a random subset of
+// --quality-sample points when N is larger: it needs all N^2 input ranks) and
+// leave-one-out 10-NN accuracy of each embedding, computed by the same imret code.
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "imret/core/embedding_set.hpp"
+#include "imret/core/npy.hpp"
+#include "imret/core/progress.hpp"
+#include "imret/core/runtime.hpp"
+#include "imret/data/idx.hpp"
+#include "imret/viz/trustworthiness.hpp"
+#include "imret/viz/tsne.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int64_t kPcaDimensions = 50;
+
+struct Points {
+  std::string name;
+  at::Tensor data;  // N x D float32
+  std::vector<int64_t> labels;
+};
+
+// PCA to `dims` by the covariance's eigenvectors (D x D: cheap for pixels).
+at::Tensor pca(const at::Tensor& x, int64_t dims) {
+  const at::Tensor centred = x - x.mean(0, true);
+  const at::Tensor covariance = centred.t().matmul(centred);
+  const at::Tensor vectors = std::get<1>(torch::linalg_eigh(covariance.to(torch::kFloat64)));  // ascending
+  return centred.matmul(vectors.flip(1).slice(1, 0, dims).to(torch::kFloat32)).contiguous();
+}
+
+Points fashion_mnist(int64_t n) {
+  at::Tensor pixels;
+  std::vector<int64_t> labels;
+  for (const std::string split : {"test", "train"}) {
+    const auto set = imret::data::load_mnist_folder(imret::data::kDefaultFashionMnist, split);
+    std::vector<int64_t> all(static_cast<size_t>(set->size()));
+    std::iota(all.begin(), all.end(), 0);
+    const at::Tensor images = set->load_many(all).reshape({set->size(), -1});
+    pixels = pixels.defined() ? torch::cat({pixels, images}) : images;
+    for (const int64_t i : all) labels.push_back(set->label(i));
+  }
+  n = std::min<int64_t>(n, pixels.size(0));
+  labels.resize(static_cast<size_t>(n));
+  return {"Fashion-MNIST pixels, PCA 50-D", pca(pixels.slice(0, 0, n), kPcaDimensions), labels};
+}
+
+Points embedding_folder(const std::string& folder, int64_t n) {
+  imret::EmbeddingSet set = imret::load_embedding_set(folder);
+  const imret::FloatMatrix& m = set.embeddings;
+  n = std::min(n, m.rows);
+  std::vector<int64_t> labels = set.labels();
+  labels.resize(static_cast<size_t>(n));
+  return {"embeddings " + folder,
+          torch::from_blob(const_cast<float*>(m.values.data()), {m.rows, m.cols}, torch::kFloat32).slice(0, 0, n).clone(),
+          labels};
+}
+
+struct Fit {
+  at::Tensor embedding;
+  double seconds = 0;
+  double kl = 0;
+};
+
+// scikit-learn's TSNE on data.npy in `dir`; an undefined embedding on failure.
+Fit peer_fit(const fs::path& dir, const std::string& method, int threads) {
+  const std::string command = "OMP_NUM_THREADS=" + std::to_string(threads) +
+                              " OPENBLAS_NUM_THREADS=" + std::to_string(threads) + " /usr/bin/python3 " +
+                              IMRET_SOURCE_DIR + "/bench/tsne_peer.py " + dir.string() + " " + method + " " +
+                              std::to_string(threads);
+  FILE* pipe = popen(command.c_str(), "r");
+  Fit fit;
+  if (!pipe || std::fscanf(pipe, "%lf %lf", &fit.seconds, &fit.kl) != 2 || pclose(pipe) != 0) {
+    std::fprintf(stderr, "the peer failed: %s\n", command.c_str());
+    return {};
+  }
+  const imret::FloatMatrix m = imret::load_npy(dir / "embedding.npy");
+  fit.embedding = torch::from_blob(const_cast<float*>(m.values.data()), {m.rows, m.cols}, torch::kFloat32).clone();
+  return fit;
+}
+
+void print_row(const std::string& name, const Fit& fit, const Points& points, const at::Tensor& sample) {
+  const double trust =
+      imret::viz::trustworthiness(points.data.index_select(0, sample), fit.embedding.index_select(0, sample), 10);
+  std::printf("  %-26s %9.2f s  KL %.4f  trustworthiness(10) %.4f", name.c_str(), fit.seconds, fit.kl, trust);
+  if (!points.labels.empty()) std::printf("  10-NN accuracy %.4f", imret::viz::knn_accuracy(fit.embedding, points.labels, 10));
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> options;
+  bool peer = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--no-peer") {
+      peer = false;
+    } else if (flag.rfind("--", 0) == 0 && i + 1 < argc) {
+      options[flag.substr(2)] = argv[++i];
+    } else {
+      std::fprintf(stderr, "unknown argument %s (see the comment at the top of bench/tsne.cpp)\n", argv[i]);
+      return 2;
+    }
+  }
+  const auto option = [&](const std::string& name, int64_t fallback) {
+    return options.count(name) ? std::stoll(options.at(name)) : fallback;
+  };
+  try {
+    const int threads = imret::configure_threads(static_cast<int>(option("threads", 0)));
+    const int64_t n = option("n", 10000), quality_sample = option("quality-sample", 10000);
+    imret::viz::TsneOptions tsne_options;
+    tsne_options.method = options.count("method") ? options.at("method") : "barnes_hut";
+    const Points points =
+        options.count("embeddings") ? embedding_folder(options.at("embeddings"), n) : fashion_mnist(n);
+    const int64_t rows = points.data.size(0);
+    std::printf("t-SNE of %lld points (%s, %lld-D), %s, %d threads\n", static_cast<long long>(rows),
+                points.name.c_str(), static_cast<long long>(points.data.size(1)), tsne_options.method.c_str(),
+                threads);
+    torch::manual_seed(0);
+    const at::Tensor sample =
+        rows > quality_sample ? torch::randperm(rows).slice(0, 0, quality_sample) : torch::arange(rows);
+    if (rows > quality_sample)
+      std::printf("  (trustworthiness on a random %lld of the points)\n", static_cast<long long>(quality_sample));
+
+    const auto start = std::chrono::steady_clock::now();
+    const imret::viz::TsneResult ours = imret::viz::tsne(points.data, tsne_options);
+    const Fit imret_fit{ours.embedding, imret::seconds_since(start), ours.kl_divergence};
+    print_row("imret", imret_fit, points, sample);
+    if (!peer) return 0;
+
+    const fs::path dir = fs::temp_directory_path() / ("imret_bench_tsne_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    imret::save_npy(dir / "data.npy", points.data.data_ptr<float>(), rows, points.data.size(1));
+    const Fit theirs = peer_fit(dir, tsne_options.method, threads);
+    fs::remove_all(dir);
+    if (!theirs.embedding.defined()) return 1;
+    print_row("scikit-learn TSNE", theirs, points, sample);
+    std::printf("  imret is x%.2f as fast as scikit-learn\n", theirs.seconds / imret_fit.seconds);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,136 @@
+// imret visualize: 2-D maps (PCA, t-SNE) of an embedding folder, as CSV
+// coordinates and scatter plots coloured by class, with how faithful each map
+// is (trustworthiness, k-NN accuracy in 2-D).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "imret/cli/commands.hpp"
+#include "imret/cli/common.hpp"
+#include "imret/core/atomic_file.hpp"
+#include "imret/core/embedding_set.hpp"
+#include "imret/core/error.hpp"
+#include "imret/viz/embedding_map.hpp"
+#include "imret/viz/plot.hpp"
+
+namespace fs = std::filesystem;
+
+namespace imret::cli {
+namespace {
+
+struct VisualizeArgs {
+  std::string embeddings;
+  std::vector<std::string> methods = {"pca", "tsne"};
+  std::string out;
+  std::vector<std::string> formats = {"png", "svg"};
+  std::string title;
+  viz::MapOptions map;
+  std::string tsne_method = "barnes_hut";
+  std::string learning_rate = "auto";
+};
+
+std::string method_title(const std::string& method) { return method == "pca" ? "PCA" : "t-SNE"; }
+
+std::string quality_text(const nlohmann::json& details) {
+  std::string text;
+  char buffer[160];
+  if (!details["trustworthiness"].is_null()) {
+    std::snprintf(buffer, sizeof buffer, "trustworthiness@%lld %.4f", details["k"].get<long long>(),
+                  details["trustworthiness"].get<double>());
+    text += buffer;
+  }
+  if (!details["knn_accuracy"].is_null()) {
+    std::snprintf(buffer, sizeof buffer, "%s%lld-NN accuracy in 2-D %.4f", text.empty() ? "" : ", ",
+                  details["k"].get<long long>(), details["knn_accuracy"].get<double>());
+    text += buffer;
+  }
+  return text;
+}
+
+void run_visualize(const VisualizeArgs& args) {
+  for (const auto& format : args.formats)
+    if (format != "png" && format != "svg") throw UsageError("--format " + format + ": expected png or svg");
+  const bool plots = !args.formats.empty() && viz::has_plots();
+  if (!args.formats.empty() && !plots)
+    std::fprintf(stderr, "imret: warning: this build has no plots (cairo); writing the CSV files only\n");
+
+  viz::MapOptions options = args.map;
+  if (args.tsne_method != "barnes_hut" && args.tsne_method != "exact")
+    throw UsageError("--tsne-method " + args.tsne_method + ": expected barnes_hut or exact");
+  options.tsne.method = args.tsne_method;
+  if (args.learning_rate == "auto") {
+    options.tsne.learning_rate = 0;
+  } else {
+    try {
+      options.tsne.learning_rate = std::stod(args.learning_rate);
+    } catch (const std::exception&) {
+      throw UsageError("--learning-rate " + args.learning_rate + ": expected a number or auto");
+    }
+    if (options.tsne.learning_rate <= 0) throw UsageError("--learning-rate must be > 0 (or auto)");
+  }
+  for (const auto& method : args.methods)
+    if (method != "pca" && method != "tsne") throw UsageError("--method " + method + ": expected pca or tsne");
+
+  const EmbeddingSet set = load_embedding_set(args.embeddings);
+  const at::Tensor embeddings = embeddings_tensor(set);
+  const fs::path out = args.out.empty() ? fs::path(args.embeddings) / "visualize" : fs::path(args.out);
+  const std::string name = args.title.empty() ? fs::path(args.embeddings).lexically_normal().string() : args.title;
+
+  nlohmann::json summary = nlohmann::json::object();
+  for (const auto& method : args.methods) {
+    options.method = method;
+    const viz::EmbeddingMap map = viz::map_embeddings(embeddings, set.labels(), options);
+    viz::write_map_csv(map, set, out / (method + ".csv"));
+    std::string written = method + ".csv";
+    if (plots) {
+      const std::string title = method_title(method) + " of " + name + " (" + std::to_string(map.rows.size()) + " points)";
+      for (const auto& format : args.formats) {
+        viz::write_map_plot(map, set, title, out / (method + "." + format));
+        written += ", " + method + "." + format;
+      }
+    }
+    summary[method] = map.details;
+    std::printf("%-5s %lld points in %.1f s; %s\n      -> %s/{%s}\n", method.c_str(),
+                static_cast<long long>(map.rows.size()), map.seconds, quality_text(map.details).c_str(),
+                out.string().c_str(), written.c_str());
+    std::fflush(stdout);
+  }
+  write_file_atomic(out / "visualize.json", summary.dump(2) + "\n");
+}
+
+}  // namespace
+
+void add_visualize_command(CLI::App& app) {
+  auto args = std::make_shared<VisualizeArgs>();
+  CLI::App* command =
+      app.add_subcommand("visualize", "2-D maps (PCA, t-SNE) of an embedding folder: CSV + scatter plots by class");
+  command->add_option("embeddings", args->embeddings, "Embedding folder (from imret embed)")->required();
+  command->add_option("-m,--method", args->methods, "pca and/or tsne (comma-separated or repeated)")
+      ->delimiter(',')
+      ->capture_default_str();
+  command->add_option("-o,--out", args->out, "Output folder (default: EMBEDDINGS/visualize)");
+  command->add_option("--format", args->formats, "Plot formats: png and/or svg")->delimiter(',')->capture_default_str();
+  command->add_option("--title", args->title, "Name in the plot titles (default: the folder)");
+  command->add_option("--sample", args->map.sample, "Map a random subset of this many points (0: all)")
+      ->capture_default_str();
+  command->add_option("--seed", args->map.seed, "Random seed (sample, t-SNE)")->capture_default_str();
+  command->add_option("--quality-k", args->map.quality_k, "Neighbours for trustworthiness and k-NN accuracy")
+      ->capture_default_str();
+  command->add_option("--trustworthiness-limit", args->map.trustworthiness_limit,
+                      "Compute trustworthiness (N^2 work) up to this many points")
+      ->capture_default_str();
+  command->add_option("--perplexity", args->map.tsne.perplexity, "t-SNE perplexity")->capture_default_str();
+  command->add_option("--iterations", args->map.tsne.iterations, "t-SNE iterations")->capture_default_str();
+  command->add_option("--early-exaggeration", args->map.tsne.early_exaggeration, "t-SNE early exaggeration")
+      ->capture_default_str();
+  command->add_option("--learning-rate", args->learning_rate, "t-SNE learning rate, or auto (max(N / 48, 50))")
+      ->capture_default_str();
+  command->add_option("--tsne-method", args->tsne_method, "barnes_hut or exact (O(N^2), small sets)")
+      ->capture_default_str();
+  command->add_option("--angle", args->map.tsne.angle, "Barnes-Hut angle (accuracy/speed)")->capture_default_str();
+  command->add_option("--init", args->map.tsne.init, "t-SNE initialisation: pca or random")->capture_default_str();
+  command->callback([args] { run_visualize(*args); });
+}
+
+}  // namespace imret::cli

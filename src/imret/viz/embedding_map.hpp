@@ -1,0 +1,50 @@
+#pragma once
+// A 2-D map of an embedding set (PCA or t-SNE) for people to look at: the
+// coordinates, how faithful they are (trustworthiness, k-NN accuracy in 2-D),
+// and the files `imret visualize` writes (CSV, scatter plot).
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "imret/core/embedding_set.hpp"
+#include "imret/viz/tsne.hpp"
+
+namespace imret::viz {
+
+struct MapOptions {
+  std::string method = "pca";  // "pca" | "tsne"
+  int64_t sample = 0;          // > 0: map a random subset of this many rows (seeded)
+  uint64_t seed = 0;
+  TsneOptions tsne;            // method "tsne" (its seed is `seed`)
+  int64_t quality_k = 10;      // neighbours of trustworthiness and of the 2-D k-NN accuracy
+  // Trustworthiness ranks every pair of points (N^2): computed up to this many points.
+  int64_t trustworthiness_limit = 10000;
+};
+
+struct EmbeddingMap {
+  std::string method;
+  at::Tensor points;          // M x 2 float32
+  std::vector<int64_t> rows;  // the embedding-set row of each point (ascending)
+  double seconds = 0;         // the projection alone
+  nlohmann::json details;     // method specifics and quality numbers (see map_embeddings)
+};
+
+// Projects `embeddings` (N x D) to 2-D. `labels` (N, -1 = none) feed the 2-D
+// k-NN accuracy. details: {"method", "points", "seconds", "trustworthiness"
+// (null above the limit), "knn_accuracy", "k"} plus PCA's
+// "explained_variance_ratio" or t-SNE's "kl_divergence", "iterations",
+// "perplexity". Throws UsageError for an unknown method or bad options.
+EmbeddingMap map_embeddings(const at::Tensor& embeddings, const std::vector<int64_t>& labels, const MapOptions& options);
+
+// CSV: "row,index,x,y,label,class,source", one line per point (atomic write).
+void write_map_csv(const EmbeddingMap& map, const EmbeddingSet& set, const std::filesystem::path& file);
+
+// Scatter plot coloured by class, with a legend (PNG or SVG by extension).
+void write_map_plot(const EmbeddingMap& map, const EmbeddingSet& set, const std::string& title,
+                    const std::filesystem::path& file);
+
+}  // namespace imret::viz
