@@ -393,7 +393,7 @@ TEST(PlotCairo, MissingFoldersAreCreatedAndAnOldPlotIsReplacedWhole) {
 TEST(PlotCairo, RealisticExamplesDrawQuickly) {
   const std::vector<Series> classes = blobs(kFashionMnist, 7000);
   PlotOptions scatter;
-  scatter.title = "Fashion-MNIST test embeddings (t-SNE), 70,000 points";
+  scatter.title = "10 synthetic classes (Gaussian blobs), 70,000 points";
   scatter.x_label = "t-SNE 1";
   scatter.y_label = "t-SNE 2";
   const fs::path scatter_file = scratch("examples/scatter.png");
@@ -416,7 +416,7 @@ TEST(PlotCairo, RealisticExamplesDrawQuickly) {
     curves.push_back(std::move(curve));
   }
   PlotOptions pr;
-  pr.title = "Precision-recall, Fashion-MNIST test queries";
+  pr.title = "Precision-recall (synthetic curves)";
   pr.x_label = "recall";
   pr.y_label = "precision";
   pr.x_min = pr.y_min = 0;
