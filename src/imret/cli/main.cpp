@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   imret::cli::add_experiment_command(app);
   imret::cli::add_weights_command(app);
   imret::cli::add_visualize_command(app);
+  imret::cli::add_plot_command(app);
 
   try {
     app.parse(argc, argv);
