@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "options.hpp"
 #include "imret/core/embedding_set.hpp"
 #include "imret/core/npy.hpp"
 #include "imret/core/progress.hpp"
@@ -117,8 +118,8 @@ double peer_queries_per_second(const at::Tensor& database, const at::Tensor& que
   SearchResult peer;
   peer.ids = torch::from_blob(const_cast<float*>(ids.values.data()), {ids.rows, ids.cols}, torch::kFloat32)
                  .to(torch::kInt64);
-  std::printf("  %-34s build %7s    %9.0f queries/s  recall@1 %.4f  recall@10 %.4f\n", name.c_str(), "-", qps, imret::eval::recall_against(peer, truth, 1),
-              imret::eval::recall_against(peer, truth, 10));
+  std::printf("  %-34s build %7s    %9.0f queries/s  recall@1 %.4f  recall@10 %.4f\n", name.c_str(), "-", qps,
+              imret::eval::recall_against(peer, truth, 1), imret::eval::recall_against(peer, truth, 10));
   fs::remove_all(dir);
   return qps;
 }
@@ -208,39 +209,27 @@ at::Tensor embeddings_of(const std::string& folder) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> options;
-  bool peer = true;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--no-peer") {
-      peer = false;
-    } else if (flag.rfind("--", 0) == 0 && i + 1 < argc) {
-      options[flag.substr(2)] = argv[++i];
-    } else {
-      std::fprintf(stderr, "unknown argument %s (see the comment at the top of bench/search_backends.cpp)\n", argv[i]);
-      return 2;
-    }
-  }
-  auto option = [&](const std::string& name, int64_t fallback) {
-    return options.count(name) ? std::stoll(options.at(name)) : fallback;
-  };
+  imret::bench::Options options;
+  if (!imret::bench::parse_options(argc, argv, "search_backends", options)) return 2;
+  const auto option = [&](const std::string& name, int64_t fallback) { return options.integer(name, fallback); };
+  const bool peer = options.peer;
   try {
     const int threads = imret::configure_threads(static_cast<int>(option("threads", 0)));
-    const c10::Device device = imret::parse_device(options.count("device") ? options.at("device") : "cpu");
+    const c10::Device device = imret::parse_device(options.text("device", "cpu"));
     const int64_t k = option("k", 10);
     const int64_t hnsw_m = option("hnsw-m", 32), ivf_lists = option("ivf-lists", 0);
     const int64_t ef_construction = option("ef-construction", 0);
-    if (options.count("database") != options.count("queries")) {
+    if (options.has("database") != options.has("queries")) {
       std::fprintf(stderr, "--database and --queries go together\n");
       return 2;
     }
-    if (options.count("database"))
-      run_set("embeddings " + options.at("database"), embeddings_of(options.at("database")),
-              embeddings_of(options.at("queries")), k, threads, peer, hnsw_m, ivf_lists, ef_construction, device);
+    if (options.has("database"))
+      run_set("embeddings " + options.values.at("database"), embeddings_of(options.values.at("database")),
+              embeddings_of(options.values.at("queries")), k, threads, peer, hnsw_m, ivf_lists, ef_construction, device);
     const int64_t random = option("random", 1000000);
     if (random > 0) {
       const int64_t dim = option("dim", 128), count = option("random-queries", 2000);
-      const std::string kind = options.count("random-kind") ? options.at("random-kind") : "clustered";
+      const std::string kind = options.text("random-kind", "clustered");
       at::Tensor database, queries;
       if (kind == "gaussian") {
         torch::manual_seed(0);

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "options.hpp"
 #include "imret/core/embedding_set.hpp"
 #include "imret/core/npy.hpp"
 #include "imret/core/progress.hpp"
@@ -114,29 +115,17 @@ void print_row(const std::string& name, const Fit& fit, const Points& points, co
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> options;
-  bool peer = true;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--no-peer") {
-      peer = false;
-    } else if (flag.rfind("--", 0) == 0 && i + 1 < argc) {
-      options[flag.substr(2)] = argv[++i];
-    } else {
-      std::fprintf(stderr, "unknown argument %s (see the comment at the top of bench/tsne.cpp)\n", argv[i]);
-      return 2;
-    }
-  }
-  const auto option = [&](const std::string& name, int64_t fallback) {
-    return options.count(name) ? std::stoll(options.at(name)) : fallback;
-  };
+  imret::bench::Options options;
+  if (!imret::bench::parse_options(argc, argv, "tsne", options)) return 2;
+  const auto option = [&](const std::string& name, int64_t fallback) { return options.integer(name, fallback); };
+  const bool peer = options.peer;
   try {
     const int threads = imret::configure_threads(static_cast<int>(option("threads", 0)));
     const int64_t n = option("n", 10000), quality_sample = option("quality-sample", 10000);
     imret::viz::TsneOptions tsne_options;
-    tsne_options.method = options.count("method") ? options.at("method") : "barnes_hut";
+    tsne_options.method = options.text("method", "barnes_hut");
     const Points points =
-        options.count("embeddings") ? embedding_folder(options.at("embeddings"), n) : fashion_mnist(n);
+        options.has("embeddings") ? embedding_folder(options.values.at("embeddings"), n) : fashion_mnist(n);
     const int64_t rows = points.data.size(0);
     std::printf("t-SNE of %lld points (%s, %lld-D), %s, %d threads\n", static_cast<long long>(rows),
                 points.name.c_str(), static_cast<long long>(points.data.size(1)), tsne_options.method.c_str(),

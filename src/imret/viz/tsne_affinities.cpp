@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "imret/search/exact_index.hpp"
+#include "imret/viz/tsne_tree.hpp"
 
 namespace imret::viz::tsne_detail {
 namespace {
@@ -48,17 +49,6 @@ void calibrate_row(const float* distances, int64_t columns, int64_t skip, double
       beta = std::isinf(beta_min) ? beta / 2.0 : (beta + beta_min) / 2.0;
     }
   }
-}
-
-// Squared Euclidean distance in double: the matrix-product form the search
-// uses loses digits for near neighbours, and beta depends on them.
-double squared_distance(const float* a, const float* b, int64_t dim) {
-  double sum = 0.0;
-  for (int64_t d = 0; d < dim; ++d) {
-    const double diff = static_cast<double>(a[d]) - b[d];
-    sum += diff * diff;
-  }
-  return sum;
 }
 
 }  // namespace

@@ -25,15 +25,6 @@ inline double kernel(double squared_distance, int dof) {
   return dof == 1 ? q : std::pow(q, (dof + 1.0) / 2.0);
 }
 
-double squared_distance(const float* a, const float* b, int64_t dims) {
-  double sum = 0.0;
-  for (int64_t ax = 0; ax < dims; ++ax) {
-    const double diff = static_cast<double>(a[ax]) - b[ax];
-    sum += diff * diff;
-  }
-  return sum;
-}
-
 double gradient_factor(int dof) { return 2.0 * (dof + 1.0) / dof; }
 
 // Runs body(begin, end) over [0, n) in blocks of kGrain points handed out

@@ -22,6 +22,18 @@ inline float student_t(float squared_distance, int dof) {
   return dof == 1 ? q : std::pow(q, (static_cast<float>(dof) + 1.0f) / 2.0f);
 }
 
+// Squared Euclidean distance in double (the affinities need the digits the
+// matrix-product form of the neighbour search loses; sklearn's exact
+// gradient works in double too).
+inline double squared_distance(const float* a, const float* b, int64_t dims) {
+  double sum = 0.0;
+  for (int64_t d = 0; d < dims; ++d) {
+    const double diff = static_cast<double>(a[d]) - b[d];
+    sum += diff * diff;
+  }
+  return sum;
+}
+
 template <int Dim>
 class SpaceTree {
  public:

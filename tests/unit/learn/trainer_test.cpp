@@ -8,33 +8,15 @@
 #include "imret/core/error.hpp"
 #include "imret/data/idx.hpp"
 #include "imret/models/checkpoint.hpp"
+#include "small_runs.hpp"
 
 namespace fs = std::filesystem;
 using namespace imret;
 
 namespace {
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("imret_trainer_test_" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  return dir;
-}
-
-std::shared_ptr<const data::Dataset> small_fashion_mnist(int64_t count) {
-  auto full = data::load_mnist_folder(data::kDefaultFashionMnist, "train");
-  return data::subset(full, data::stratified_split(*full, 1.0 - static_cast<double>(count) / 60000.0, 7).first);
-}
-
-learn::TrainConfig small_config() {
-  learn::TrainConfig config;
-  config.network = {"convnet", 1, 10, 16};
-  config.preprocess.mean = {0.2860};
-  config.preprocess.std = {0.3530};
-  config.batch_size = 64;
-  config.epochs = 2;
-  config.val_fraction = 0.2;
-  config.workers = 1;
-  return config;
-}
+fs::path temp_dir(const std::string& name) { return imret::testing::fresh_run_dir("trainer_test", name); }
+using imret::testing::small_config;
+using imret::testing::small_fashion_mnist;
 }  // namespace
 
 TEST(LearningRate, Schedules) {
