@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   imret::cli::add_weights_command(app);
   imret::cli::add_visualize_command(app);
   imret::cli::add_plot_command(app);
+  imret::cli::add_grid_command(app);
 
   try {
     app.parse(argc, argv);

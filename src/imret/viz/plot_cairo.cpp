@@ -1,16 +1,11 @@
 // Plots drawn with cairo: layout (text measured with cairo's toy text API),
 // drawing, and PNG / SVG output through an atomic file.
-#include <cairo-svg.h>
-#include <cairo.h>
-
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <memory>
-#include <ostream>
 
-#include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
+#include "imret/viz/cairo_canvas.hpp"
 #include "imret/viz/plot.hpp"
 #include "imret/viz/plot_layout.hpp"
 #include "imret/viz/plot_style.hpp"
@@ -23,61 +18,7 @@ bool has_plots() { return true; }
 namespace detail {
 namespace {
 
-using ContextPtr = std::unique_ptr<cairo_t, decltype(&cairo_destroy)>;
-using SurfacePtr = std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_destroy)>;
-
-constexpr double kPi = 3.14159265358979323846;
 constexpr std::size_t kScatterLayers = 64;  // see draw_scatter
-
-void set_color(cairo_t* cr, Color color, double alpha = 1) {
-  cairo_set_source_rgba(cr, color.r, color.g, color.b, alpha);
-}
-
-void set_font(cairo_t* cr, double size, bool bold) {
-  cairo_select_font_face(cr, kFont, CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_font_size(cr, size);
-}
-
-// Text measurements for the layout, on a scratch 1 x 1 image: the toy font
-// metrics are the same on the PNG and SVG surfaces drawn later.
-class TextMeasure {
- public:
-  TextMeasure()
-      : surface_(cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1), cairo_surface_destroy),
-        cr_(cairo_create(surface_.get()), cairo_destroy) {}
-
-  double width(const std::string& text, double size, bool bold = false) {
-    set_font(cr_.get(), size, bold);
-    cairo_text_extents_t extents;
-    cairo_text_extents(cr_.get(), text.c_str(), &extents);
-    return extents.x_advance;
-  }
-
-  // Ascent + descent: the height of a line of text, whatever its letters.
-  double height(double size) {
-    set_font(cr_.get(), size, false);
-    cairo_font_extents_t extents;
-    cairo_font_extents(cr_.get(), &extents);
-    return extents.ascent + extents.descent;
-  }
-
-  // `text`, cut short with an ellipsis if it is wider than max_width.
-  std::string fit(std::string text, double max_width, double size, bool bold = false) {
-    if (width(text, size, bold) <= max_width) return text;
-    const std::string ellipsis = "\xe2\x80\xa6";  // U+2026
-    while (!text.empty()) {
-      // Drop one UTF-8 character: its continuation bytes, then its lead byte.
-      while (!text.empty() && (static_cast<unsigned char>(text.back()) & 0xc0) == 0x80) text.pop_back();
-      if (!text.empty()) text.pop_back();
-      if (width(text + ellipsis, size, bold) <= max_width) break;
-    }
-    return text + ellipsis;
-  }
-
- private:
-  SurfacePtr surface_;
-  ContextPtr cr_;
-};
 
 // What a plot puts on its axes: a numeric range, or one category per group (bar charts).
 struct AxesPlan {
@@ -381,23 +322,6 @@ void draw_axes(cairo_t* cr, const Frame& frame) {
   cairo_stroke(cr);
 }
 
-void draw_text(cairo_t* cr, const std::string& text, const Rect& box, double size, bool bold, bool vertical,
-               Color color) {
-  set_font(cr, size, bold);
-  cairo_font_extents_t extents;
-  cairo_font_extents(cr, &extents);
-  set_color(cr, color);
-  cairo_save(cr);
-  if (vertical) {  // reads bottom to top; the ascent points left
-    cairo_move_to(cr, box.x + extents.ascent, box.bottom());
-    cairo_rotate(cr, -kPi / 2);
-  } else {
-    cairo_move_to(cr, box.x, box.y + extents.ascent);
-  }
-  cairo_show_text(cr, text.c_str());
-  cairo_new_path(cr);
-  cairo_restore(cr);
-}
 
 void draw_texts(cairo_t* cr, const Frame& frame) {
   for (const Text& text : frame.texts) {
@@ -447,59 +371,19 @@ void draw_legend(cairo_t* cr, const Frame& frame) {
   }
 }
 
-cairo_status_t write_to_stream(void* closure, const unsigned char* data, unsigned int length) {
-  auto& out = *static_cast<std::ostream*>(closure);
-  out.write(reinterpret_cast<const char*>(data), length);
-  return out ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
-}
-
-void check_cairo(cairo_status_t status, const fs::path& file) {
-  if (status != CAIRO_STATUS_SUCCESS) {
-    throw Error(file.string() + ": cannot write the plot: " + cairo_status_to_string(status));
-  }
-}
-
-// The atomic output file; its errors name `file` first, whatever failed.
-std::unique_ptr<AtomicFile> open_output(const fs::path& file) {
-  try {
-    return std::make_unique<AtomicFile>(file);
-  } catch (const Error& e) {
-    const std::string what = e.what();
-    if (what.rfind(file.string() + ":", 0) == 0) throw;
-    throw Error(file.string() + ": cannot write the plot: " + what);
-  }
-}
 
 // Draws `frame` with `draw_data` into `file`. draw_data clips itself to the
 // plot area: bar value labels may reach past it.
 void write_plot(const fs::path& file, const Frame& frame, const std::function<void(cairo_t*)>& draw_data) {
-  const FileFormat format = file_format(file);
-  const std::unique_ptr<AtomicFile> out = open_output(file);
-  SurfacePtr surface(
-      format == FileFormat::png
-          ? cairo_image_surface_create(CAIRO_FORMAT_RGB24, frame.width, frame.height)
-          : cairo_svg_surface_create_for_stream(write_to_stream, &out->stream(), frame.width, frame.height),
-      cairo_surface_destroy);
-  ContextPtr context(cairo_create(surface.get()), cairo_destroy);
-  cairo_t* cr = context.get();
-  set_color(cr, kBackground);
-  cairo_paint(cr);
-  draw_grid(cr, frame);
-  cairo_save(cr);
-  draw_data(cr);
-  cairo_restore(cr);
-  draw_axes(cr, frame);
-  draw_texts(cr, frame);
-  draw_legend(cr, frame);
-  check_cairo(cairo_status(cr), file);
-  context.reset();
-  if (format == FileFormat::png) {
-    check_cairo(cairo_surface_write_to_png_stream(surface.get(), write_to_stream, &out->stream()), file);
-  } else {
-    cairo_surface_finish(surface.get());
-    check_cairo(cairo_surface_status(surface.get()), file);
-  }
-  out->commit();
+  write_drawing(file, frame.width, frame.height, [&](cairo_t* cr) {
+    draw_grid(cr, frame);
+    cairo_save(cr);
+    draw_data(cr);
+    cairo_restore(cr);
+    draw_axes(cr, frame);
+    draw_texts(cr, frame);
+    draw_legend(cr, frame);
+  });
 }
 
 void draw_scatter(cairo_t* cr, const std::vector<Series>& classes, const PlotOptions& options, const Mapping& m) {
@@ -537,6 +421,27 @@ void draw_scatter(cairo_t* cr, const std::vector<Series>& classes, const PlotOpt
       set_color(cr, color, alpha);
       cairo_fill(cr);
     }
+  }
+}
+
+// Each thumbnail centred on its point (kept inside the plot area), on white,
+// framed in its class colour.
+void draw_thumbnails(cairo_t* cr, const std::vector<Thumbnail>& thumbnails, double size, const Frame& frame) {
+  const Mapping& m = frame.mapping;
+  if (size <= 0) size = std::clamp(0.05 * std::min(m.area.width, m.area.height), 24.0, 96.0);
+  const double border = std::max(1.5, 1.5 * frame.scale);
+  clip_to(cr, m.area);
+  for (const Thumbnail& thumbnail : thumbnails) {
+    if (!std::isfinite(thumbnail.x) || !std::isfinite(thumbnail.y)) continue;
+    const Picture& picture = thumbnail.picture;
+    const double longer = std::max(picture.width, picture.height);
+    const double w = size * picture.width / longer, h = size * picture.height / longer;
+    const double x = std::clamp(m.px(thumbnail.x) - w / 2, m.area.x + border, m.area.right() - border - w);
+    const double y = std::clamp(m.py(thumbnail.y) - h / 2, m.area.y + border, m.area.bottom() - border - h);
+    set_color(cr, category_color(thumbnail.series));
+    cairo_rectangle(cr, x - border, y - border, w + 2 * border, h + 2 * border);
+    cairo_fill(cr);
+    draw_picture(cr, picture, Rect{x, y, w, h});
   }
 }
 
@@ -710,12 +615,17 @@ Frame bar_frame(const std::vector<std::string>& value_names, const std::vector<B
 
 }  // namespace detail
 
-void write_scatter_plot(const std::vector<Series>& classes, const PlotOptions& options, const fs::path& file) {
+void write_scatter_plot(const std::vector<Series>& classes, const PlotOptions& options, const fs::path& file,
+                        const std::vector<Thumbnail>& thumbnails, double thumbnail_size) {
   detail::file_format(file);
   detail::check_options(options, file);
   detail::check_series(classes, "scatter plot", file);
+  for (const Thumbnail& thumbnail : thumbnails) detail::check_picture(thumbnail.picture, "a thumbnail", file);
   const detail::Frame frame = detail::scatter_frame(classes, options);
-  detail::write_plot(file, frame, [&](cairo_t* cr) { detail::draw_scatter(cr, classes, options, frame.mapping); });
+  detail::write_plot(file, frame, [&](cairo_t* cr) {
+    detail::draw_scatter(cr, classes, options, frame.mapping);
+    detail::draw_thumbnails(cr, thumbnails, thumbnail_size, frame);
+  });
 }
 
 void write_line_plot(const std::vector<Series>& curves, const PlotOptions& options, const fs::path& file) {

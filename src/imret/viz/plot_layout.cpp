@@ -168,6 +168,21 @@ FileFormat file_format(const fs::path& file) {
                    ": name the file .png or .svg");
 }
 
+void check_picture(const Picture& picture, const std::string& what, const fs::path& file) {
+  const auto fail = [&](const std::string& why) { throw UsageError(file.string() + ": " + what + " " + why); };
+  if (picture.width <= 0 || picture.height <= 0) fail("is empty");
+  if (picture.width > 10000 || picture.height > 10000) fail("is larger than 10000 x 10000 pixels");
+  if (picture.channels != 1 && picture.channels != 3) {
+    fail("has " + std::to_string(picture.channels) + " channels (1 or 3 expected)");
+  }
+  const auto expected = static_cast<std::size_t>(picture.width) * picture.height * picture.channels;
+  if (picture.pixels.size() != expected) {
+    fail("has " + std::to_string(picture.pixels.size()) + " bytes of pixels, not " + std::to_string(expected) + " (" +
+         std::to_string(picture.width) + " x " + std::to_string(picture.height) + " x " +
+         std::to_string(picture.channels) + ")");
+  }
+}
+
 void check_options(const PlotOptions& options, const fs::path& file) {
   const auto fail = [&](const std::string& why) { throw UsageError(file.string() + ": " + why); };
   if (options.width < 200 || options.height < 150 || options.width > 10000 || options.height > 10000) {
@@ -242,6 +257,12 @@ Rect bar_rect(const Mapping& mapping, std::size_t group, std::size_t value, std:
   const double top = mapping.py(std::clamp(std::max(v, base), mapping.y.lo, mapping.y.hi));
   const double bottom = mapping.py(std::clamp(std::min(v, base), mapping.y.lo, mapping.y.hi));
   return {x0, top, x1 - x0, bottom - top};
+}
+
+Rect fit_picture(int w, int h, const Rect& box) {
+  const double scale = std::min(box.width / w, box.height / h);
+  const double width = w * scale, height = h * scale;
+  return Rect{box.x + (box.width - width) / 2, box.y + (box.height - height) / 2, width, height};
 }
 
 }  // namespace imret::viz::detail

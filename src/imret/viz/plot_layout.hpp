@@ -67,6 +67,9 @@ enum class FileFormat { png, svg };
 FileFormat file_format(const std::filesystem::path& file);
 void check_options(const PlotOptions& options, const std::filesystem::path& file);
 void check_series(const std::vector<Series>& series, const char* plot, const std::filesystem::path& file);
+// A picture with a size, 1 or 3 channels and exactly its pixels; `what`
+// names it in the error ("a thumbnail", "the picture of row 2, cell 3").
+void check_picture(const Picture& picture, const std::string& what, const std::filesystem::path& file);
 void check_bars(const std::vector<std::string>& value_names, const std::vector<BarGroup>& groups,
                 const std::filesystem::path& file);
 
@@ -120,5 +123,19 @@ Frame scatter_frame(const std::vector<Series>& classes, const PlotOptions& optio
 Frame line_frame(const std::vector<Series>& curves, const PlotOptions& options);
 Frame bar_frame(const std::vector<std::string>& value_names, const std::vector<BarGroup>& groups,
                 const PlotOptions& options);
+
+// The layout of an image grid (write_image_grid): every text, and the square
+// box of each cell's picture (the picture is fitted inside, centred; the
+// verdict's frame goes around the box, `frame_width` wide).
+struct GridLayout {
+  int width = 0, height = 0;
+  double frame_width = 0;
+  std::vector<Text> texts;
+  std::vector<std::vector<Rect>> cells;  // [row][cell]
+};
+GridLayout grid_layout(const std::vector<GridRow>& rows, const GridOptions& options);
+// Where a picture of w x h goes inside its cell's square box: as large as
+// fits, aspect kept, centred.
+Rect fit_picture(int w, int h, const Rect& box);
 
 }  // namespace imret::viz::detail

@@ -52,6 +52,10 @@ inline constexpr Color kGrid = rgb(0xe3e3e3);
 inline constexpr Color kLegendBorder = rgb(0xcccccc);
 inline constexpr Color kOnBar = rgb(0xffffff);  // value labels drawn inside a bar
 
+// Retrieval grids: the frames of correct and wrong results.
+inline constexpr Color kCorrect = rgb(0x2ca02c);
+inline constexpr Color kWrong = rgb(0xd62728);
+
 inline constexpr const char* kFont = "DejaVu Sans";
 
 // Sizes in pixels for a 1000 x 800 plot; scaled with the plot (see plot_scale).

@@ -14,7 +14,12 @@ namespace {
 
 bool has_plots() { return false; }
 
-void write_scatter_plot(const std::vector<Series>&, const PlotOptions&, const fs::path& file) { no_plots(file); }
+void write_scatter_plot(const std::vector<Series>&, const PlotOptions&, const fs::path& file,
+                        const std::vector<Thumbnail>&, double) {
+  no_plots(file);
+}
+
+void write_image_grid(const std::vector<GridRow>&, const GridOptions&, const fs::path& file) { no_plots(file); }
 
 void write_line_plot(const std::vector<Series>&, const PlotOptions&, const fs::path& file) { no_plots(file); }
 

@@ -1,0 +1,65 @@
+#include "imret/cli/grid_inputs.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "imret/core/atomic_file.hpp"
+#include "imret/core/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace imret::cli {
+
+void GridInputs::add_options(CLI::App& command) {
+  command.add_option("run", run, "A run folder (imret demo / train / experiment) with embeddings/queries and "
+                                 "embeddings/database");
+  command.add_option("--queries", queries, "Query embeddings folder (instead of a run)");
+  command.add_option("--database", database, "Database embeddings folder (instead of a run)");
+  command.add_option("--metric", metric, "euclidean or cosine (default: the run's metrics.json, else cosine)");
+  command.add_flag("--exclude-self", exclude_self, "The queries are the database: never show a query as its own result");
+}
+
+void read_run_evaluation(const fs::path& run, viz::RetrievalGridOptions& options) {
+  const fs::path file = run / "metrics.json";
+  if (!fs::exists(file)) return;
+  nlohmann::json metrics;
+  try {
+    metrics = nlohmann::json::parse(read_file(file));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(file.string() + ": malformed JSON: " + e.what());
+  }
+  if (metrics.contains("metric") && metrics["metric"].is_string()) {
+    options.metric = search::parse_metric(metrics["metric"].get<std::string>());
+  }
+  if (metrics.contains("exclude_self") && metrics["exclude_self"].is_boolean()) {
+    options.exclude_self = metrics["exclude_self"].get<bool>();
+  }
+}
+
+ResolvedGridInputs GridInputs::resolve(viz::RetrievalGridOptions& options) const {
+  ResolvedGridInputs resolved;
+  if (!run.empty()) {
+    if (!queries.empty() || !database.empty()) throw UsageError("give a run folder or --queries/--database, not both");
+    resolved.queries_folder = fs::path(run) / "embeddings" / "queries";
+    resolved.database_folder = fs::path(run) / "embeddings" / "database";
+    resolved.default_out = fs::path(run) / "grids";
+    options.metric = search::Metric::Cosine;
+    read_run_evaluation(run, options);
+  } else {
+    if (queries.empty() || database.empty()) {
+      throw UsageError("give a run folder, or both --queries and --database embedding folders");
+    }
+    resolved.queries_folder = queries;
+    resolved.database_folder = database;
+    resolved.default_out = fs::path(queries) / "grids";
+    options.metric = search::Metric::Cosine;
+  }
+  if (!metric.empty()) options.metric = search::parse_metric(metric);
+  if (exclude_self) options.exclude_self = true;
+  resolved.queries = load_embedding_set(resolved.queries_folder);
+  resolved.database = load_embedding_set(resolved.database_folder);
+  return resolved;
+}
+
+}  // namespace imret::cli

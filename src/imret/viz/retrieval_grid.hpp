@@ -1,0 +1,55 @@
+#pragma once
+// Qualitative results: grids of queries, each with its top-K database items,
+// framed green when of the query's class and red when not, rank and score
+// under each; for a random sample of queries and for the best and the worst
+// queries by average precision. `imret grid` and `imret report` write them.
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "imret/core/embedding_set.hpp"
+#include "imret/search/index.hpp"
+
+namespace imret::viz {
+
+struct RetrievalGridOptions {
+  int64_t k = 8;      // results shown per query
+  int64_t count = 8;  // queries per grid
+  // Which queries each grid shows: "random" (seeded), "first", "best", "worst"
+  // (by average precision, over the queries with at least one relevant item).
+  std::vector<std::string> selections = {"random", "best", "worst"};
+  uint64_t seed = 0;
+  int cell_size = 96;  // pixels of a picture's longer side
+  search::Metric metric = search::Metric::Cosine;
+  bool exclude_self = false;  // the queries are the database: a query is not its own result
+  std::vector<std::string> formats = {"png"};
+};
+
+// `count` query rows of a selection. average_precision has one value per
+// query, NaN for a query without relevant items (never best or worst).
+// best/worst: ties go to the lower row. UsageError for an unknown selection.
+std::vector<int64_t> select_queries(const std::vector<double>& average_precision, const std::string& selection,
+                                    int64_t count, uint64_t seed);
+
+struct RetrievalGrids {
+  std::vector<std::filesystem::path> files;  // the pictures, per selection and format
+  nlohmann::json summary;                    // what grids.json holds
+};
+
+// Ranks the database for every query (exact search, options.metric), scores
+// each query's average precision (relevance: same class), and writes into
+// `out`: grid-<selection>.<format> for each selection and format, and
+// grids.json ({"metric", "k", "selections": {name: [{"query", "index",
+// "source", "class", "average_precision", "results": [{"rank", "row",
+// "index", "source", "class", "score", "correct"}]}]}}). Images come from the
+// data each set's meta.json names (queries_folder / database_folder name the
+// sets in errors). Throws UsageError for bad options, imret::Error when the
+// sets do not match (dimensions, exclude_self with different sets) or their
+// images cannot be read.
+RetrievalGrids write_retrieval_grids(const EmbeddingSet& queries, const std::filesystem::path& queries_folder,
+                                     const EmbeddingSet& database, const std::filesystem::path& database_folder,
+                                     const RetrievalGridOptions& options, const std::filesystem::path& out);
+
+}  // namespace imret::viz
