@@ -19,5 +19,6 @@ void add_weights_command(CLI::App& app);
 void add_visualize_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_grid_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 }  // namespace imret::cli

@@ -2,9 +2,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <nlohmann/json.hpp>
-
-#include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
 
 namespace fs = std::filesystem;
@@ -20,23 +17,6 @@ void GridInputs::add_options(CLI::App& command) {
   command.add_flag("--exclude-self", exclude_self, "The queries are the database: never show a query as its own result");
 }
 
-void read_run_evaluation(const fs::path& run, viz::RetrievalGridOptions& options) {
-  const fs::path file = run / "metrics.json";
-  if (!fs::exists(file)) return;
-  nlohmann::json metrics;
-  try {
-    metrics = nlohmann::json::parse(read_file(file));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(file.string() + ": malformed JSON: " + e.what());
-  }
-  if (metrics.contains("metric") && metrics["metric"].is_string()) {
-    options.metric = search::parse_metric(metrics["metric"].get<std::string>());
-  }
-  if (metrics.contains("exclude_self") && metrics["exclude_self"].is_boolean()) {
-    options.exclude_self = metrics["exclude_self"].get<bool>();
-  }
-}
-
 ResolvedGridInputs GridInputs::resolve(viz::RetrievalGridOptions& options) const {
   ResolvedGridInputs resolved;
   if (!run.empty()) {
@@ -45,7 +25,7 @@ ResolvedGridInputs GridInputs::resolve(viz::RetrievalGridOptions& options) const
     resolved.database_folder = fs::path(run) / "embeddings" / "database";
     resolved.default_out = fs::path(run) / "grids";
     options.metric = search::Metric::Cosine;
-    read_run_evaluation(run, options);
+    viz::read_run_evaluation(run, options);
   } else {
     if (queries.empty() || database.empty()) {
       throw UsageError("give a run folder, or both --queries and --database embedding folders");

@@ -33,8 +33,4 @@ struct GridInputs {
   ResolvedGridInputs resolve(viz::RetrievalGridOptions& options) const;
 };
 
-// The metric and exclude_self a run was evaluated with (its metrics.json),
-// into `options`; nothing when the run has no metrics.json.
-void read_run_evaluation(const std::filesystem::path& run, viz::RetrievalGridOptions& options);
-
 }  // namespace imret::cli

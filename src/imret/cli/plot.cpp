@@ -5,9 +5,9 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <set>
 
 #include "imret/cli/commands.hpp"
+#include "imret/cli/run_names.hpp"
 #include "imret/core/error.hpp"
 #include "imret/viz/plot.hpp"
 #include "imret/viz/run_plots.hpp"
@@ -24,30 +24,15 @@ struct PlotArgs {
   std::vector<std::string> formats = {"png", "svg"};
 };
 
-// A run's name in the legends: its folder's name (runs/fmnist -> fmnist).
-std::string folder_name(const fs::path& folder) {
-  const fs::path normal = folder.lexically_normal();
-  const fs::path name = normal.has_filename() ? normal.filename() : normal.parent_path().filename();
-  return name.empty() ? normal.string() : name.string();
-}
-
 void run_plot(const PlotArgs& args) {
   for (const auto& format : args.formats)
     if (format != "png" && format != "svg") throw UsageError("--format " + format + ": expected png or svg");
   if (args.formats.empty()) throw UsageError("--format: give png and/or svg");
-  if (!args.names.empty() && args.names.size() != args.runs.size())
-    throw UsageError("--names: " + std::to_string(args.names.size()) + " names for " + std::to_string(args.runs.size()) +
-                     " runs");
   if (args.out.empty() && args.runs.size() > 1) throw UsageError("several runs: say where the plots go with -o DIR");
   if (!viz::has_plots()) throw UsageError("imret plot: this build has no plots (cairo); rebuild with libcairo2-dev");
+  const std::vector<std::string> names = run_names(args.runs, args.names);
   std::vector<viz::RunData> runs;
-  std::set<std::string> seen;
-  for (size_t i = 0; i < args.runs.size(); ++i) {
-    const std::string name = args.names.empty() ? folder_name(args.runs[i]) : args.names[i];
-    if (!seen.insert(name).second)
-      throw UsageError("two runs are named '" + name + "' in the legends: tell them apart with --names");
-    runs.push_back(viz::read_run(args.runs[i], name));
-  }
+  for (size_t i = 0; i < args.runs.size(); ++i) runs.push_back(viz::read_run(args.runs[i], names[i]));
   const fs::path out = args.out.empty() ? fs::path(args.runs[0]) / "plots" : fs::path(args.out);
   const std::vector<fs::path> written = viz::write_run_plots(runs, out, args.formats);
   for (const auto& file : written) std::printf("%s\n", file.string().c_str());

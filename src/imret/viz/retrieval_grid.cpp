@@ -98,6 +98,23 @@ nlohmann::json item_json(const EmbeddedItem& item) {
 
 }  // namespace
 
+void read_run_evaluation(const fs::path& run, RetrievalGridOptions& options) {
+  const fs::path file = run / "metrics.json";
+  if (!fs::exists(file)) return;
+  nlohmann::json metrics;
+  try {
+    metrics = nlohmann::json::parse(read_file(file));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(file.string() + ": malformed JSON: " + e.what());
+  }
+  if (metrics.contains("metric") && metrics["metric"].is_string()) {
+    options.metric = search::parse_metric(metrics["metric"].get<std::string>());
+  }
+  if (metrics.contains("exclude_self") && metrics["exclude_self"].is_boolean()) {
+    options.exclude_self = metrics["exclude_self"].get<bool>();
+  }
+}
+
 std::vector<int64_t> select_queries(const std::vector<double>& average_precision, const std::string& selection,
                                     int64_t count, uint64_t seed) {
   const auto n = static_cast<int64_t>(average_precision.size());

@@ -27,6 +27,11 @@ struct RetrievalGridOptions {
   std::vector<std::string> formats = {"png"};
 };
 
+// The metric and exclude_self a run folder was evaluated with (its
+// metrics.json), into `options`; nothing when the run has no metrics.json.
+// Throws imret::Error naming the file when it is malformed.
+void read_run_evaluation(const std::filesystem::path& run, RetrievalGridOptions& options);
+
 // `count` query rows of a selection. average_precision has one value per
 // query, NaN for a query without relevant items (never best or worst).
 // best/worst: ties go to the lower row. UsageError for an unknown selection.
