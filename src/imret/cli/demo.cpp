@@ -10,6 +10,7 @@
 #include "imret/cli/commands.hpp"
 #include "imret/cli/common.hpp"
 #include "imret/cli/pipeline.hpp"
+#include "imret/cli/run_names.hpp"
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/progress.hpp"
 #include "imret/core/runtime.hpp"
@@ -17,6 +18,8 @@
 #include "imret/data/image_folder.hpp"
 #include "imret/data/idx.hpp"
 #include "imret/learn/trainer.hpp"
+#include "imret/viz/plot.hpp"
+#include "imret/viz/run_report.hpp"
 
 namespace imret::cli {
 namespace {
@@ -33,6 +36,7 @@ struct DemoArgs {
   std::string data = data::kDefaultFashionMnist;
   std::string out = "runs/demo";
   bool quick = false;
+  bool report = true;
   learn::TrainConfig config = demo_config();
   // Classification-trained features rank better by angle than by length.
   std::string metric = "cosine";
@@ -64,6 +68,13 @@ void run_demo(DemoArgs& args) {
     request.query_limit = 1000;
   }
   train_embed_evaluate(config, request, run_dir);
+  const bool report = args.report && viz::has_plots();
+  if (report) {
+    std::printf("\n== report: metrics, curves, embedding maps, retrieval grids ==\n");
+    viz::write_run_report({folder_name(run_dir), run_dir}, run_dir / "report", viz::ReportOptions{});
+  } else if (args.report) {
+    spdlog::warn("demo: no report: this build has no plots (cairo)");
+  }
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("\nrun directory %s (%s in all)\n", run_dir.string().c_str(), format_duration(seconds).c_str());
@@ -72,6 +83,7 @@ void run_demo(DemoArgs& args) {
   std::printf("  train_log.csv                  loss and validation metrics per epoch\n");
   std::printf("  embeddings/database, queries   embeddings.npy + items.jsonl\n");
   std::printf("  metrics.json, pr_curve.csv     retrieval metrics and the mean precision-recall curve\n");
+  if (report) std::printf("  report/index.html              the report: curves, embedding maps, retrieval grids\n");
   std::printf("next: imret search -d %s/embeddings/database -q %s/embeddings/queries --first 3\n",
               run_dir.string().c_str(), run_dir.string().c_str());
 }
@@ -85,6 +97,7 @@ void add_demo_command(CLI::App& app) {
   command->add_option("--data", args->data, "Fashion-MNIST (IDX) folder or an image folder")->capture_default_str();
   command->add_option("-o,--out", args->out, "Run directory")->capture_default_str();
   command->add_flag("--quick", args->quick, "1 epoch on 6k images, 10k database, 1k queries (about a minute)");
+  command->add_flag("!--no-report", args->report, "Skip the HTML report (report/index.html)");
   command->add_option("--epochs", args->config.epochs, "Training epochs")->capture_default_str();
   command->add_option("--seed", args->config.seed, "Random seed")->capture_default_str();
   command->add_option("--device", args->config.device, "cpu, cuda or cuda:N")->capture_default_str();

@@ -40,11 +40,12 @@ GridLayout grid_layout(const std::vector<GridRow>& rows, const GridOptions& opti
   const double caption_font = std::clamp(cell * 0.105, 10.0, 16.0);
   const double label_font = caption_font * 1.1;
   const double title_font = std::max(16.0, label_font * 1.4);
-  const double pad = std::max(8.0, cell * 0.1);
+  // Whole pixels everywhere: pictures and frames fall on the pixel grid.
+  const double pad = std::round(std::max(8.0, cell * 0.1));
   GridLayout layout;
-  layout.frame_width = std::max(3.0, cell * 0.035);
-  const double caption_line = 1.2 * measure.height(caption_font);
-  const double label_line = 1.2 * measure.height(label_font);
+  layout.frame_width = std::round(std::max(3.0, cell * 0.035));
+  const double caption_line = std::ceil(1.2 * measure.height(caption_font));
+  const double label_line = std::ceil(1.2 * measure.height(label_font));
 
   std::size_t caption_lines = 0, label_lines = 0, widest_row = 0;
   double label_width = 0;
@@ -57,7 +58,7 @@ GridLayout grid_layout(const std::vector<GridRow>& rows, const GridOptions& opti
     for (const GridCell& c : row.cells) caption_lines = std::max(caption_lines, std::min(c.caption.size(), kMaxCaptionLines));
   }
   label_width = std::min(label_width, 1.6 * cell);  // long labels are cut short
-  const double label_column = label_lines > 0 ? label_width + pad : 0;
+  const double label_column = label_lines > 0 ? std::ceil(label_width + pad) : 0;
   const double step_x = cell + 2 * layout.frame_width + pad;
   const double row_height = std::max(cell + 2 * layout.frame_width + static_cast<double>(caption_lines) * caption_line,
                                      static_cast<double>(label_lines) * label_line) +
@@ -68,7 +69,7 @@ GridLayout grid_layout(const std::vector<GridRow>& rows, const GridOptions& opti
     const std::string title = measure.fit(valid_utf8(options.title), max_width - 2 * pad, title_font, true);
     layout.texts.push_back(Text{title, Rect{pad, top, measure.width(title, title_font, true), measure.height(title_font)},
                                 title_font, true, false, TextRole::title});
-    top += measure.height(title_font) + pad;
+    top += std::ceil(measure.height(title_font)) + pad;
   }
   double right = 0;
   for (const GridRow& row : rows) {

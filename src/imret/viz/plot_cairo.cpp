@@ -429,7 +429,7 @@ void draw_scatter(cairo_t* cr, const std::vector<Series>& classes, const PlotOpt
 void draw_thumbnails(cairo_t* cr, const std::vector<Thumbnail>& thumbnails, double size, const Frame& frame) {
   const Mapping& m = frame.mapping;
   if (size <= 0) size = std::clamp(0.05 * std::min(m.area.width, m.area.height), 24.0, 96.0);
-  const double border = std::max(1.5, 1.5 * frame.scale);
+  const double border = std::max(2.0, 2.0 * frame.scale);
   clip_to(cr, m.area);
   for (const Thumbnail& thumbnail : thumbnails) {
     if (!std::isfinite(thumbnail.x) || !std::isfinite(thumbnail.y)) continue;

@@ -437,3 +437,152 @@ TEST(PlotCairo, RealisticExamplesDrawQuickly) {
   }
   std::printf("examples in %s\n", scatter_file.parent_path().c_str());
 }
+
+// --- Pictures: image grids and thumbnails -----------------------------------
+
+namespace {
+
+// A w x h picture of one colour.
+Picture solid(int w, int h, Rgb c) {
+  Picture p{w, h, 3, {}};
+  for (int i = 0; i < w * h; ++i) {
+    p.pixels.push_back(static_cast<std::uint8_t>(c.r));
+    p.pixels.push_back(static_cast<std::uint8_t>(c.g));
+    p.pixels.push_back(static_cast<std::uint8_t>(c.b));
+  }
+  return p;
+}
+
+// A 2 x 2 grey picture: black, white / white, black.
+Picture checker() { return Picture{2, 2, 1, {0, 255, 255, 0}}; }
+
+const Rgb kBlue{30, 60, 200}, kYellow{240, 200, 20};
+
+std::vector<GridRow> example_grid() {
+  GridRow first;
+  first.label = {"query 12", "Coat", "AP 0.500"};
+  first.cells.push_back(GridCell{solid(28, 28, kBlue), {"query", "Coat"}, Verdict::none});
+  first.cells.push_back(GridCell{solid(28, 28, kYellow), {"#1  cos 0.912", "Coat"}, Verdict::correct});
+  first.cells.push_back(GridCell{checker(), {"#2  cos 0.800", "Shirt"}, Verdict::wrong});
+  GridRow second;
+  second.label = {"query 3"};
+  second.cells.push_back(GridCell{solid(40, 20, kBlue), {"query"}, Verdict::none});  // wide: letterboxed
+  return {first, second};
+}
+
+}  // namespace
+
+TEST(PlotCairo, ImageGridFramesCorrectGreenAndWrongRedAndDrawsEachPictureInItsBox) {
+  const fs::path file = scratch("grid.png");
+  const std::vector<GridRow> rows = example_grid();
+  GridOptions options;
+  options.title = "Random queries";
+  write_image_grid(rows, options, file);
+  const GridLayout layout = grid_layout(rows, options);
+  const Png png(file);
+  ASSERT_EQ(png.width(), layout.width);
+  ASSERT_EQ(png.height(), layout.height);
+  const auto& cells = layout.cells;
+  ASSERT_EQ(cells.size(), 2u);
+  ASSERT_EQ(cells[0].size(), 3u);
+  const double f = layout.frame_width;
+  const auto frame_pixel = [&](const Rect& box) { return png.at(box.x - f / 2, box.y + box.height / 2); };
+  const auto centre = [&](const Rect& box) { return png.at(box.x + box.width / 2, box.y + box.height / 2); };
+  // The query has no frame; results are framed by their verdict.
+  EXPECT_TRUE(near(frame_pixel(cells[0][0]), to_rgb(kBackground))) << frame_pixel(cells[0][0]);
+  EXPECT_TRUE(near(frame_pixel(cells[0][1]), to_rgb(kCorrect))) << frame_pixel(cells[0][1]);
+  EXPECT_TRUE(near(frame_pixel(cells[0][2]), to_rgb(kWrong))) << frame_pixel(cells[0][2]);
+  EXPECT_TRUE(near(centre(cells[0][0]), kBlue)) << centre(cells[0][0]);
+  EXPECT_TRUE(near(centre(cells[0][1]), kYellow)) << centre(cells[0][1]);
+  // The whole box is the picture (square pictures fill it).
+  EXPECT_EQ(png.count(cells[0][1], kYellow, 2), static_cast<int>(cells[0][1].width * cells[0][1].height));
+  // Enlarged pixels stay sharp: each quarter of the checker is one flat grey.
+  const Rect& c = cells[0][2];
+  const double q = c.width / 4;
+  EXPECT_TRUE(near(png.at(c.x + q, c.y + q), {0, 0, 0}, 0));
+  EXPECT_TRUE(near(png.at(c.x + 3 * q, c.y + q), {255, 255, 255}, 0));
+  EXPECT_TRUE(near(png.at(c.x + q, c.y + 3 * q), {255, 255, 255}, 0));
+  EXPECT_TRUE(near(png.at(c.x + 3 * q, c.y + 3 * q), {0, 0, 0}, 0));
+  // A 2:1 picture is letterboxed: blue across the middle, background above and below.
+  const Rect& wide = cells[1][0];
+  const Rect fitted = fit_picture(40, 20, wide);
+  EXPECT_DOUBLE_EQ(fitted.width, wide.width);
+  EXPECT_DOUBLE_EQ(fitted.height, wide.height / 2);
+  EXPECT_TRUE(near(centre(wide), kBlue));
+  EXPECT_TRUE(near(png.at(wide.x + wide.width / 2, wide.y + 2), to_rgb(kBackground)));
+  EXPECT_TRUE(near(png.at(wide.x + wide.width / 2, wide.bottom() - 2), to_rgb(kBackground)));
+}
+
+TEST(PlotCairo, ImageGridTextsStayInsideTheImageAndOffThePictures) {
+  std::vector<GridRow> rows = example_grid();
+  rows[0].label[0] = "query 12 with a label far too long to fit at the left of its row";
+  rows[0].cells[1].caption[1] = "a caption far too long for the width of one cell";
+  GridOptions options;
+  options.title = "Worst queries by average precision";
+  const GridLayout layout = grid_layout(rows, options);
+  const Rect image{0, 0, static_cast<double>(layout.width), static_cast<double>(layout.height)};
+  for (std::size_t i = 0; i < layout.texts.size(); ++i) {
+    const Text& text = layout.texts[i];
+    EXPECT_TRUE(image.contains(text.box)) << text.text;
+    for (std::size_t j = i + 1; j < layout.texts.size(); ++j) {
+      EXPECT_FALSE(text.box.intersects(layout.texts[j].box)) << text.text << " / " << layout.texts[j].text;
+    }
+    for (const auto& row : layout.cells) {
+      for (const Rect& cell : row) {
+        const Rect framed{cell.x - layout.frame_width, cell.y - layout.frame_width, cell.width + 2 * layout.frame_width,
+                          cell.height + 2 * layout.frame_width};
+        EXPECT_FALSE(text.box.intersects(framed)) << text.text;
+      }
+    }
+  }
+  // Long texts were cut short with an ellipsis.
+  bool cut = false;
+  for (const Text& text : layout.texts) cut |= text.text.find("\xe2\x80\xa6") != std::string::npos;
+  EXPECT_TRUE(cut);
+}
+
+TEST(PlotCairo, ImageGridBadInputIsAClearErrorAndWritesNothing) {
+  const fs::path file = scratch("bad-grid.png");
+  fs::remove(file);
+  EXPECT_NE(error_of([&] { write_image_grid({}, {}, file); }).find("at least one row"), std::string::npos);
+  std::vector<GridRow> rows = example_grid();
+  rows[1].cells.clear();
+  EXPECT_NE(error_of([&] { write_image_grid(rows, {}, file); }).find("row 2 of the image grid has no cells"),
+            std::string::npos);
+  rows = example_grid();
+  rows[0].cells[2].picture.pixels.pop_back();
+  EXPECT_NE(error_of([&] { write_image_grid(rows, {}, file); }).find("row 1, cell 3 has 3 bytes of pixels, not 4"),
+            std::string::npos);
+  rows = example_grid();
+  rows[0].cells[0].picture.channels = 2;
+  EXPECT_NE(error_of([&] { write_image_grid(rows, {}, file); }).find("has 2 channels"), std::string::npos);
+  GridOptions tiny;
+  tiny.cell_size = 8;
+  EXPECT_NE(error_of([&] { write_image_grid(example_grid(), tiny, file); }).find("cell size 8"), std::string::npos);
+  EXPECT_FALSE(fs::exists(file));
+}
+
+TEST(PlotCairo, ThumbnailsSitOnTheirPointsFramedInTheirClassColour) {
+  const fs::path file = scratch("thumbnails.png");
+  const std::vector<Series> classes = {{"a", {0, 10}, {0, 10}}, {"b", {5}, {5}}};
+  PlotOptions options;
+  options.x_min = options.y_min = -2;
+  options.x_max = options.y_max = 12;
+  const std::vector<Thumbnail> thumbnails = {{5, 5, 1, solid(28, 28, kBlue)}, {0, 10, 0, solid(28, 14, kYellow)}};
+  write_scatter_plot(classes, options, file, thumbnails, 40);
+  const Frame frame = scatter_frame(classes, options);
+  const Png png(file);
+  const Mapping& m = frame.mapping;
+  // The picture is centred on its point; the frame just outside it has the class colour.
+  EXPECT_TRUE(near(png.at(m.px(5), m.py(5)), kBlue)) << png.at(m.px(5), m.py(5));
+  EXPECT_TRUE(near(png.at(m.px(5) + 19, m.py(5) - 19), kBlue));
+  EXPECT_TRUE(near(png.at(m.px(5) + 21, m.py(5)), to_rgb(category_color(1)))) << png.at(m.px(5) + 21, m.py(5));
+  EXPECT_TRUE(near(png.at(m.px(0), m.py(10)), kYellow));
+  // 28 x 14 at 40 px: 40 x 20, so 15 px above the point is the frame's colour or beyond it, not yellow.
+  EXPECT_FALSE(near(png.at(m.px(0), m.py(10) - 15), kYellow));
+  // A bad picture is refused.
+  std::vector<Thumbnail> bad = thumbnails;
+  bad[0].picture.width = 0;
+  EXPECT_NE(error_of([&] { write_scatter_plot(classes, options, scratch("bad-thumbs.png"), bad); }).find("a thumbnail is empty"),
+            std::string::npos);
+}
