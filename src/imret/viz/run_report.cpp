@@ -396,7 +396,7 @@ fs::path write_comparison_report(const std::vector<ReportedRun>& runs, const fs:
     if (pages[r].random_grid.empty()) continue;
     const std::string folder = "runs/" + folder_for(runs[r].name) + "/";
     grids.push_back({folder + pages[r].random_grid, runs[r].name + ": random queries (best and worst on its page)",
-                     folder + "index.html#grids"});
+                     folder + "index.html"});
   }
   if (grids.empty()) note(page, "No run has retrieval grids.");
   page.figures(grids, kNarrow);
