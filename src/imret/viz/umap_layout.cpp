@@ -1,0 +1,198 @@
+#include "imret/viz/umap_layout.hpp"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <limits>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <optional>
+
+#include "imret/core/progress.hpp"
+
+namespace imret::viz::umap_detail {
+namespace {
+
+constexpr int kCurvePoints = 300;
+
+// Sum of squared residuals of the curve at (a, b).
+double curve_residuals(const std::vector<double>& xs, const std::vector<double>& ys, double a, double b) {
+  double sum = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const double r = 1.0 / (1.0 + a * std::pow(xs[i], 2 * b)) - ys[i];
+    sum += r * r;
+  }
+  return sum;
+}
+
+float clip(float value) { return std::min(4.0f, std::max(-4.0f, value)); }
+
+// x^y for x > 0 (faster than std::pow, to float precision).
+inline float power(float x, float y) { return std::exp2(y * std::log2(x)); }
+
+// umap-learn's tau_rand_int: three combined Tausworthe generators.
+struct Tausworthe {
+  std::array<uint32_t, 3> s{};
+  explicit Tausworthe(uint64_t seed) {
+    for (auto& word : s) {  // splitmix64 for the three words; each must exceed 15
+      seed += 0x9e3779b97f4a7c15ULL;
+      uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      word = static_cast<uint32_t>(z ^ (z >> 31)) | 0x100u;
+    }
+  }
+  uint32_t next() {
+    s[0] = ((s[0] & 4294967294u) << 12) ^ (((s[0] << 13) ^ s[0]) >> 19);
+    s[1] = ((s[1] & 4294967288u) << 4) ^ (((s[1] << 2) ^ s[1]) >> 25);
+    s[2] = ((s[2] & 4294967280u) << 17) ^ (((s[2] << 3) ^ s[2]) >> 11);
+    return s[0] ^ s[1] ^ s[2];
+  }
+};
+
+}  // namespace
+
+std::pair<double, double> find_ab_params(double spread, double min_dist) {
+  std::vector<double> xs(kCurvePoints), ys(kCurvePoints);
+  for (int i = 0; i < kCurvePoints; ++i) {
+    xs[static_cast<size_t>(i)] = 3.0 * spread * i / (kCurvePoints - 1);
+    const double x = xs[static_cast<size_t>(i)];
+    ys[static_cast<size_t>(i)] = x < min_dist ? 1.0 : std::exp(-(x - min_dist) / spread);
+  }
+  double a = 1.0, b = 1.0, lambda = 1e-3;
+  double cost = curve_residuals(xs, ys, a, b);
+  for (int iteration = 0; iteration < 10000; ++iteration) {
+    // Normal equations of the linearised problem: J^T J and J^T r.
+    double jaa = 0, jab = 0, jbb = 0, ga = 0, gb = 0;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const double x = xs[i];
+      const double power = x > 0 ? std::pow(x, 2 * b) : 0.0;
+      const double denominator = 1.0 + a * power;
+      const double f = 1.0 / denominator;
+      const double r = f - ys[i];
+      const double da = -power / (denominator * denominator);
+      const double db = x > 0 ? -a * power * 2.0 * std::log(x) / (denominator * denominator) : 0.0;
+      jaa += da * da;
+      jab += da * db;
+      jbb += db * db;
+      ga += da * r;
+      gb += db * r;
+    }
+    bool improved = false;
+    for (int attempt = 0; attempt < 60 && !improved; ++attempt) {
+      const double haa = jaa * (1 + lambda), hbb = jbb * (1 + lambda);
+      const double determinant = haa * hbb - jab * jab;
+      if (determinant == 0) {
+        lambda *= 10;
+        continue;
+      }
+      const double step_a = -(hbb * ga - jab * gb) / determinant;
+      const double step_b = -(haa * gb - jab * ga) / determinant;
+      const double trial = curve_residuals(xs, ys, a + step_a, b + step_b);
+      if (std::isfinite(trial) && trial <= cost) {
+        const bool converged = std::fabs(step_a) <= 1e-13 * (std::fabs(a) + 1e-13) &&
+                               std::fabs(step_b) <= 1e-13 * (std::fabs(b) + 1e-13);
+        const bool flat = cost - trial <= 1e-15 * cost;
+        a += step_a;
+        b += step_b;
+        cost = trial;
+        lambda = std::max(lambda / 10, 1e-12);
+        improved = true;
+        if (converged || (flat && lambda <= 1e-10)) return {a, b};
+      } else {
+        lambda *= 10;
+      }
+    }
+    if (!improved) break;  // no step lowers the cost: a minimum
+  }
+  return {a, b};
+}
+
+std::vector<double> epochs_per_sample(const std::vector<float>& weights, int64_t n_epochs) {
+  std::vector<double> out(weights.size(), -1.0);
+  if (weights.empty()) return out;
+  const float largest = *std::max_element(weights.begin(), weights.end());
+  for (size_t e = 0; e < weights.size(); ++e) {
+    const double samples = static_cast<double>(n_epochs) * static_cast<double>(weights[e] / largest);
+    if (samples > 0) out[e] = static_cast<double>(n_epochs) / samples;
+  }
+  return out;
+}
+
+void optimize_layout(float* embedding, int64_t dim, const SparseGraph& graph, const std::vector<double>& epochs_per_sample,
+                     const LayoutOptions& options) {
+  const int64_t n = graph.points;
+  const size_t edges = graph.indices.size();
+  const float a = static_cast<float>(options.a), b = static_cast<float>(options.b);
+  const float gamma = static_cast<float>(options.repulsion_strength);
+  std::vector<double> epochs_per_negative(edges), next_negative(edges), next_sample(edges);
+  for (size_t e = 0; e < edges; ++e) {
+    epochs_per_negative[e] = options.negative_sample_rate > 0 ? epochs_per_sample[e] / options.negative_sample_rate
+                                                              : std::numeric_limits<double>::infinity();
+    next_negative[e] = epochs_per_negative[e];
+    next_sample[e] = epochs_per_sample[e];
+  }
+  std::vector<Tausworthe> generators;
+  generators.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) generators.emplace_back(options.seed * 0x100000001b3ULL + static_cast<uint64_t>(i));
+
+  std::vector<float> previous(static_cast<size_t>(n * dim));
+  std::optional<Progress> progress;
+  if (options.progress) progress.emplace("UMAP", options.epochs, "epochs");
+  for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    const float alpha = static_cast<float>(options.learning_rate *
+                                           (1.0 - static_cast<double>(epoch) / static_cast<double>(options.epochs)));
+    const double now = static_cast<double>(epoch);
+    std::memcpy(previous.data(), embedding, previous.size() * sizeof(float));
+    at::parallel_for(0, n, 512, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        float* current = embedding + i * dim;
+        Tausworthe& random = generators[static_cast<size_t>(i)];
+        for (int64_t e = graph.indptr[static_cast<size_t>(i)]; e < graph.indptr[static_cast<size_t>(i + 1)]; ++e) {
+          const auto edge = static_cast<size_t>(e);
+          if (next_sample[edge] > now) continue;
+          const float* other = previous.data() + graph.indices[edge] * dim;
+          for (int pull = 0; pull < 2; ++pull) {  // this end of (i, j) and of (j, i)
+            float distance = 0;
+            for (int64_t d = 0; d < dim; ++d) distance += (current[d] - other[d]) * (current[d] - other[d]);
+            float coefficient = 0;
+            if (distance > 0) {
+              const float power_b = power(distance, b);
+              coefficient = -2.0f * a * b * (power_b / distance) / (a * power_b + 1.0f);
+            }
+            for (int64_t d = 0; d < dim; ++d) current[d] += clip(coefficient * (current[d] - other[d])) * alpha;
+          }
+          next_sample[edge] += epochs_per_sample[edge];
+
+          const auto negatives =
+              options.negative_sample_rate > 0
+                  ? static_cast<int64_t>((now - next_negative[edge]) / epochs_per_negative[edge])
+                  : int64_t{0};
+          for (int64_t s = 0; s < negatives; ++s) {
+            const int64_t k = static_cast<int64_t>(random.next() % static_cast<uint32_t>(n));
+            if (k == i) continue;
+            const float* negative = previous.data() + k * dim;
+            float distance = 0;
+            for (int64_t d = 0; d < dim; ++d) distance += (current[d] - negative[d]) * (current[d] - negative[d]);
+            if (distance > 0) {
+              const float coefficient =
+                  2.0f * gamma * b / ((0.001f + distance) * (a * power(distance, b) + 1.0f));
+              if (coefficient > 0) {
+                for (int64_t d = 0; d < dim; ++d) current[d] += clip(coefficient * (current[d] - negative[d])) * alpha;
+                continue;
+              }
+            }
+            for (int64_t d = 0; d < dim; ++d) current[d] += 4.0f * alpha;  // umap-learn: grad 4 when coincident
+          }
+          if (options.negative_sample_rate > 0)  // also when negative, as umap-learn
+            next_negative[edge] += static_cast<double>(negatives) * epochs_per_negative[edge];
+        }
+      }
+    });
+    if (progress) progress->advance();
+  }
+  if (progress) progress->finish();
+}
+
+}  // namespace imret::viz::umap_detail
