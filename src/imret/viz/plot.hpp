@@ -39,6 +39,7 @@ struct PlotOptions {
   double x_min = NAN, x_max = NAN, y_min = NAN, y_max = NAN;
   double point_size = 0;   // scatter: dot diameter in pixels; 0 = automatic from the number of points
   double point_alpha = 0;  // scatter: dot opacity in (0, 1]; 0 = automatic (more points, more transparent)
+  bool integer_x = false;  // x values are whole numbers (epochs): x ticks only on whole numbers
 };
 
 // Writes PNG or SVG by the extension of `file` (.png / .svg, any case;

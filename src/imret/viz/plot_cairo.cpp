@@ -24,6 +24,7 @@ constexpr std::size_t kScatterLayers = 64;  // see draw_scatter
 struct AxesPlan {
   Range x{0, 1}, y{0, 1};
   bool widen_x_lo = false, widen_x_hi = false, widen_y_lo = false, widen_y_hi = false;
+  bool integer_x = false;
   std::vector<std::string> categories;
 };
 
@@ -107,7 +108,7 @@ Legend place_legend(TextMeasure& measure, const LegendPlan& plan, Marker marker,
 // Numeric x ticks: as many as fit without their labels touching.
 Axis fit_x_axis(TextMeasure& measure, const AxesPlan& plan, double plot_width, const Sizes& sizes) {
   for (int max_ticks = std::max(2, static_cast<int>(plot_width / (3 * sizes.tick)));; --max_ticks) {
-    Axis axis = nice_axis(plan.x.lo, plan.x.hi, max_ticks, plan.widen_x_lo, plan.widen_x_hi);
+    Axis axis = nice_axis(plan.x.lo, plan.x.hi, max_ticks, plan.widen_x_lo, plan.widen_x_hi, plan.integer_x ? 1 : 0);
     double widest = 0;
     for (const double tick : axis.ticks)
       widest = std::max(widest, measure.width(tick_label(tick, axis.step), sizes.tick));
@@ -275,6 +276,7 @@ AxesPlan numeric_axes(const std::vector<Series>& series, const PlotOptions& opti
   AxesPlan plan;
   plan.x = axis_range(finite_range(series, true), options.x_min, options.x_max, 0.04);
   plan.y = axis_range(finite_range(series, false), options.y_min, options.y_max, 0.04);
+  plan.integer_x = options.integer_x;
   return plan;
 }
 

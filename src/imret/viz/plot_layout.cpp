@@ -37,14 +37,14 @@ double smaller_nice_step(double step) {
 }
 }  // namespace
 
-Axis nice_axis(double lo, double hi, int max_ticks, bool widen_lo, bool widen_hi) {
+Axis nice_axis(double lo, double hi, int max_ticks, bool widen_lo, bool widen_hi, double min_step) {
   if (!(hi > lo)) {
     const double half = lo == 0 ? 1 : std::abs(lo) * 0.1;
     lo -= half;
     hi += half;
   }
   Axis axis;
-  axis.step = nice_step((hi - lo) / std::max(1, max_ticks - 1));
+  axis.step = std::max(min_step, nice_step((hi - lo) / std::max(1, max_ticks - 1)));
   // Tolerances so that a bound already on a tick (up to rounding) stays there.
   constexpr double eps = 1e-9;
   while (true) {

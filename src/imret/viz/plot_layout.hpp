@@ -30,7 +30,9 @@ struct Axis {
 // An axis over [lo, hi] with about max_ticks ticks (at least 2). widen_lo /
 // widen_hi: move that end out to the nearest tick (automatic ranges);
 // otherwise keep it (fixed ranges). lo == hi is widened around the value.
-Axis nice_axis(double lo, double hi, int max_ticks, bool widen_lo, bool widen_hi);
+// min_step > 0: ticks at least that far apart (1: whole numbers only), unless
+// a fixed range holds fewer than two of its multiples.
+Axis nice_axis(double lo, double hi, int max_ticks, bool widen_lo, bool widen_hi, double min_step = 0);
 
 // A tick label with just the decimals `step` needs: "0.2", "−15", "1e+06"
 // (negative numbers with a real minus sign, U+2212).

@@ -157,6 +157,7 @@ std::vector<fs::path> write_run_plots(const std::vector<RunData>& runs, const fs
     PlotOptions options = wide;
     options.title = "Training loss per epoch";
     options.x_label = "epoch";
+    options.integer_x = true;
     options.y_label = "training loss";
     write("training-loss", [&](const fs::path& file) { write_line_plot(loss, options, file); });
   }
@@ -170,6 +171,7 @@ std::vector<fs::path> write_run_plots(const std::vector<RunData>& runs, const fs
     PlotOptions options = wide;
     options.title = "Validation " + label + " per epoch (held-out training images)";
     options.x_label = "epoch";
+    options.integer_x = true;
     options.y_label = "validation " + label;
     write(stem, [&](const fs::path& file) { write_line_plot(curves, options, file); });
   }

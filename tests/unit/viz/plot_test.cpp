@@ -86,6 +86,21 @@ TEST(PlotAxis, SingleValueIsWidenedAroundIt) {
   EXPECT_GT(zero.hi, 0);
 }
 
+TEST(PlotAxis, AMinimumStepKeepsTicksOnWholeNumbers) {
+  // Three epochs padded a little: without a minimum step the ticks fall between epochs.
+  const Axis free = nice_axis(0.92, 3.08, 12, true, true);
+  EXPECT_LT(free.step, 1);
+  const Axis epochs = nice_axis(0.92, 3.08, 12, true, true, 1);
+  EXPECT_EQ(epochs.step, 1);
+  EXPECT_EQ(epochs.ticks, (std::vector<double>{0, 1, 2, 3, 4}));
+  const Axis one_epoch = nice_axis(1, 1, 12, true, true, 1);  // a single epoch
+  for (const double tick : one_epoch.ticks) EXPECT_EQ(tick, std::round(tick));
+  EXPECT_LE(one_epoch.lo, 1);
+  EXPECT_GE(one_epoch.hi, 1);
+  const Axis many = nice_axis(1, 100, 6, true, true, 1);  // a larger step wins
+  EXPECT_EQ(many.step, 20);
+}
+
 TEST(PlotAxis, AxisRangeUsesFixedEndsAndPadsTheData) {
   const Range padded = axis_range({0, 10}, NAN, NAN, 0.1);
   EXPECT_DOUBLE_EQ(padded.lo, -1);
