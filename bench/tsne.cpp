@@ -13,11 +13,14 @@
 // KL divergence, trustworthiness (k = 10, on a random subset of
 // --quality-sample points when N is larger: it needs all N^2 input ranks) and
 // leave-one-out 10-NN accuracy of each embedding, computed by the same imret code.
+// imret's row also gives the CPU seconds of its fit (all threads): steadier
+// than the wall clock on a busy machine, for comparing versions of imret.
 #include <torch/torch.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <numeric>
@@ -84,7 +87,11 @@ struct Fit {
   at::Tensor embedding;
   double seconds = 0;
   double kl = 0;
+  double cpu_seconds = -1;  // < 0: not measured
 };
+
+// CPU seconds of this process so far, all threads together.
+double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
 
 // scikit-learn's TSNE on data.npy in `dir`; an undefined embedding on failure.
 Fit peer_fit(const fs::path& dir, const std::string& method, int threads) {
@@ -108,6 +115,7 @@ void print_row(const std::string& name, const Fit& fit, const Points& points, co
       imret::viz::trustworthiness(points.data.index_select(0, sample), fit.embedding.index_select(0, sample), 10);
   std::printf("  %-26s %9.2f s  KL %.4f  trustworthiness(10) %.4f", name.c_str(), fit.seconds, fit.kl, trust);
   if (!points.labels.empty()) std::printf("  10-NN accuracy %.4f", imret::viz::knn_accuracy(fit.embedding, points.labels, 10));
+  if (fit.cpu_seconds >= 0) std::printf("  (CPU %.2f s)", fit.cpu_seconds);
   std::printf("\n");
   std::fflush(stdout);
 }
@@ -137,8 +145,9 @@ int main(int argc, char** argv) {
       std::printf("  (trustworthiness on a random %lld of the points)\n", static_cast<long long>(quality_sample));
 
     const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = cpu_seconds();
     const imret::viz::TsneResult ours = imret::viz::tsne(points.data, tsne_options);
-    const Fit imret_fit{ours.embedding, imret::seconds_since(start), ours.kl_divergence};
+    const Fit imret_fit{ours.embedding, imret::seconds_since(start), ours.kl_divergence, cpu_seconds() - cpu_start};
     print_row("imret", imret_fit, points, sample);
     if (!peer) return 0;
 

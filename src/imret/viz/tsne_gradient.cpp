@@ -95,10 +95,10 @@ double barnes_hut(const SparseAffinities& p, double p_scale, const float* y, int
   std::vector<double> z_share(static_cast<size_t>(n));
   const auto squared_angle = static_cast<float>(angle * angle);
   for_each_block(n, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      z_share[i] = tree.repulsion(y + i * Dim, squared_angle, dof, repulsion.data() + i * Dim);
+    tree.repulsion(y + begin * Dim, end - begin, squared_angle, dof, repulsion.data() + begin * Dim,
+                   z_share.data() + begin);
+    for (int64_t i = begin; i < end; ++i)
       attraction<Dim>(p, static_cast<float>(p_scale), y, dof, i, attract.data() + i * Dim);
-    }
   });
   const double z = std::max(std::accumulate(z_share.begin(), z_share.end(), 0.0), DBL_EPSILON);
   const double factor = gradient_factor(dof);

@@ -111,67 +111,153 @@ void SpaceTree<Dim>::insert(const float* point) {
 }
 
 template <int Dim>
-int32_t SpaceTree<Dim>::flatten(int32_t cell_id) {
-  const auto index = static_cast<int32_t>(nodes_.size());
-  const Cell& cell = cells_[cell_id];
-  Node node;
-  std::copy(cell.barycenter, cell.barycenter + Dim, node.barycenter);
-  node.squared_max_width = cell.is_leaf ? -1.0f : cell.squared_max_width;
-  nodes_.push_back(node);
-  sizes_.push_back(static_cast<float>(cell.size));
-  for (int c = 0; c < kChildren; ++c)
-    if (cells_[cell_id].children[c] != -1) flatten(cells_[cell_id].children[c]);
-  nodes_[index].next = static_cast<int32_t>(nodes_.size());
-  return index;
+int32_t SpaceTree<Dim>::add_family() {
+  Family empty{};
+  empty.squared_max_width -= 1.0f;  // every slot an empty leaf
+  empty.children -= 1;
+  families_.push_back(empty);
+  return static_cast<int32_t>(families_.size() - 1);
+}
+
+template <int Dim>
+void SpaceTree<Dim>::set_slot(Family& family, int slot, const Cell& cell) const {
+  for (int ax = 0; ax < Dim; ++ax) family.barycenter[ax][slot] = cell.barycenter[ax];
+  family.squared_max_width[slot] = cell.is_leaf ? -1.0f : cell.squared_max_width;
+  family.size[slot] = static_cast<float>(cell.size);
+}
+
+// Fills `family_id` with the children of the inner cell `cell_id`, then lays
+// out their own children (siblings' families next to each other).
+template <int Dim>
+void SpaceTree<Dim>::lay_out_children(int32_t cell_id, int32_t family_id, int depth) {
+  max_depth_ = std::max(max_depth_, depth);
+  for (int c = 0; c < kChildren; ++c) {
+    const int32_t child = cells_[cell_id].children[c];
+    if (child == -1) continue;
+    set_slot(families_[family_id], c, cells_[child]);
+    if (!cells_[child].is_leaf) {
+      const int32_t grandchildren = add_family();  // may move families_: indices only
+      families_[family_id].children[c] = grandchildren;
+    }
+  }
+  for (int c = 0; c < kChildren; ++c) {
+    const int32_t child = cells_[cell_id].children[c];
+    if (child != -1 && !cells_[child].is_leaf) lay_out_children(child, families_[family_id].children[c], depth + 1);
+  }
 }
 
 template <int Dim>
 void SpaceTree<Dim>::build(const float* points, int64_t count) {
   cells_.clear();
-  nodes_.clear();
-  sizes_.clear();
+  families_.clear();
   cells_.reserve(static_cast<size_t>(2 * count + 1));
   init_root(points, count);
   for (int64_t i = 0; i < count; ++i) insert(points + i * Dim);
-  nodes_.reserve(cells_.size());
-  sizes_.reserve(cells_.size());
-  flatten(0);
+  families_.reserve(cells_.size() + 1);
+  max_depth_ = 1;
+  add_family();
+  set_slot(families_[0], 0, cells_[0]);
+  if (!cells_[0].is_leaf) {
+    families_[0].children[0] = add_family();
+    lay_out_children(0, families_[0].children[0], 2);
+  }
+}
+
+namespace {
+
+// q = student_t() lane by lane; 1 / (1 + d^2) for dof 1 in one go. (Out
+// parameters: 32-byte vectors are not passed by value without AVX.)
+template <typename Lanes>
+void student_t_lanes(const Lanes& squared_distance, int dof, Lanes& q) {
+  if (dof == 1) {
+    q = 1.0f / (1.0f + squared_distance);
+    return;
+  }
+  for (size_t c = 0; c < sizeof(Lanes) / sizeof(float); ++c) q[c] = student_t(squared_distance[c], dof);
+}
+
+}  // namespace
+
+// One point's walk: the families still to visit and the sums so far, lane by
+// lane.
+template <int Dim>
+struct SpaceTree<Dim>::Walk {
+  const float* point;
+  int32_t* stack;
+  int top = 1;  // stack[0] = 0: the root's family
+  Lanes force[Dim] = {};
+  DoubleLanes z = {};
+
+  Walk(const float* p, int32_t* s) : point(p), stack(s) { stack[0] = 0; }
+
+  // The lanes' sums in a fixed order.
+  void finish(float* total_force, double* total_z) const {
+    double z_sum = 0.0;
+    for (int c = 0; c < kChildren; ++c) z_sum += z[c];
+    *total_z = z_sum;
+    for (int ax = 0; ax < Dim; ++ax) {
+      float sum = 0.0f;
+      for (int c = 0; c < kChildren; ++c) sum += force[ax][c];
+      total_force[ax] = sum;
+    }
+  }
+};
+
+// Visits the family on top of the walk's stack: adds the children that
+// summarise the point, pushes the families of those to open.
+template <int Dim>
+void SpaceTree<Dim>::step(Walk& walk, float squared_angle, int dof) const {
+  const Family& family = families_[walk.stack[--walk.top]];
+  Lanes diff[Dim];
+  Lanes d2 = {};
+  IndexLanes duplicate = ~IndexLanes{};
+  for (int ax = 0; ax < Dim; ++ax) {
+    diff[ax] = walk.point[ax] - family.barycenter[ax];
+    d2 += diff[ax] * diff[ax];
+    duplicate &= (diff[ax] <= kDuplicate) & (diff[ax] >= -kDuplicate);
+  }
+  // A leaf summarises unless it holds the point itself (its width is -1 so
+  // that the width test always passes); an inner cell when it looks small:
+  // squared width / d^2 < angle^2, written as a product (the same test;
+  // d^2 = 0 fails both ways). Inner cells that do not summarise are opened.
+  const IndexLanes leaf = family.squared_max_width < 0.0f;
+  const IndexLanes summarises = (family.squared_max_width < squared_angle * d2) & ~(leaf & duplicate);
+  const IndexLanes opens = ~(summarises | leaf);
+  Lanes q;
+  student_t_lanes(d2, dof, q);
+  const Lanes weight = summarises ? family.size * q : Lanes{};
+  walk.z += __builtin_convertvector(weight, DoubleLanes);
+  for (int ax = 0; ax < Dim; ++ax) walk.force[ax] += weight * q * diff[ax];
+  for (int c = 0; c < kChildren; ++c) {  // push without branches
+    walk.stack[walk.top] = family.children[c];
+    walk.top -= opens[c];  // opens is -1 (true) or 0
+  }
 }
 
 template <int Dim>
-double SpaceTree<Dim>::repulsion(const float* point, float squared_angle, int dof, float* force) const {
-  double z = 0.0;
-  float sum[Dim] = {};
-  const Node* nodes = nodes_.data();
-  const auto end = static_cast<int32_t>(nodes_.size());
-  int32_t i = 0;
-  while (i < end) {
-    const Node& node = nodes[i];
-    float diff[Dim];
-    float d2 = 0.0f;
-    bool duplicate = true;
-    for (int ax = 0; ax < Dim; ++ax) {
-      diff[ax] = point[ax] - node.barycenter[ax];
-      d2 += diff[ax] * diff[ax];
-      duplicate &= std::fabs(diff[ax]) <= kDuplicate;
+void SpaceTree<Dim>::repulsion(const float* points, int64_t count, float squared_angle, int dof, float* forces,
+                               double* z) const {
+  // A stack holds at most kChildren - 1 families left behind per level, plus
+  // the slot written ahead of each push.
+  const auto capacity = static_cast<size_t>((max_depth_ + 1) * kChildren);
+  std::vector<int32_t> stacks(2 * capacity);
+  int64_t i = 0;
+  for (; i + 1 < count; i += 2) {  // two walks interleaved: one's loads overlap the other's arithmetic
+    Walk a(points + i * Dim, stacks.data()), b(points + (i + 1) * Dim, stacks.data() + capacity);
+    while (a.top > 0 && b.top > 0) {
+      step(a, squared_angle, dof);
+      step(b, squared_angle, dof);
     }
-    // A leaf summarises unless it holds the point itself (its width is
-    // stored as -1 so that the width test always passes); an inner cell when
-    // it looks small: squared width / d^2 < angle^2, written as a product
-    // (the same test; d^2 = 0 fails both ways). Bitwise, without branches:
-    // which way a node goes is hard to predict.
-    const bool leaf = node.squared_max_width < 0.0f;
-    const bool summarises = (node.squared_max_width < squared_angle * d2) & !(leaf & duplicate);
-    const float q = student_t(d2, dof);
-    const float weight = summarises ? sizes_[i] * q : 0.0f;
-    z += weight;
-    for (int ax = 0; ax < Dim; ++ax) sum[ax] += weight * q * diff[ax];
-    // Skip a summary's subtree, else go to the next node in pre-order (a
-    // leaf's subtree is itself, so both are i + 1 there).
-    i = summarises ? node.next : i + 1;
+    while (a.top > 0) step(a, squared_angle, dof);
+    while (b.top > 0) step(b, squared_angle, dof);
+    a.finish(forces + i * Dim, z + i);
+    b.finish(forces + (i + 1) * Dim, z + i + 1);
   }
-  std::copy(sum, sum + Dim, force);
-  return z;
+  if (i < count) {
+    Walk last(points + i * Dim, stacks.data());
+    while (last.top > 0) step(last, squared_angle, dof);
+    last.finish(forces + i * Dim, z + i);
+  }
 }
 
 template class SpaceTree<2>;

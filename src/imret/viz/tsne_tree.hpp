@@ -5,9 +5,10 @@
 // points within 1e-6 on every axis merged into one leaf), so that the same
 // cells summarise the same points.
 //
-// For the force walk the tree is flattened into pre-order (children in
-// sklearn's order) where every node knows where its subtree ends: one forward
-// scan over a contiguous array, no recursion, no pointer chasing.
+// For the force walk the children of every inner cell are stored together,
+// one slot per possible child (empty slots included), axis by axis: a walk
+// evaluates all 2^Dim children of a cell at once, lane by lane in SIMD
+// registers, and keeps the cells it must open on a small stack.
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -34,23 +35,47 @@ inline double squared_distance(const float* a, const float* b, int64_t dims) {
   return sum;
 }
 
+// One lane per child slot of a quadtree (4) or octree (8) cell, as GCC/Clang
+// vector extensions (SSE registers; comparisons give -1 for true, 0 for false).
+template <int Count>
+struct LaneTypes;
+template <>
+struct LaneTypes<4> {
+  typedef float Float __attribute__((vector_size(16)));
+  typedef int32_t Int __attribute__((vector_size(16)));
+  typedef double Double __attribute__((vector_size(32)));
+};
+template <>
+struct LaneTypes<8> {
+  typedef float Float __attribute__((vector_size(32)));
+  typedef int32_t Int __attribute__((vector_size(32)));
+  typedef double Double __attribute__((vector_size(64)));
+};
+
 template <int Dim>
 class SpaceTree {
  public:
   // Builds the tree of `count` points (count x Dim, row-major).
   void build(const float* points, int64_t count);
 
-  // The repulsion on `point` (a point of the tree): the sum over the cells
-  // that summarise it of size * q * q * (point - barycentre), written to
-  // force[0, Dim), with q = student_t(d^2, dof). Returns the sum of size * q
-  // (the point's share of the normaliser Z). A cell summarises the point when
-  // it is a leaf or when its squared widest side / d^2 < squared_angle
-  // (sklearn's criterion); the point's own leaf (and its duplicates) is left out.
-  double repulsion(const float* point, float squared_angle, int dof, float* force) const;
+  // The repulsion on `count` consecutive points of the tree (row-major): for
+  // each, the sum over the cells that summarise it of
+  // size * q * q * (point - barycentre), written to forces[i * Dim, +Dim),
+  // with q = student_t(d^2, dof), and the sum of size * q (the point's share
+  // of the normaliser Z) to z[i]. A cell summarises the point when it is a
+  // leaf or when its squared widest side / d^2 < squared_angle (sklearn's
+  // criterion); the point's own leaf (and its duplicates) is left out. Sums
+  // run lane by lane (child slot by child slot), then over the lanes: a fixed
+  // order, whatever the points' grouping.
+  void repulsion(const float* points, int64_t count, float squared_angle, int dof, float* forces, double* z) const;
 
  private:
   static constexpr int kChildren = 1 << Dim;
+  using Lanes = typename LaneTypes<kChildren>::Float;
+  using IndexLanes = typename LaneTypes<kChildren>::Int;
+  using DoubleLanes = typename LaneTypes<kChildren>::Double;
 
+  // A cell while the tree is built (sklearn's _QuadTree cell).
   struct Cell {
     float barycenter[Dim];
     float center[Dim];
@@ -61,23 +86,28 @@ class SpaceTree {
     int32_t children[kChildren];
     bool is_leaf = true;
   };
-  // The flattened tree, 16 bytes a node in 2-D: `next` is the index just
-  // past the node's subtree; a leaf's squared_max_width is -1 (see
-  // repulsion()). The sizes, needed only for summaries, live apart.
-  struct Node {
-    float barycenter[Dim];
-    float squared_max_width;
-    int32_t next;
+  // The children of one inner cell for the walk, slot c in lane c. A leaf's
+  // squared width is -1 (it always summarises, see repulsion()); an empty
+  // slot is a leaf of size 0 at the origin (it adds nothing).
+  struct Family {
+    Lanes barycenter[Dim];
+    Lanes squared_max_width;
+    Lanes size;
+    IndexLanes children;  // the family of an inner child's children; unused for leaves
   };
 
   void init_root(const float* points, int64_t count);
   void insert(const float* point);
   int32_t add_child(int32_t parent, const float* point, int64_t size);
-  int32_t flatten(int32_t cell);
+  int32_t add_family();
+  void set_slot(Family& family, int slot, const Cell& cell) const;
+  void lay_out_children(int32_t cell, int32_t family, int depth);
+  struct Walk;
+  void step(Walk& walk, float squared_angle, int dof) const;
 
   std::vector<Cell> cells_;
-  std::vector<Node> nodes_;
-  std::vector<float> sizes_;
+  std::vector<Family> families_;  // 0: the root alone in slot 0
+  int max_depth_ = 0;             // families on the longest root-to-leaf path
 };
 
 extern template class SpaceTree<2>;
