@@ -144,6 +144,7 @@ std::vector<MapOutcome> draw_maps(const fs::path& queries_folder, const fs::path
 // The run folder's pictures, page and what the comparison page needs of it.
 struct RunPage {
   fs::path page;
+  RunData data;
   nlohmann::json metrics;
   std::vector<MapOutcome> maps;
   std::string random_grid;  // relative to the run's page; empty when none
@@ -152,9 +153,10 @@ struct RunPage {
 
 RunPage build_run_page(const ReportedRun& run, const fs::path& out, const ReportOptions& options) {
   if (!fs::is_directory(run.folder)) throw Error(run.folder.string() + ": no such run folder");
-  const RunData data = read_run(run.folder, run.name);
-  fs::create_directories(out);
   RunPage result;
+  result.data = read_run(run.folder, run.name);
+  const RunData& data = result.data;
+  fs::create_directories(out);
   result.metrics = read_json_if_there(run.folder / "metrics.json");
   const fs::path config_file = run.folder / "config.yaml";
   if (fs::exists(config_file)) result.config = load_yaml(config_file);
@@ -306,9 +308,8 @@ fs::path write_comparison_report(const std::vector<ReportedRun>& runs, const fs:
   std::vector<RunPage> pages;
   std::vector<RunData> data;
   for (const ReportedRun& run : runs) {
-    const std::string folder = "runs/" + folder_for(run.name);
-    pages.push_back(build_run_page(run, out / folder, options));
-    data.push_back(read_run(run.folder, run.name));
+    pages.push_back(build_run_page(run, out / "runs" / folder_for(run.name), options));
+    data.push_back(pages.back().data);
   }
   std::printf("report: comparison\n");
   std::fflush(stdout);
