@@ -27,6 +27,14 @@ inline double kernel(double squared_distance, int dof) {
 
 double gradient_factor(int dof) { return 2.0 * (dof + 1.0) / dof; }
 
+// Runs body(begin, end) over the blocks of kGrain points in [0, n) that
+// are still free (`next` is the first), taking one at a time.
+template <typename Body>
+void take_blocks(std::atomic<int64_t>& next, int64_t n, const Body& body) {
+  for (int64_t begin = next.fetch_add(kGrain); begin < n; begin = next.fetch_add(kGrain))
+    body(begin, std::min(begin + kGrain, n));
+}
+
 // Runs body(begin, end) over [0, n) in blocks of kGrain points handed out
 // on demand (the cost of a tree walk varies from point to point, so static
 // halves would leave a thread idle). Every point's result goes to its own
@@ -34,10 +42,7 @@ double gradient_factor(int dof) { return 2.0 * (dof + 1.0) / dof; }
 template <typename Body>
 void for_each_block(int64_t n, const Body& body) {
   std::atomic<int64_t> next{0};
-  at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) {
-    for (int64_t begin = next.fetch_add(kGrain); begin < n; begin = next.fetch_add(kGrain))
-      body(begin, std::min(begin + kGrain, n));
-  });
+  at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) { take_blocks(next, n, body); });
 }
 
 // Attraction on point i: the sum over its P entries of p * q * (y_i - y_j),
@@ -84,21 +89,33 @@ double sparse_kl(const SparseAffinities& p, double p_scale, const float* y, int 
   return std::accumulate(per_point.begin(), per_point.end(), 0.0);
 }
 
+// One thread builds the tree while the others compute the attraction; the
+// builder joins them when done.
+template <int Dim>
+void build_tree_and_attract(SpaceTree<Dim>& tree, const SparseAffinities& p, float p_scale, const float* y, int dof,
+                            float* attract) {
+  const int64_t n = p.points;
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t first_thread, int64_t) {
+    if (first_thread == 0) tree.build(y, n);
+    take_blocks(next, n, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) attraction<Dim>(p, p_scale, y, dof, i, attract + i * Dim);
+    });
+  });
+}
+
 template <int Dim>
 double barnes_hut(const SparseAffinities& p, double p_scale, const float* y, int dof, double angle, float* grad,
                   bool compute_error) {
   const int64_t n = p.points;
-  SpaceTree<Dim> tree;
-  tree.build(y, n);
-
   std::vector<float> repulsion(static_cast<size_t>(n * Dim)), attract(static_cast<size_t>(n * Dim));
   std::vector<double> z_share(static_cast<size_t>(n));
+  SpaceTree<Dim> tree;
+  build_tree_and_attract(tree, p, static_cast<float>(p_scale), y, dof, attract.data());
   const auto squared_angle = static_cast<float>(angle * angle);
   for_each_block(n, [&](int64_t begin, int64_t end) {
     tree.repulsion(y + begin * Dim, end - begin, squared_angle, dof, repulsion.data() + begin * Dim,
                    z_share.data() + begin);
-    for (int64_t i = begin; i < end; ++i)
-      attraction<Dim>(p, static_cast<float>(p_scale), y, dof, i, attract.data() + i * Dim);
   });
   const double z = std::max(std::accumulate(z_share.begin(), z_share.end(), 0.0), DBL_EPSILON);
   const double factor = gradient_factor(dof);

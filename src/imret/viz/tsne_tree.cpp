@@ -168,7 +168,7 @@ namespace {
 // q = student_t() lane by lane; 1 / (1 + d^2) for dof 1 in one go. (Out
 // parameters: 32-byte vectors are not passed by value without AVX.)
 template <typename Lanes>
-void student_t_lanes(const Lanes& squared_distance, int dof, Lanes& q) {
+[[gnu::always_inline]] inline void student_t_lanes(const Lanes& squared_distance, int dof, Lanes& q) {
   if (dof == 1) {
     q = 1.0f / (1.0f + squared_distance);
     return;

@@ -103,7 +103,7 @@ class SpaceTree {
   void set_slot(Family& family, int slot, const Cell& cell) const;
   void lay_out_children(int32_t cell, int32_t family, int depth);
   struct Walk;
-  void step(Walk& walk, float squared_angle, int dof) const;
+  [[gnu::always_inline]] inline void step(Walk& walk, float squared_angle, int dof) const;
 
   std::vector<Cell> cells_;
   std::vector<Family> families_;  // 0: the root alone in slot 0
