@@ -1,10 +1,12 @@
-// imret visualize: 2-D maps (PCA, t-SNE) of an embedding folder, as CSV
+// imret visualize: 2-D maps (PCA, t-SNE, UMAP) of an embedding folder, as CSV
 // coordinates and scatter plots coloured by class, with how faithful each map
 // is (trustworthiness, k-NN accuracy in 2-D).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 
 #include "imret/cli/commands.hpp"
 #include "imret/cli/common.hpp"
@@ -30,7 +32,9 @@ struct VisualizeArgs {
   std::string learning_rate = "auto";
 };
 
-std::string method_title(const std::string& method) { return method == "pca" ? "PCA" : "t-SNE"; }
+std::string method_title(const std::string& method) {
+  return method == "pca" ? "PCA" : method == "umap" ? "UMAP" : "t-SNE";
+}
 
 std::string quality_text(const nlohmann::json& details) {
   std::string text;
@@ -70,7 +74,12 @@ void run_visualize(const VisualizeArgs& args) {
     if (options.tsne.learning_rate <= 0) throw UsageError("--learning-rate must be > 0 (or auto)");
   }
   for (const auto& method : args.methods)
-    if (method != "pca" && method != "tsne") throw UsageError("--method " + method + ": expected pca or tsne");
+    if (method != "pca" && method != "tsne" && method != "umap")
+      throw UsageError("--method " + method + ": expected pca, tsne or umap");
+  if (std::find(args.methods.begin(), args.methods.end(), "umap") != args.methods.end()) {
+    // Before the (slow) maps; the point count is checked once the set is loaded.
+    viz::check_umap_options(options.umap, std::numeric_limits<int64_t>::max());
+  }
 
   const EmbeddingSet set = load_embedding_set(args.embeddings);
   const at::Tensor embeddings = embeddings_tensor(set);
@@ -104,9 +113,9 @@ void run_visualize(const VisualizeArgs& args) {
 void add_visualize_command(CLI::App& app) {
   auto args = std::make_shared<VisualizeArgs>();
   CLI::App* command =
-      app.add_subcommand("visualize", "2-D maps (PCA, t-SNE) of an embedding folder: CSV + scatter plots by class");
+      app.add_subcommand("visualize", "2-D maps (PCA, t-SNE, UMAP) of an embedding folder: CSV + scatter plots by class");
   command->add_option("embeddings", args->embeddings, "Embedding folder (from imret embed)")->required();
-  command->add_option("-m,--method", args->methods, "pca and/or tsne (comma-separated or repeated)")
+  command->add_option("-m,--method", args->methods, "pca, tsne and/or umap (comma-separated or repeated)")
       ->delimiter(',')
       ->capture_default_str();
   command->add_option("-o,--out", args->out, "Output folder (default: EMBEDDINGS/visualize)");
@@ -114,7 +123,7 @@ void add_visualize_command(CLI::App& app) {
   command->add_option("--title", args->title, "Name in the plot titles (default: the folder)");
   command->add_option("--sample", args->map.sample, "Map a random subset of this many points (0: all)")
       ->capture_default_str();
-  command->add_option("--seed", args->map.seed, "Random seed (sample, t-SNE)")->capture_default_str();
+  command->add_option("--seed", args->map.seed, "Random seed (sample, t-SNE, UMAP)")->capture_default_str();
   command->add_option("--quality-k", args->map.quality_k, "Neighbours for trustworthiness and k-NN accuracy")
       ->capture_default_str();
   command->add_option("--trustworthiness-limit", args->map.trustworthiness_limit,
@@ -130,6 +139,20 @@ void add_visualize_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--angle", args->map.tsne.angle, "Barnes-Hut angle (accuracy/speed)")->capture_default_str();
   command->add_option("--init", args->map.tsne.init, "t-SNE initialisation: pca or random")->capture_default_str();
+  command->add_option("--n-neighbors", args->map.umap.n_neighbors, "UMAP neighbours (the point itself included)")
+      ->capture_default_str();
+  command->add_option("--min-dist", args->map.umap.min_dist, "UMAP min_dist (how tightly points pack)")
+      ->capture_default_str();
+  command->add_option("--spread", args->map.umap.spread, "UMAP spread")->capture_default_str();
+  command->add_option("--umap-epochs", args->map.umap.n_epochs, "UMAP epochs (0: 500 up to 10,000 points, 200 above)")
+      ->capture_default_str();
+  command->add_option("--umap-init", args->map.umap.init, "UMAP initialisation: spectral or random")
+      ->capture_default_str();
+  command->add_option("--umap-metric", args->map.umap.metric, "UMAP input metric: euclidean or cosine")
+      ->capture_default_str();
+  command->add_option("--umap-neighbours", args->map.umap.neighbours,
+                      "UMAP neighbour search: auto, exact, projected or hnsw (FAISS)")
+      ->capture_default_str();
   command->callback([args] { run_visualize(*args); });
 }
 

@@ -45,8 +45,8 @@ EmbeddingMap map_embeddings(const at::Tensor& embeddings, const std::vector<int6
   if (static_cast<int64_t>(labels.size()) != embeddings.size(0))
     throw Error("visualize: " + std::to_string(labels.size()) + " labels for " + std::to_string(embeddings.size(0)) +
                 " embeddings");
-  if (options.method != "pca" && options.method != "tsne")
-    throw UsageError("--method " + options.method + ": expected pca or tsne");
+  if (options.method != "pca" && options.method != "tsne" && options.method != "umap")
+    throw UsageError("--method " + options.method + ": expected pca, tsne or umap");
   EmbeddingMap map;
   map.method = options.method;
   map.rows = chosen_rows(embeddings.size(0), options.sample, options.seed);
@@ -64,6 +64,21 @@ EmbeddingMap map_embeddings(const at::Tensor& embeddings, const std::vector<int6
     map.points = result.projected.size(1) == 2 ? result.projected
                                                : torch::cat({result.projected, torch::zeros({m, 1})}, 1);
     map.details["explained_variance_ratio"] = result.explained_variance_ratio;
+  } else if (options.method == "umap") {
+    UmapOptions umap_options = options.umap;
+    umap_options.seed = options.seed;
+    umap_options.n_components = 2;
+    const UmapResult result = umap(data, umap_options);
+    map.points = result.embedding;
+    map.details["n_neighbors"] = umap_options.n_neighbors;
+    map.details["min_dist"] = umap_options.min_dist;
+    map.details["epochs"] = result.epochs;
+    map.details["a"] = result.a;
+    map.details["b"] = result.b;
+    map.details["init"] = result.init;
+    map.details["components"] = result.components;
+    map.details["edges"] = result.edges;
+    map.details["neighbours"] = result.neighbours;
   } else {
     TsneOptions tsne_options = options.tsne;
     tsne_options.seed = options.seed;
@@ -119,8 +134,8 @@ void write_map_plot(const EmbeddingMap& map, const EmbeddingSet& set, const std:
   for (auto& [label, series] : by_label) classes.push_back(std::move(series));
   PlotOptions options;
   options.title = title;
-  options.x_label = "t-SNE 1";
-  options.y_label = "t-SNE 2";
+  options.x_label = map.method == "umap" ? "UMAP 1" : "t-SNE 1";
+  options.y_label = map.method == "umap" ? "UMAP 2" : "t-SNE 2";
   if (map.method == "pca") {  // with the share of the variance each axis shows
     const auto& ratio = map.details["explained_variance_ratio"];
     char text[64];

@@ -1,5 +1,5 @@
 #pragma once
-// A 2-D map of an embedding set (PCA or t-SNE) for people to look at: the
+// A 2-D map of an embedding set (PCA, t-SNE or UMAP) for people to look at: the
 // coordinates, how faithful they are (trustworthiness, k-NN accuracy in 2-D),
 // and the files `imret visualize` writes (CSV, scatter plot).
 #include <ATen/core/Tensor.h>
@@ -12,14 +12,16 @@
 
 #include "imret/core/embedding_set.hpp"
 #include "imret/viz/tsne.hpp"
+#include "imret/viz/umap.hpp"
 
 namespace imret::viz {
 
 struct MapOptions {
-  std::string method = "pca";  // "pca" | "tsne"
+  std::string method = "pca";  // "pca" | "tsne" | "umap"
   int64_t sample = 0;          // > 0: map a random subset of this many rows (seeded)
   uint64_t seed = 0;
   TsneOptions tsne;            // method "tsne" (its seed is `seed`)
+  UmapOptions umap;            // method "umap" (its seed is `seed`; 2 components)
   int64_t quality_k = 10;      // neighbours of trustworthiness and of the 2-D k-NN accuracy
   // Trustworthiness ranks every pair of points (N^2): computed up to this many points.
   int64_t trustworthiness_limit = 10000;
@@ -36,8 +38,9 @@ struct EmbeddingMap {
 // Projects `embeddings` (N x D) to 2-D. `labels` (N, -1 = none) feed the 2-D
 // k-NN accuracy. details: {"method", "points", "seconds", "trustworthiness"
 // (null above the limit), "knn_accuracy", "k"} plus PCA's
-// "explained_variance_ratio" or t-SNE's "kl_divergence", "iterations",
-// "perplexity". Throws UsageError for an unknown method or bad options.
+// "explained_variance_ratio", t-SNE's "kl_divergence", "iterations",
+// "perplexity", or UMAP's "n_neighbors", "min_dist", "epochs", "a", "b",
+// "init", "components" (of the graph), "edges", "neighbours". Throws UsageError for an unknown method or bad options.
 EmbeddingMap map_embeddings(const at::Tensor& embeddings, const std::vector<int64_t>& labels, const MapOptions& options);
 
 // CSV: "row,index,x,y,label,class,source", one line per point (atomic write).

@@ -42,8 +42,8 @@ void check_umap_options(const UmapOptions& o, int64_t points) {
   if (o.init != "spectral" && o.init != "random") throw UsageError("UMAP init " + o.init + ": expected spectral or random");
   if (o.metric != "euclidean" && o.metric != "cosine")
     throw UsageError("UMAP metric " + o.metric + ": expected euclidean or cosine");
-  if (o.neighbours != "auto" && o.neighbours != "exact" && o.neighbours != "hnsw")
-    throw UsageError("UMAP neighbours " + o.neighbours + ": expected auto, exact or hnsw");
+  if (o.neighbours != "auto" && o.neighbours != "exact" && o.neighbours != "projected" && o.neighbours != "hnsw")
+    throw UsageError("UMAP neighbours " + o.neighbours + ": expected auto, exact, projected or hnsw");
 }
 
 UmapResult umap(const at::Tensor& data_in, const UmapOptions& options) {

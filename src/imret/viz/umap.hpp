@@ -24,8 +24,9 @@ struct UmapOptions {
   double set_op_mix_ratio = 1.0;    // 1: fuzzy union, 0: fuzzy intersection
   std::string init = "spectral";    // "spectral" | "random"
   std::string metric = "euclidean"; // input metric: "euclidean" | "cosine"
-  // The k-NN search: "auto" (exact, or FAISS HNSW when N^2 D > 2e11 and the
-  // build has FAISS), "exact" or "hnsw".
+  // The k-NN search (umap_graph.hpp): "auto" (exact, or "projected" when
+  // N^2 D > 2e11 and D > 64), "exact", "projected" (candidates from 64
+  // principal components, re-ranked exactly) or "hnsw" (FAISS).
   std::string neighbours = "auto";
   uint64_t seed = 0;
   bool progress = true;  // imret::Progress bar "UMAP" over the epochs
@@ -44,10 +45,11 @@ struct UmapResult {
 
 // data: N x D float (any float dtype; CPU). Throws imret::UsageError
 // (core/error.hpp) for bad options, with a one-line message naming the
-// option. Deterministic for a given seed: the graph, the initialisation and
-// the SGD give the same result for any number of threads (the SGD moves each
-// point from the others' positions at the start of each epoch); an exact
-// neighbour search's ties and an HNSW search may depend on the threads.
+// option. Deterministic for a given seed and number of threads; the graph,
+// the initialisation and the SGD give the same result for any number of
+// threads (the SGD moves each point from the others' positions at the start
+// of each epoch) except for the order of exactly tied neighbours and an HNSW
+// search, and the last bits of LibTorch's matrix products.
 UmapResult umap(const at::Tensor& data, const UmapOptions& options = {});
 
 // Checks the options for N points; throws UsageError as umap() does.

@@ -18,7 +18,18 @@ namespace {
 constexpr double kSmoothTolerance = 1e-5;  // umap-learn's SMOOTH_K_TOLERANCE
 constexpr double kMinDistanceScale = 1e-3;  // MIN_K_DIST_SCALE
 constexpr int kBisectionSteps = 64;
-constexpr double kHnswWork = 2e11;  // N^2 D above which "auto" uses HNSW (when built with FAISS)
+constexpr double kLargeWork = 2e11;     // N^2 D above which "auto" searches a projection
+constexpr int64_t kProjectedDims = 64;  // "projected": candidates found among this many principal components
+constexpr int64_t kCandidatesPerNeighbour = 3;
+
+// The data centred and projected on its first `dims` principal components
+// (the covariance's eigenvectors), float32.
+at::Tensor principal_projection(const at::Tensor& data, int64_t dims) {
+  const at::Tensor centred = data - data.mean(0, true);
+  const at::Tensor covariance = centred.t().matmul(centred).to(torch::kFloat64);
+  const at::Tensor vectors = std::get<1>(torch::linalg_eigh(covariance));  // ascending
+  return centred.matmul(vectors.flip(1).slice(1, 0, dims).to(torch::kFloat32)).contiguous();
+}
 
 double pair_distance(const float* a, const float* b, int64_t dims, bool cosine) {
   if (!cosine) {
@@ -46,24 +57,36 @@ NeighbourGraph nearest_neighbours(const at::Tensor& data_in, int64_t k, const st
                                   const std::string& method) {
   if (metric != "euclidean" && metric != "cosine")
     throw UsageError("UMAP metric " + metric + ": expected euclidean or cosine");
-  if (method != "auto" && method != "exact" && method != "hnsw")
-    throw UsageError("UMAP neighbours " + method + ": expected auto, exact or hnsw");
-  const at::Tensor data = data_in.to(torch::kFloat32).contiguous();
+  if (method != "auto" && method != "exact" && method != "projected" && method != "hnsw")
+    throw UsageError("UMAP neighbours " + method + ": expected auto, exact, projected or hnsw");
+  at::Tensor data = data_in.to(torch::kFloat32).contiguous();
   const int64_t n = data.size(0), dims = data.size(1);
   if (k < 1 || k > n) throw UsageError("UMAP: " + std::to_string(k) + " neighbours of " + std::to_string(n) + " points");
   const bool cosine = metric == "cosine";
   bool hnsw = method == "hnsw";
   if (hnsw && !search::has_faiss())
     throw UsageError("UMAP neighbours hnsw: this imret was built without FAISS (cmake -DIMRET_WITH_FAISS=ON)");
-  if (method == "auto")
-    hnsw = search::has_faiss() && static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(dims) > kHnswWork;
+  const bool large = static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(dims) > kLargeWork;
+  const bool projected = (method == "projected" || (method == "auto" && large)) && dims > kProjectedDims;
 
   const search::Metric search_metric = cosine ? search::Metric::Cosine : search::Metric::Euclidean;
   at::Tensor found;
   NeighbourGraph out;
   out.points = n;
   out.k = k;
-  if (hnsw) {
+  int64_t searched = k;  // candidates per point
+  if (projected) {
+    // Candidates: the nearest 3k in the first 64 principal components (of
+    // the unit vectors for cosine), then ranked by their true distances below.
+    searched = std::min(n, kCandidatesPerNeighbour * k);
+    const at::Tensor unit = cosine ? data / data.norm(2, 1, true).clamp_min(1e-30) : data;
+    search::ExactIndex index(search::Metric::Euclidean);
+    const at::Tensor projection = principal_projection(unit, kProjectedDims);
+    index.add(projection);
+    found = index.search(projection, searched).ids.contiguous();
+    out.method = "exact among " + std::to_string(searched) + " candidates from " + std::to_string(kProjectedDims) +
+                 " principal components";
+  } else if (hnsw) {
     const int64_t ef_search = std::max<int64_t>(2 * k, 64);
     auto index = search::make_index("faiss:HNSW32", c10::kCPU, search_metric);
     index->set_parameter("efConstruction", 64);
@@ -83,19 +106,24 @@ NeighbourGraph nearest_neighbours(const at::Tensor& data_in, int64_t k, const st
   const int64_t* found_ids = found.data_ptr<int64_t>();
   const float* x = data.data_ptr<float>();
   at::parallel_for(0, n, 64, [&](int64_t begin, int64_t end) {
-    std::vector<std::pair<double, int64_t>> row(static_cast<size_t>(k));
+    std::vector<std::pair<double, int64_t>> row(static_cast<size_t>(k)), candidates;
     for (int64_t i = begin; i < end; ++i) {
       // The point itself first; if the search missed it (duplicates, or an
       // approximate index), it takes the place of the farthest.
+      candidates.clear();
+      for (int64_t c = 0; c < searched; ++c) {
+        const int64_t j = found_ids[i * searched + c];
+        // An approximate index may return -1 (not enough found): padded below.
+        if (j == i || j < 0) continue;
+        candidates.emplace_back(pair_distance(x + i * dims, x + j * dims, dims, cosine), j);
+      }
+      if (static_cast<int64_t>(candidates.size()) > k - 1) {
+        std::partial_sort(candidates.begin(), candidates.begin() + (k - 1), candidates.end());
+        candidates.resize(static_cast<size_t>(k - 1));
+      }
       size_t kept = 0;
       row[kept++] = {0.0, i};
-      for (int64_t c = 0; c < k && kept < static_cast<size_t>(k); ++c) {
-        const int64_t j = found_ids[i * k + c];
-        if (j == i) continue;
-        // An approximate index may return -1 (not enough found): padded below.
-        if (j < 0) continue;
-        row[kept++] = {pair_distance(x + i * dims, x + j * dims, dims, cosine), j};
-      }
+      for (const auto& candidate : candidates) row[kept++] = candidate;
       // Padding (rare; only an approximate index): the nearest unused ids.
       for (int64_t j = 0; kept < static_cast<size_t>(k) && j < n; ++j) {
         if (std::any_of(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(kept),

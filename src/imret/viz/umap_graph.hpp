@@ -36,10 +36,13 @@ struct SparseGraph {
 
 // The k nearest neighbours (self included) of every row of data (N x D
 // float32). metric: "euclidean" | "cosine". method: "exact" (search::ExactIndex:
-// blocks of matrix products), "hnsw" (FAISS HNSW32, efConstruction 64,
-// efSearch max(2k, 64); needs a build with FAISS), or "auto": exact unless N is
-// large (N^2 D > 2e11, e.g. 70,000 x 784) and FAISS is built in. The distances
-// of the pairs found are recomputed in double precision from the data.
+// blocks of matrix products); "projected" (approximate: the 3k nearest in the
+// data's first 64 principal components, of the unit vectors for cosine, found
+// exactly, then ranked by their true distances); "hnsw" (FAISS HNSW32,
+// efConstruction 64, efSearch max(2k, 64); needs a build with FAISS; slow in
+// high dimensions); or "auto": projected when N^2 D > 2e11 (e.g. 70,000 x 784)
+// and D > 64, exact otherwise. The distances of the pairs found are
+// recomputed in double precision from the data.
 // Throws UsageError for an unknown metric or method, or hnsw without FAISS.
 NeighbourGraph nearest_neighbours(const at::Tensor& data, int64_t k, const std::string& metric,
                                   const std::string& method = "auto");

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -15,6 +16,8 @@ namespace imret::viz::umap_detail {
 namespace {
 
 constexpr int kCurvePoints = 300;
+constexpr int64_t kBlock = 256;  // points per unit of SGD work
+constexpr int64_t kNegativeBatch = 8;
 
 // Sum of squared residuals of the curve at (a, b).
 double curve_residuals(const std::vector<double>& xs, const std::vector<double>& ys, double a, double b) {
@@ -28,8 +31,39 @@ double curve_residuals(const std::vector<double>& xs, const std::vector<double>&
 
 float clip(float value) { return std::min(4.0f, std::max(-4.0f, value)); }
 
-// x^y for x > 0 (faster than std::pow, to float precision).
-inline float power(float x, float y) { return std::exp2(y * std::log2(x)); }
+// log2(x) for finite x > 0, to about 1e-7: x = m 2^e with m in [sqrt(1/2),
+// sqrt(2)), log2(m) = 2 / ln 2 * atanh((m - 1) / (m + 1)) by its series.
+inline float fast_log2(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  int exponent = static_cast<int>((bits >> 23) & 255u) - 127;
+  bits = (bits & 0x007fffffu) | 0x3f800000u;
+  float m;
+  std::memcpy(&m, &bits, sizeof m);
+  if (m > 1.41421356f) {
+    m *= 0.5f;
+    ++exponent;
+  }
+  const float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
+  const float series = t * (1.0f + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7 + t2 * (1.0f / 9)))));
+  return static_cast<float>(exponent) + 2.88539008f * series;  // 2 / ln 2
+}
+
+// 2^y to about 1e-7 relative: 2^round(y) by the exponent bits times the
+// Taylor series of e^(f ln 2), |f| <= 1/2.
+inline float fast_exp2(float y) {
+  y = std::min(126.0f, std::max(-126.0f, y));
+  const float whole = std::nearbyint(y), f = (y - whole) * 0.693147181f;
+  const float series =
+      1.0f + f * (1.0f + f * (0.5f + f * (1.0f / 6 + f * (1.0f / 24 + f * (1.0f / 120 + f * (1.0f / 720))))));
+  const uint32_t bits = static_cast<uint32_t>(static_cast<int>(whole) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return series * scale;
+}
+
+// x^y for finite x > 0.
+inline float power(float x, float y) { return fast_exp2(y * fast_log2(x)); }
 
 // umap-learn's tau_rand_int: three combined Tausworthe generators.
 struct Tausworthe {
@@ -145,48 +179,64 @@ void optimize_layout(float* embedding, int64_t dim, const SparseGraph& graph, co
                                            (1.0 - static_cast<double>(epoch) / static_cast<double>(options.epochs)));
     const double now = static_cast<double>(epoch);
     std::memcpy(previous.data(), embedding, previous.size() * sizeof(float));
-    at::parallel_for(0, n, 512, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        float* current = embedding + i * dim;
-        Tausworthe& random = generators[static_cast<size_t>(i)];
-        for (int64_t e = graph.indptr[static_cast<size_t>(i)]; e < graph.indptr[static_cast<size_t>(i + 1)]; ++e) {
-          const auto edge = static_cast<size_t>(e);
-          if (next_sample[edge] > now) continue;
-          const float* other = previous.data() + graph.indices[edge] * dim;
-          for (int pull = 0; pull < 2; ++pull) {  // this end of (i, j) and of (j, i)
+    // Blocks of points handed out as threads free up (the points' work varies).
+    std::atomic<int64_t> next_block{0};
+    const int64_t blocks = (n + kBlock - 1) / kBlock;
+    at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) {
+      std::vector<float> origin(static_cast<size_t>(dim));
+      std::array<const float*, kNegativeBatch> targets{};
+      std::array<float, kNegativeBatch> coefficients{};
+      for (int64_t block = next_block++; block < blocks; block = next_block++) {
+        for (int64_t i = block * kBlock, end = std::min(n, i + kBlock); i < end; ++i) {
+          float* current = embedding + i * dim;
+          Tausworthe& random = generators[static_cast<size_t>(i)];
+          for (int64_t e = graph.indptr[static_cast<size_t>(i)]; e < graph.indptr[static_cast<size_t>(i + 1)]; ++e) {
+            const auto edge = static_cast<size_t>(e);
+            if (next_sample[edge] > now) continue;
+            // The pull of this end of (i, j) and of (j, i): the same step twice.
+            const float* other = previous.data() + graph.indices[edge] * dim;
             float distance = 0;
             for (int64_t d = 0; d < dim; ++d) distance += (current[d] - other[d]) * (current[d] - other[d]);
-            float coefficient = 0;
             if (distance > 0) {
               const float power_b = power(distance, b);
-              coefficient = -2.0f * a * b * (power_b / distance) / (a * power_b + 1.0f);
+              const float coefficient = -2.0f * a * b * (power_b / distance) / (a * power_b + 1.0f);
+              for (int64_t d = 0; d < dim; ++d) current[d] += 2.0f * clip(coefficient * (current[d] - other[d])) * alpha;
             }
-            for (int64_t d = 0; d < dim; ++d) current[d] += clip(coefficient * (current[d] - other[d])) * alpha;
-          }
-          next_sample[edge] += epochs_per_sample[edge];
+            next_sample[edge] += epochs_per_sample[edge];
 
-          const auto negatives =
-              options.negative_sample_rate > 0
-                  ? static_cast<int64_t>((now - next_negative[edge]) / epochs_per_negative[edge])
-                  : int64_t{0};
-          for (int64_t s = 0; s < negatives; ++s) {
-            const int64_t k = static_cast<int64_t>(random.next() % static_cast<uint32_t>(n));
-            if (k == i) continue;
-            const float* negative = previous.data() + k * dim;
-            float distance = 0;
-            for (int64_t d = 0; d < dim; ++d) distance += (current[d] - negative[d]) * (current[d] - negative[d]);
-            if (distance > 0) {
-              const float coefficient =
-                  2.0f * gamma * b / ((0.001f + distance) * (a * power(distance, b) + 1.0f));
-              if (coefficient > 0) {
-                for (int64_t d = 0; d < dim; ++d) current[d] += clip(coefficient * (current[d] - negative[d])) * alpha;
-                continue;
+            const auto negatives = options.negative_sample_rate > 0
+                                       ? static_cast<int64_t>((now - next_negative[edge]) / epochs_per_negative[edge])
+                                       : int64_t{0};
+            if (options.negative_sample_rate > 0)  // also when negative, as umap-learn
+              next_negative[edge] += static_cast<double>(negatives) * epochs_per_negative[edge];
+            // The pushes, up to kNegativeBatch at a time from the same position
+            // (independent, so their arithmetic overlaps), added together.
+            for (int64_t done = 0; done < negatives; done += kNegativeBatch) {
+              const int64_t batch = std::min<int64_t>(kNegativeBatch, negatives - done);
+              std::copy(current, current + dim, origin.begin());
+              for (int64_t s = 0; s < batch; ++s) {
+                const auto k =
+                    static_cast<int64_t>((static_cast<uint64_t>(random.next()) * static_cast<uint64_t>(n)) >> 32);
+                targets[static_cast<size_t>(s)] = k == i ? nullptr : previous.data() + k * dim;
+              }
+              for (int64_t s = 0; s < batch; ++s) {
+                const float* negative = targets[static_cast<size_t>(s)];
+                float distance = 0;
+                if (negative)
+                  for (int64_t d = 0; d < dim; ++d) distance += (origin[d] - negative[d]) * (origin[d] - negative[d]);
+                // umap-learn: a coincident point (or gamma 0) pushes by 4 in every dimension.
+                coefficients[static_cast<size_t>(s)] =
+                    distance > 0 ? 2.0f * gamma * b / ((0.001f + distance) * (a * power(distance, b) + 1.0f)) : 0.0f;
+              }
+              for (int64_t s = 0; s < batch; ++s) {
+                const float* negative = targets[static_cast<size_t>(s)];
+                if (!negative) continue;  // the point itself
+                const float coefficient = coefficients[static_cast<size_t>(s)];
+                for (int64_t d = 0; d < dim; ++d)
+                  current[d] += (coefficient > 0 ? clip(coefficient * (origin[d] - negative[d])) : 4.0f) * alpha;
               }
             }
-            for (int64_t d = 0; d < dim; ++d) current[d] += 4.0f * alpha;  // umap-learn: grad 4 when coincident
           }
-          if (options.negative_sample_rate > 0)  // also when negative, as umap-learn
-            next_negative[edge] += static_cast<double>(negatives) * epochs_per_negative[edge];
         }
       }
     });

@@ -33,15 +33,18 @@ struct LayoutOptions {
 // The SGD of optimize_layout_euclidean with move_other, over the symmetric
 // `graph` (N x N, both (i, j) and (j, i) present) on `embedding` (N x dim,
 // row-major float32, updated in place). Each epoch n, every directed edge
-// (i, j) due (its next sample epoch <= n) pulls i towards j twice (umap-learn
-// moves both ends of (i, j) and of (j, i), so each end is pulled twice), then
+// (i, j) due (its next sample epoch <= n) pulls i towards j by twice the
+// step (umap-learn moves both ends of (i, j) and of (j, i), so each end is
+// pulled twice, one step after the other), then
 // pushes i away from int((n - next negative epoch) / (epochs_per_sample /
 // negative_sample_rate)) random points; gradients are clipped to [-4, 4],
 // scaled by alpha = learning_rate * (1 - n / epochs).
 // Parallel over points: each point moves only itself and reads the others'
 // positions as they were at the start of the epoch, and draws its negative
 // samples from its own seeded Tausworthe generator (umap-learn's tau_rand_int),
-// so the result is the same for every number of threads.
+// so the result is the same for every number of threads. An edge's negative
+// samples (up to 8 at a time) are computed from the same position and added
+// together, where umap-learn applies them one after the other.
 void optimize_layout(float* embedding, int64_t dim, const SparseGraph& graph, const std::vector<double>& epochs_per_sample,
                      const LayoutOptions& options);
 
