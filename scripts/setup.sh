@@ -17,7 +17,7 @@ packages=(
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--tests" ]]; then
-  packages+=(python3-torch python3-torchvision python3-pil python3-sklearn python3-numpy)
+  packages+=(python3-torch python3-torchvision python3-pil python3-sklearn python3-numpy umap-learn)
 fi
 
 missing=()

@@ -154,6 +154,91 @@ std::vector<double> epochs_per_sample(const std::vector<float>& weights, int64_t
   return out;
 }
 
+namespace {
+
+// One epoch's work on one point: its due edges' pulls and negative samples.
+struct EpochStep {
+  const SparseGraph& graph;
+  const std::vector<double>& per_sample;
+  const std::vector<double>& per_negative;
+  std::vector<double>& next_sample;
+  std::vector<double>& next_negative;
+  std::vector<Tausworthe>& generators;
+  const float* previous;  // every point at the start of the epoch
+  float* embedding;
+  int64_t n = 0, dim = 0;
+  float a = 0, b = 0, gamma = 0, alpha = 0;
+  double now = 0;
+  bool negative_sampling = true;
+
+  // Dim > 0: the dimensions, known when compiled (the point is kept in
+  // registers); 0: `dim` of them, at run time.
+  template <int Dim>
+  void move(int64_t i) const {
+    constexpr int kLocal = Dim > 0 ? Dim : 1;
+    const int64_t dims = Dim > 0 ? Dim : dim;
+    float local[kLocal];
+    float* current = Dim > 0 ? local : embedding + i * dims;
+    if (Dim > 0)
+      for (int64_t d = 0; d < dims; ++d) local[d] = embedding[i * dims + d];
+    std::vector<float> origin_storage(Dim > 0 ? 0 : static_cast<size_t>(dims));
+    float origin_local[kLocal];
+    float* origin = Dim > 0 ? origin_local : origin_storage.data();
+    std::array<const float*, kNegativeBatch> targets{};
+    std::array<float, kNegativeBatch> coefficients{};
+    Tausworthe& random = generators[static_cast<size_t>(i)];
+    for (int64_t e = graph.indptr[static_cast<size_t>(i)]; e < graph.indptr[static_cast<size_t>(i + 1)]; ++e) {
+      const auto edge = static_cast<size_t>(e);
+      if (next_sample[edge] > now) continue;
+      // The pull of this end of (i, j) and of (j, i): the same step twice.
+      const float* other = previous + graph.indices[edge] * dims;
+      float distance = 0;
+      for (int64_t d = 0; d < dims; ++d) distance += (current[d] - other[d]) * (current[d] - other[d]);
+      if (distance > 0) {
+        const float power_b = power(distance, b);
+        const float coefficient = -2.0f * a * b * (power_b / distance) / (a * power_b + 1.0f);
+        for (int64_t d = 0; d < dims; ++d) current[d] += 2.0f * clip(coefficient * (current[d] - other[d])) * alpha;
+      }
+      next_sample[edge] += per_sample[edge];
+
+      const auto negatives =
+          negative_sampling ? static_cast<int64_t>((now - next_negative[edge]) / per_negative[edge]) : int64_t{0};
+      if (negative_sampling)  // also when negative, as umap-learn
+        next_negative[edge] += static_cast<double>(negatives) * per_negative[edge];
+      // The pushes, up to kNegativeBatch at a time from the same position
+      // (independent, so their arithmetic overlaps), added together.
+      for (int64_t done = 0; done < negatives; done += kNegativeBatch) {
+        const int64_t batch = std::min<int64_t>(kNegativeBatch, negatives - done);
+        for (int64_t d = 0; d < dims; ++d) origin[d] = current[d];
+        for (int64_t s = 0; s < batch; ++s) {
+          const auto k = static_cast<int64_t>((static_cast<uint64_t>(random.next()) * static_cast<uint64_t>(n)) >> 32);
+          targets[static_cast<size_t>(s)] = k == i ? nullptr : previous + k * dims;
+        }
+        for (int64_t s = 0; s < batch; ++s) {
+          const float* negative = targets[static_cast<size_t>(s)];
+          float distance = 0;
+          if (negative)
+            for (int64_t d = 0; d < dims; ++d) distance += (origin[d] - negative[d]) * (origin[d] - negative[d]);
+          // umap-learn: a coincident point (or gamma 0) pushes by 4 in every dimension.
+          coefficients[static_cast<size_t>(s)] =
+              distance > 0 ? 2.0f * gamma * b / ((0.001f + distance) * (a * power(distance, b) + 1.0f)) : 0.0f;
+        }
+        for (int64_t s = 0; s < batch; ++s) {
+          const float* negative = targets[static_cast<size_t>(s)];
+          if (!negative) continue;  // the point itself
+          const float coefficient = coefficients[static_cast<size_t>(s)];
+          for (int64_t d = 0; d < dims; ++d)
+            current[d] += (coefficient > 0 ? clip(coefficient * (origin[d] - negative[d])) : 4.0f) * alpha;
+        }
+      }
+    }
+    if (Dim > 0)
+      for (int64_t d = 0; d < dims; ++d) embedding[i * dims + d] = local[d];
+  }
+};
+
+}  // namespace
+
 void optimize_layout(float* embedding, int64_t dim, const SparseGraph& graph, const std::vector<double>& epochs_per_sample,
                      const LayoutOptions& options) {
   const int64_t n = graph.points;
@@ -182,63 +267,17 @@ void optimize_layout(float* embedding, int64_t dim, const SparseGraph& graph, co
     // Blocks of points handed out as threads free up (the points' work varies).
     std::atomic<int64_t> next_block{0};
     const int64_t blocks = (n + kBlock - 1) / kBlock;
+    const EpochStep step{graph, epochs_per_sample, epochs_per_negative, next_sample, next_negative, generators,
+                         previous.data(), embedding, n, dim, a, b, gamma, alpha, now,
+                         options.negative_sample_rate > 0};
     at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) {
-      std::vector<float> origin(static_cast<size_t>(dim));
-      std::array<const float*, kNegativeBatch> targets{};
-      std::array<float, kNegativeBatch> coefficients{};
-      for (int64_t block = next_block++; block < blocks; block = next_block++) {
+      for (int64_t block = next_block++; block < blocks; block = next_block++)
         for (int64_t i = block * kBlock, end = std::min(n, i + kBlock); i < end; ++i) {
-          float* current = embedding + i * dim;
-          Tausworthe& random = generators[static_cast<size_t>(i)];
-          for (int64_t e = graph.indptr[static_cast<size_t>(i)]; e < graph.indptr[static_cast<size_t>(i + 1)]; ++e) {
-            const auto edge = static_cast<size_t>(e);
-            if (next_sample[edge] > now) continue;
-            // The pull of this end of (i, j) and of (j, i): the same step twice.
-            const float* other = previous.data() + graph.indices[edge] * dim;
-            float distance = 0;
-            for (int64_t d = 0; d < dim; ++d) distance += (current[d] - other[d]) * (current[d] - other[d]);
-            if (distance > 0) {
-              const float power_b = power(distance, b);
-              const float coefficient = -2.0f * a * b * (power_b / distance) / (a * power_b + 1.0f);
-              for (int64_t d = 0; d < dim; ++d) current[d] += 2.0f * clip(coefficient * (current[d] - other[d])) * alpha;
-            }
-            next_sample[edge] += epochs_per_sample[edge];
-
-            const auto negatives = options.negative_sample_rate > 0
-                                       ? static_cast<int64_t>((now - next_negative[edge]) / epochs_per_negative[edge])
-                                       : int64_t{0};
-            if (options.negative_sample_rate > 0)  // also when negative, as umap-learn
-              next_negative[edge] += static_cast<double>(negatives) * epochs_per_negative[edge];
-            // The pushes, up to kNegativeBatch at a time from the same position
-            // (independent, so their arithmetic overlaps), added together.
-            for (int64_t done = 0; done < negatives; done += kNegativeBatch) {
-              const int64_t batch = std::min<int64_t>(kNegativeBatch, negatives - done);
-              std::copy(current, current + dim, origin.begin());
-              for (int64_t s = 0; s < batch; ++s) {
-                const auto k =
-                    static_cast<int64_t>((static_cast<uint64_t>(random.next()) * static_cast<uint64_t>(n)) >> 32);
-                targets[static_cast<size_t>(s)] = k == i ? nullptr : previous.data() + k * dim;
-              }
-              for (int64_t s = 0; s < batch; ++s) {
-                const float* negative = targets[static_cast<size_t>(s)];
-                float distance = 0;
-                if (negative)
-                  for (int64_t d = 0; d < dim; ++d) distance += (origin[d] - negative[d]) * (origin[d] - negative[d]);
-                // umap-learn: a coincident point (or gamma 0) pushes by 4 in every dimension.
-                coefficients[static_cast<size_t>(s)] =
-                    distance > 0 ? 2.0f * gamma * b / ((0.001f + distance) * (a * power(distance, b) + 1.0f)) : 0.0f;
-              }
-              for (int64_t s = 0; s < batch; ++s) {
-                const float* negative = targets[static_cast<size_t>(s)];
-                if (!negative) continue;  // the point itself
-                const float coefficient = coefficients[static_cast<size_t>(s)];
-                for (int64_t d = 0; d < dim; ++d)
-                  current[d] += (coefficient > 0 ? clip(coefficient * (origin[d] - negative[d])) : 4.0f) * alpha;
-              }
-            }
-          }
+          if (dim == 2)
+            step.move<2>(i);
+          else
+            step.move<0>(i);
         }
-      }
     });
     if (progress) progress->advance();
   }
