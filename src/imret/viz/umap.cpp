@@ -1,5 +1,6 @@
 #include "imret/viz/umap.hpp"
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -96,7 +97,18 @@ UmapResult umap(const at::Tensor& data_in, const UmapOptions& options) {
     connected_components(graph, &components);
     result.components = components;
   } else {
-    const SpectralLayout layout = spectral_layout(data, graph, dim, options.metric, options.seed);
+    // One thread: the solver's many small products gain nothing from more,
+    // and OpenMP's spinning workers cost seconds on a busy machine.
+    const int threads = at::get_num_threads();
+    at::set_num_threads(1);
+    SpectralLayout layout;
+    try {
+      layout = spectral_layout(data, graph, dim, options.metric, options.seed);
+    } catch (...) {
+      at::set_num_threads(threads);
+      throw;
+    }
+    at::set_num_threads(threads);
     result.components = layout.components;
     result.init = layout.method;
     // A little noise against local minima, as umap-learn adds.

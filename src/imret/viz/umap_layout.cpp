@@ -6,8 +6,14 @@
 #include <limits>
 #include <array>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cmath>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <optional>
 
 #include "imret/core/progress.hpp"
@@ -17,7 +23,7 @@ namespace {
 
 constexpr int kCurvePoints = 300;
 constexpr int64_t kBlock = 256;  // points per unit of SGD work
-constexpr int64_t kNegativeBatch = 8;
+constexpr int64_t kNegativeBatch = 8;  // a multiple of 4
 
 // Sum of squared residuals of the curve at (a, b).
 double curve_residuals(const std::vector<double>& xs, const std::vector<double>& ys, double a, double b) {
@@ -53,10 +59,11 @@ inline float fast_log2(float x) {
 // Taylor series of e^(f ln 2), |f| <= 1/2.
 inline float fast_exp2(float y) {
   y = std::min(126.0f, std::max(-126.0f, y));
-  const float whole = std::nearbyint(y), f = (y - whole) * 0.693147181f;
+  const int rounded = static_cast<int>(y + (y >= 0 ? 0.5f : -0.5f));  // no libm call
+  const float whole = static_cast<float>(rounded), f = (y - whole) * 0.693147181f;
   const float series =
       1.0f + f * (1.0f + f * (0.5f + f * (1.0f / 6 + f * (1.0f / 24 + f * (1.0f / 120 + f * (1.0f / 720))))));
-  const uint32_t bits = static_cast<uint32_t>(static_cast<int>(whole) + 127) << 23;
+  const uint32_t bits = static_cast<uint32_t>(rounded + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return series * scale;
@@ -64,6 +71,50 @@ inline float fast_exp2(float y) {
 
 // x^y for finite x > 0.
 inline float power(float x, float y) { return fast_exp2(y * fast_log2(x)); }
+
+// The repulsion coefficients 2 gamma b / ((0.001 + d) (a d^b + 1)) of
+// kNegativeBatch squared distances d at once (0 where d = 0), with power()'s
+// arithmetic: SSE2, 4 at a time, where there is SSE2.
+inline void repulsions(const float* distances, float a, float b, float gamma, float* out) {
+#if defined(__SSE2__)
+  const __m128 one = _mm_set1_ps(1.0f), half = _mm_set1_ps(0.5f), exponent_y = _mm_set1_ps(b);
+  for (int64_t s = 0; s < kNegativeBatch; s += 4) {
+    const __m128 distance = _mm_loadu_ps(distances + s);
+    const __m128 present = _mm_cmpgt_ps(distance, _mm_setzero_ps());
+    const __m128 x = _mm_or_ps(_mm_and_ps(present, distance), _mm_andnot_ps(present, one));  // log of 1, not of 0
+    const __m128i bits = _mm_castps_si128(x);
+    __m128i exponent =
+        _mm_sub_epi32(_mm_and_si128(_mm_srli_epi32(bits, 23), _mm_set1_epi32(255)), _mm_set1_epi32(127));
+    __m128 m = _mm_castsi128_ps(_mm_or_si128(_mm_and_si128(bits, _mm_set1_epi32(0x007fffff)), _mm_set1_epi32(0x3f800000)));
+    const __m128 big = _mm_cmpgt_ps(m, _mm_set1_ps(1.41421356f));
+    m = _mm_or_ps(_mm_and_ps(big, _mm_mul_ps(m, half)), _mm_andnot_ps(big, m));
+    exponent = _mm_sub_epi32(exponent, _mm_castps_si128(big));  // the mask is -1: one more
+    const __m128 t = _mm_div_ps(_mm_sub_ps(m, one), _mm_add_ps(m, one)), t2 = _mm_mul_ps(t, t);
+    __m128 series = _mm_add_ps(_mm_set1_ps(1.0f / 7), _mm_mul_ps(t2, _mm_set1_ps(1.0f / 9)));
+    series = _mm_add_ps(_mm_set1_ps(1.0f / 5), _mm_mul_ps(t2, series));
+    series = _mm_add_ps(_mm_set1_ps(1.0f / 3), _mm_mul_ps(t2, series));
+    series = _mm_mul_ps(t, _mm_add_ps(one, _mm_mul_ps(t2, series)));
+    const __m128 log2 = _mm_add_ps(_mm_cvtepi32_ps(exponent), _mm_mul_ps(_mm_set1_ps(2.88539008f), series));
+    const __m128 z = _mm_min_ps(_mm_set1_ps(126.0f), _mm_max_ps(_mm_set1_ps(-126.0f), _mm_mul_ps(exponent_y, log2)));
+    const __m128i rounded = _mm_cvtps_epi32(z);  // to nearest
+    const __m128 f = _mm_mul_ps(_mm_sub_ps(z, _mm_cvtepi32_ps(rounded)), _mm_set1_ps(0.693147181f));
+    __m128 taylor = _mm_add_ps(_mm_set1_ps(1.0f / 120), _mm_mul_ps(f, _mm_set1_ps(1.0f / 720)));
+    taylor = _mm_add_ps(_mm_set1_ps(1.0f / 24), _mm_mul_ps(f, taylor));
+    taylor = _mm_add_ps(_mm_set1_ps(1.0f / 6), _mm_mul_ps(f, taylor));
+    taylor = _mm_add_ps(half, _mm_mul_ps(f, taylor));
+    taylor = _mm_add_ps(one, _mm_mul_ps(f, taylor));
+    taylor = _mm_add_ps(one, _mm_mul_ps(f, taylor));
+    const __m128 scale = _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(rounded, _mm_set1_epi32(127)), 23));
+    const __m128 power_b = _mm_mul_ps(taylor, scale);
+    const __m128 denominator = _mm_mul_ps(_mm_add_ps(_mm_set1_ps(0.001f), distance),
+                                          _mm_add_ps(_mm_mul_ps(_mm_set1_ps(a), power_b), one));
+    _mm_storeu_ps(out + s, _mm_and_ps(present, _mm_div_ps(_mm_set1_ps(2.0f * gamma * b), denominator)));
+  }
+#else
+  for (int64_t s = 0; s < kNegativeBatch; ++s)
+    out[s] = distances[s] > 0 ? 2.0f * gamma * b / ((0.001f + distances[s]) * (a * power(distances[s], b) + 1.0f)) : 0.0f;
+#endif
+}
 
 // umap-learn's tau_rand_int: three combined Tausworthe generators.
 struct Tausworthe {
@@ -214,15 +265,16 @@ struct EpochStep {
           const auto k = static_cast<int64_t>((static_cast<uint64_t>(random.next()) * static_cast<uint64_t>(n)) >> 32);
           targets[static_cast<size_t>(s)] = k == i ? nullptr : previous + k * dims;
         }
+        std::array<float, kNegativeBatch> distances{};
         for (int64_t s = 0; s < batch; ++s) {
           const float* negative = targets[static_cast<size_t>(s)];
           float distance = 0;
           if (negative)
             for (int64_t d = 0; d < dims; ++d) distance += (origin[d] - negative[d]) * (origin[d] - negative[d]);
-          // umap-learn: a coincident point (or gamma 0) pushes by 4 in every dimension.
-          coefficients[static_cast<size_t>(s)] =
-              distance > 0 ? 2.0f * gamma * b / ((0.001f + distance) * (a * power(distance, b) + 1.0f)) : 0.0f;
+          distances[static_cast<size_t>(s)] = distance;
         }
+        // umap-learn: a coincident point (or gamma 0) pushes by 4 in every dimension.
+        repulsions(distances.data(), a, b, gamma, coefficients.data());
         for (int64_t s = 0; s < batch; ++s) {
           const float* negative = targets[static_cast<size_t>(s)];
           if (!negative) continue;  // the point itself
@@ -257,30 +309,72 @@ void optimize_layout(float* embedding, int64_t dim, const SparseGraph& graph, co
   for (int64_t i = 0; i < n; ++i) generators.emplace_back(options.seed * 0x100000001b3ULL + static_cast<uint64_t>(i));
 
   std::vector<float> previous(static_cast<size_t>(n * dim));
+  EpochStep step{graph, epochs_per_sample, epochs_per_negative, next_sample, next_negative, generators,
+                 previous.data(), embedding, n, dim, a, b, gamma, 0.0f, 0.0, options.negative_sample_rate > 0};
+  // Blocks of points handed out as threads free up (the points' work varies).
+  std::atomic<int64_t> next_block{0};
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  const auto work = [&] {
+    for (int64_t block = next_block++; block < blocks; block = next_block++)
+      for (int64_t i = block * kBlock, end = std::min(n, i + kBlock); i < end; ++i) {
+        if (dim == 2)
+          step.move<2>(i);
+        else
+          step.move<0>(i);
+      }
+  };
+  // Plain threads that sleep between epochs: OpenMP's spinning workers cost
+  // a lot on a busy machine, at 200-500 short epochs.
+  std::mutex mutex;
+  std::condition_variable started, finished;
+  int64_t generation = 0;
+  int running = 0;
+  bool stop = false;
+  std::vector<std::thread> helpers;
+  const int threads = std::max(1, std::min(at::get_num_threads(), static_cast<int>(blocks)));
+  for (int t = 1; t < threads; ++t)
+    helpers.emplace_back([&] {
+      int64_t seen = 0;
+      while (true) {
+        {
+          std::unique_lock<std::mutex> lock(mutex);
+          started.wait(lock, [&] { return stop || generation != seen; });
+          if (stop) return;
+          seen = generation;
+        }
+        work();
+        std::lock_guard<std::mutex> lock(mutex);
+        if (--running == 0) finished.notify_one();
+      }
+    });
+
   std::optional<Progress> progress;
   if (options.progress) progress.emplace("UMAP", options.epochs, "epochs");
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
-    const float alpha = static_cast<float>(options.learning_rate *
-                                           (1.0 - static_cast<double>(epoch) / static_cast<double>(options.epochs)));
-    const double now = static_cast<double>(epoch);
+    step.alpha = static_cast<float>(options.learning_rate *
+                                    (1.0 - static_cast<double>(epoch) / static_cast<double>(options.epochs)));
+    step.now = static_cast<double>(epoch);
     std::memcpy(previous.data(), embedding, previous.size() * sizeof(float));
-    // Blocks of points handed out as threads free up (the points' work varies).
-    std::atomic<int64_t> next_block{0};
-    const int64_t blocks = (n + kBlock - 1) / kBlock;
-    const EpochStep step{graph, epochs_per_sample, epochs_per_negative, next_sample, next_negative, generators,
-                         previous.data(), embedding, n, dim, a, b, gamma, alpha, now,
-                         options.negative_sample_rate > 0};
-    at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) {
-      for (int64_t block = next_block++; block < blocks; block = next_block++)
-        for (int64_t i = block * kBlock, end = std::min(n, i + kBlock); i < end; ++i) {
-          if (dim == 2)
-            step.move<2>(i);
-          else
-            step.move<0>(i);
-        }
-    });
+    next_block = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      running = threads;
+      ++generation;
+    }
+    started.notify_all();
+    work();
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      if (--running > 0) finished.wait(lock, [&] { return running == 0; });
+    }
     if (progress) progress->advance();
   }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    stop = true;
+  }
+  started.notify_all();
+  for (auto& helper : helpers) helper.join();
   if (progress) progress->finish();
 }
 
