@@ -215,6 +215,24 @@ TEST_P(TsneGradient, BarnesHutAtAngleZeroIsTheExactGradient) {
   EXPECT_LT(approx_error, 0.1);
 }
 
+TEST_P(TsneGradient, DeepTreesOfNearDuplicatesWalkAsTheExactSum) {
+  // 40 points 1e-4 apart on a line (distinct: more than 1e-6 apart): the tree
+  // splits them some 15 levels deep, so the walks' stacks grow deep. At angle
+  // 0 the walk must still visit every other point once.
+  at::Tensor y = y_.clone();
+  y.slice(0, 0, 40) = y[0] + torch::arange(40, torch::kFloat).unsqueeze(1) * 1e-4;
+  y = y.contiguous();
+  const at::Tensor p = torch::tensor(joint_probabilities_exact(clustered(400, 10, 5, 9).contiguous(), 30.0))
+                           .reshape({400, 400});
+  at::Tensor exact = torch::empty_like(y), bh = torch::empty_like(y);
+  const double exact_kl =
+      exact_kl_gradient(as_vector(p), 1.0, y.data_ptr<float>(), 400, dims_, dof_, exact.data_ptr<float>(), true);
+  const double bh_kl =
+      barnes_hut_kl_gradient(sparse(p), 1.0, y.data_ptr<float>(), dims_, dof_, 0.0, bh.data_ptr<float>(), true);
+  EXPECT_LE(max_abs(bh - exact), 1e-4 * max_abs(exact));
+  EXPECT_NEAR(bh_kl, exact_kl, 1e-5 * std::abs(exact_kl));
+}
+
 INSTANTIATE_TEST_SUITE_P(Dimensions, TsneGradient, ::testing::Values(2, 3));
 
 // End to end on the same data: imret's t-SNE and sklearn's TSNE (defaults,
