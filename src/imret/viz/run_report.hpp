@@ -14,7 +14,7 @@
 namespace imret::viz {
 
 struct ReportOptions {
-  std::vector<std::string> maps = {"pca", "tsne"};  // map methods (visualize's); empty: none
+  std::vector<std::string> maps = {"pca", "tsne", "umap"};  // map methods (imret visualize's); empty: none
   int64_t map_sample = 5000;                         // queries mapped (0: all)
   std::vector<std::string> grids = {"random", "best", "worst"};  // empty: no grids
   int64_t grid_k = 8, grid_count = 6;
