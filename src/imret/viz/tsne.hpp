@@ -6,7 +6,7 @@
 // on all pairs for "exact"), PCA or random initialisation at scale 1e-4, and
 // gradient descent with momentum and per-parameter gains: 250 iterations with
 // early exaggeration (momentum 0.5), then the rest at momentum 0.8, with
-// progress checks every 50 iterations. See docs/visualize-tsne.md.
+// progress checks every 50 iterations. See docs/tsne.md.
 #include <ATen/core/Tensor.h>  // keep <torch/torch.h> out of headers
 
 #include <cstdint>
