@@ -62,6 +62,12 @@ best = sorted(range(len(q)), key=lambda i: -ap[i])[:3]
 assert [e["query"] for e in grids["selections"]["best"]] == best, best
 PY
 
+# imret visualize --thumbnails draws the items' images over the map.
+"$IMRET" -q visualize "$run/embeddings/queries" -m pca --format png -o "$work/plain" >/dev/null
+"$IMRET" -q visualize "$run/embeddings/queries" -m pca --format png -o "$work/thumbs" --thumbnails 12 >/dev/null
+cmp -s "$work/plain/pca.csv" "$work/thumbs/pca.csv" || fail "--thumbnails changed the map"
+! cmp -s "$work/plain/pca.png" "$work/thumbs/pca.png" || fail "--thumbnails drew no thumbnails"
+
 # imret report of one run: every picture and link it names exists.
 "$IMRET" report "$run" --map-sample 150 >"$work/report.out" 2>"$work/report.err" ||
   fail "imret report failed: $(cat "$work/report.err")"

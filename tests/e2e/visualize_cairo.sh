@@ -1,4 +1,4 @@
-# imret visualize: PCA and t-SNE maps of an embedding folder as CSV + PNG/SVG
+# imret visualize: PCA, t-SNE and UMAP maps of an embedding folder as CSV + PNG/SVG
 # scatter plots. PCA coordinates match scikit-learn's; the CSV rows name the
 # items; trustworthiness and 2-D k-NN accuracy match scikit-learn's measures
 # of the written coordinates; bad input gets one line, earlier outputs stay.
@@ -20,8 +20,8 @@ with open(f"{folder}/items.jsonl", "w") as f:
                             "class": names[label]}) + "\n")
 PY
 
-"$IMRET" visualize "$work/emb" -o "$work/viz" --method pca,tsne --title "four blobs" >"$work/stdout"
-for f in pca.csv pca.png pca.svg tsne.csv tsne.png tsne.svg visualize.json; do
+"$IMRET" visualize "$work/emb" -o "$work/viz" --method pca,tsne,umap --title "four blobs" >"$work/stdout"
+for f in pca.csv pca.png pca.svg tsne.csv tsne.png tsne.svg umap.csv umap.png visualize.json; do
   [[ -s $work/viz/$f ]] || fail "visualize did not write $f"
 done
 [[ $(head -c 8 "$work/viz/tsne.png" | od -An -c | tr -d ' ') == '211PNG\r\n032\n' ]] || fail "tsne.png is not a PNG"
@@ -36,7 +36,7 @@ from sklearn.neighbors import KNeighborsClassifier
 emb, viz = sys.argv[1], sys.argv[2]
 data = np.load(f"{emb}/embeddings.npy")
 summary = json.load(open(f"{viz}/visualize.json"))
-for method in ("pca", "tsne"):
+for method in ("pca", "tsne", "umap"):
     rows = list(csv.DictReader(open(f"{viz}/{method}.csv", newline="")))
     assert len(rows) == 600, len(rows)
     assert [int(r["row"]) for r in rows] == list(range(600))
@@ -68,7 +68,10 @@ cmp -s "$work/sample/pca.csv" "$work/sample2/pca.csv" || fail "the same seed sam
 
 # Bad input: one line, exit 2 for usage, 1 for files; the earlier maps stay.
 cp "$work/viz/pca.csv" "$work/pca.good"
-expect_error 2 "--method umap" -- "$IMRET" visualize "$work/emb" -o "$work/viz" --method umap
+expect_error 2 "--method lle" -- "$IMRET" visualize "$work/emb" -o "$work/viz" --method lle
+expect_error 2 "min_dist 2" -- "$IMRET" visualize "$work/emb" -o "$work/viz" --method umap --min-dist 2
+# Thumbnails need the items' images: this set's meta.json does not say where they are.
+expect_error 1 "meta.json" -- "$IMRET" visualize "$work/emb" -o "$work/viz" --method pca --thumbnails 5
 expect_error 2 "--format gif" -- "$IMRET" visualize "$work/emb" -o "$work/viz" --format gif
 expect_error 2 "perplexity" -- "$IMRET" visualize "$work/emb" -o "$work/viz" --method tsne --perplexity 900
 expect_error 1 "no-such-folder" -- "$IMRET" visualize "$work/no-such-folder" -o "$work/viz"

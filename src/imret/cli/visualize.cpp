@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <memory>
 
 #include "imret/cli/commands.hpp"
 #include "imret/cli/common.hpp"
@@ -14,6 +15,8 @@
 #include "imret/core/embedding_set.hpp"
 #include "imret/core/error.hpp"
 #include "imret/viz/embedding_map.hpp"
+#include "imret/viz/item_pictures.hpp"
+#include "imret/viz/map_thumbnails.hpp"
 #include "imret/viz/plot.hpp"
 
 namespace fs = std::filesystem;
@@ -30,6 +33,7 @@ struct VisualizeArgs {
   viz::MapOptions map;
   std::string tsne_method = "barnes_hut";
   std::string learning_rate = "auto";
+  int64_t thumbnails = 0;
 };
 
 std::string method_title(const std::string& method) {
@@ -81,7 +85,11 @@ void run_visualize(const VisualizeArgs& args) {
     viz::check_umap_options(options.umap, std::numeric_limits<int64_t>::max());
   }
 
+  if (args.thumbnails < 0) throw UsageError("--thumbnails must be >= 0");
   const EmbeddingSet set = load_embedding_set(args.embeddings);
+  // Opened before the (slow) maps: a set whose images are gone fails first.
+  std::unique_ptr<viz::ItemPictures> pictures;
+  if (args.thumbnails > 0 && plots) pictures = std::make_unique<viz::ItemPictures>(set, args.embeddings);
   const at::Tensor embeddings = embeddings_tensor(set);
   const fs::path out = args.out.empty() ? fs::path(args.embeddings) / "visualize" : fs::path(args.out);
   const std::string name = args.title.empty() ? fs::path(args.embeddings).lexically_normal().string() : args.title;
@@ -94,8 +102,10 @@ void run_visualize(const VisualizeArgs& args) {
     std::string written = method + ".csv";
     if (plots) {
       const std::string title = method_title(method) + " of " + name + " (" + std::to_string(map.rows.size()) + " points)";
+      const std::vector<viz::MapThumbnail> thumbnails =
+          pictures ? viz::map_thumbnails(map, *pictures, args.thumbnails, options.seed) : std::vector<viz::MapThumbnail>{};
       for (const auto& format : args.formats) {
-        viz::write_map_plot(map, set, title, out / (method + "." + format));
+        viz::write_map_plot(map, set, title, out / (method + "." + format), thumbnails);
         written += ", " + method + "." + format;
       }
     }
@@ -124,6 +134,9 @@ void add_visualize_command(CLI::App& app) {
   command->add_option("--sample", args->map.sample, "Map a random subset of this many points (0: all)")
       ->capture_default_str();
   command->add_option("--seed", args->map.seed, "Random seed (sample, t-SNE, UMAP)")->capture_default_str();
+  command->add_option("--thumbnails", args->thumbnails,
+                      "Draw the images of up to this many spread-out points over the map (their data must be at hand)")
+      ->capture_default_str();
   command->add_option("--quality-k", args->map.quality_k, "Neighbours for trustworthiness and k-NN accuracy")
       ->capture_default_str();
   command->add_option("--trustworthiness-limit", args->map.trustworthiness_limit,

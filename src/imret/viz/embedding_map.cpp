@@ -11,6 +11,7 @@
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/progress.hpp"
+#include "imret/viz/map_thumbnails.hpp"
 #include "imret/viz/pca.hpp"
 #include "imret/viz/plot.hpp"
 #include "imret/viz/trustworthiness.hpp"
@@ -117,7 +118,7 @@ void write_map_csv(const EmbeddingMap& map, const EmbeddingSet& set, const std::
 }
 
 void write_map_plot(const EmbeddingMap& map, const EmbeddingSet& set, const std::string& title,
-                    const std::filesystem::path& file) {
+                    const std::filesystem::path& file, const std::vector<MapThumbnail>& thumbnails) {
   // One series per class, in label order; unlabelled items as one series.
   std::map<int64_t, Series> by_label;
   const at::Tensor points = map.points.contiguous();
@@ -131,7 +132,17 @@ void write_map_plot(const EmbeddingMap& map, const EmbeddingSet& set, const std:
     series.y.push_back(xy[2 * i + 1]);
   }
   std::vector<Series> classes;
-  for (auto& [label, series] : by_label) classes.push_back(std::move(series));
+  std::map<int64_t, std::size_t> series_of_label;
+  for (auto& [label, series] : by_label) {
+    series_of_label[label] = classes.size();
+    classes.push_back(std::move(series));
+  }
+  std::vector<Thumbnail> drawn;
+  for (const MapThumbnail& thumbnail : thumbnails) {
+    const auto i = static_cast<size_t>(thumbnail.point);
+    const int64_t label = set.items.at(static_cast<size_t>(map.rows.at(i))).label;
+    drawn.push_back({xy[2 * i], xy[2 * i + 1], series_of_label.at(label), thumbnail.picture});
+  }
   PlotOptions options;
   options.title = title;
   options.x_label = map.method == "umap" ? "UMAP 1" : "t-SNE 1";
@@ -145,7 +156,7 @@ void write_map_plot(const EmbeddingMap& map, const EmbeddingSet& set, const std:
                   ratio.size() > 1 ? 100 * ratio[1].get<double>() : 0.0);
     options.y_label = text;
   }
-  write_scatter_plot(classes, options, file);
+  write_scatter_plot(classes, options, file, drawn);
 }
 
 }  // namespace imret::viz

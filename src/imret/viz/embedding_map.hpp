@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "imret/core/embedding_set.hpp"
+#include "imret/viz/map_thumbnails.hpp"
 #include "imret/viz/tsne.hpp"
 #include "imret/viz/umap.hpp"
 
@@ -46,8 +47,10 @@ EmbeddingMap map_embeddings(const at::Tensor& embeddings, const std::vector<int6
 // CSV: "row,index,x,y,label,class,source", one line per point (atomic write).
 void write_map_csv(const EmbeddingMap& map, const EmbeddingSet& set, const std::filesystem::path& file);
 
-// Scatter plot coloured by class, with a legend (PNG or SVG by extension).
+// Scatter plot coloured by class, with a legend (PNG or SVG by extension);
+// `thumbnails` (map_thumbnails.hpp) drawn over the dots, framed in their
+// class colour.
 void write_map_plot(const EmbeddingMap& map, const EmbeddingSet& set, const std::string& title,
-                    const std::filesystem::path& file);
+                    const std::filesystem::path& file, const std::vector<MapThumbnail>& thumbnails = {});
 
 }  // namespace imret::viz
