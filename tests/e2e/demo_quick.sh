@@ -10,6 +10,13 @@ for f in config.yaml train_log.csv metrics.json pr_curve.csv checkpoints/best.sa
          embeddings/database/items.jsonl embeddings/queries/embeddings.npy embeddings/queries/items.jsonl; do
   [[ -s "$run/$f" ]] || fail "demo did not write $f"
 done
+# With plots (cairo), the demo ends with its report, grids included: the quick
+# demo embeds a part of the data, whose items are found again by their source.
+if grep -q "^IMRET_WITH_CAIRO:BOOL=ON" "$IMRET_BUILD_DIR/CMakeCache.txt"; then
+  for f in index.html map-pca.png map-tsne.png map-umap.png grid-random.png grid-best.png grid-worst.png; do
+    [[ -s "$run/report/$f" ]] || fail "the demo's report lacks $f: $(grep -i warn "$work/demo.err" | head -3)"
+  done
+fi
 # No temporary files left behind.
 leftovers=$(find "$run" -name '.*.tmp-*' | wc -l)
 [[ $leftovers -eq 0 ]] || fail "temporary files left in the run directory"

@@ -104,6 +104,9 @@ grep -q "<td>first</td>" "$work/compare/index.html" || fail "the comparison tabl
 # Bad input: one line, and the earlier report stays as it was.
 cp "$page" "$work/page.before"
 expect_error 2 "several runs" -- "$IMRET" report "$run" "$run"
+expect_error 2 "--maps lle" -- "$IMRET" report "$run" --maps pca,lle
+expect_error 2 "--grids median" -- "$IMRET" report "$run" --grids median
+expect_error 2 "-k must be 1 to 100" -- "$IMRET" report "$run" -k 0
 expect_error 2 "named 'run'" -- "$IMRET" report "$run" "$run" -o "$work/x"
 expect_error 1 "$work/nothing" -- "$IMRET" report "$work/nothing"
 expect_error 2 "both --queries and --database" -- "$IMRET" grid --queries "$run/embeddings/queries"

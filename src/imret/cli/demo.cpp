@@ -68,10 +68,15 @@ void run_demo(DemoArgs& args) {
     request.query_limit = 1000;
   }
   train_embed_evaluate(config, request, run_dir);
-  const bool report = args.report && viz::has_plots();
+  bool report = args.report && viz::has_plots();
   if (report) {
     std::printf("\n== report: metrics, curves, embedding maps, retrieval grids ==\n");
-    viz::write_run_report({folder_name(run_dir), run_dir}, run_dir / "report", viz::ReportOptions{});
+    try {
+      viz::write_run_report({folder_name(run_dir), run_dir}, run_dir / "report", viz::ReportOptions{});
+    } catch (const Error& e) {  // the run itself is complete: keep it, say what is missing
+      spdlog::warn("demo: no report: {}", e.what());
+      report = false;
+    }
   } else if (args.report) {
     spdlog::warn("demo: no report: this build has no plots (cairo)");
   }

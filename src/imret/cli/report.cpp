@@ -3,6 +3,7 @@
 // page comparing them.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -24,7 +25,15 @@ struct ReportArgs {
   viz::ReportOptions options;
 };
 
-void run_report(const ReportArgs& args) {
+// "--maps ''" means none: CLI11 gives one empty entry.
+std::vector<std::string> without_empty(std::vector<std::string> values) {
+  values.erase(std::remove(values.begin(), values.end(), std::string()), values.end());
+  return values;
+}
+
+void run_report(ReportArgs& args) {
+  args.options.maps = without_empty(args.options.maps);
+  args.options.grids = without_empty(args.options.grids);
   if (!viz::has_plots()) throw UsageError("imret report: this build has no plots (cairo); rebuild with libcairo2-dev");
   if (args.out.empty() && args.runs.size() > 1) throw UsageError("several runs: say where the report goes with -o DIR");
   const std::vector<std::string> names = run_names(args.runs, args.names);

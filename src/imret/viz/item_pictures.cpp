@@ -20,9 +20,14 @@ std::shared_ptr<const data::Dataset> open_items_data(const EmbeddingSet& set, co
                 ": does not say which data the items came from (no \"data\"): their images cannot be shown");
   }
   const std::string data = meta["data"].get<std::string>();
-  const std::string split = meta.value("split", std::string("train"));
+  std::string split = "train";
   std::vector<std::string> classes;
-  if (meta.contains("classes") && meta["classes"].is_array()) classes = meta["classes"].get<std::vector<std::string>>();
+  try {
+    if (meta.contains("split")) split = meta["split"].get<std::string>();
+    if (meta.contains("classes")) classes = meta["classes"].get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception&) {
+    throw Error((folder / "meta.json").string() + ": \"split\" must be a string and \"classes\" a list of strings");
+  }
   try {
     return data::open_dataset(data, split, classes);
   } catch (const Error& e) {
@@ -47,22 +52,36 @@ Picture to_picture(const at::Tensor& image) {
 ItemPictures::ItemPictures(const EmbeddingSet& set, const fs::path& folder)
     : set_(set), folder_(folder), dataset_(open_items_data(set, folder)) {}
 
-Picture ItemPictures::picture(int64_t row, int max_side) const {
+int64_t ItemPictures::data_index(int64_t row) const {
   if (row < 0 || row >= static_cast<int64_t>(set_.items.size())) {
     throw Error(folder_.string() + ": no row " + std::to_string(row) + " (" + std::to_string(set_.items.size()) +
                 " items)");
   }
   const EmbeddedItem& item = set_.items[static_cast<std::size_t>(row)];
-  if (item.index < 0 || item.index >= dataset_->size()) {
-    throw Error(folder_.string() + ": item " + std::to_string(row) + " is number " + std::to_string(item.index) +
-                " of the data, which has " + std::to_string(dataset_->size()) + " items");
+  const bool in_data = item.index >= 0 && item.index < dataset_->size();
+  if (item.source.empty()) {
+    if (!in_data) {
+      throw Error(folder_.string() + ": item " + std::to_string(row) + " is number " + std::to_string(item.index) +
+                  " of the data, which has " + std::to_string(dataset_->size()) + " items");
+    }
+    return item.index;
   }
-  const std::string source = dataset_->source(item.index);
-  if (!item.source.empty() && source != item.source) {
+  if (in_data && dataset_->source(item.index) == item.source) return item.index;
+  // A set embedded from part of the data numbers its items within that part:
+  // find the item by its source.
+  if (by_source_.empty()) {
+    for (int64_t i = 0; i < dataset_->size(); ++i) by_source_.emplace(dataset_->source(i), i);
+  }
+  const auto found = by_source_.find(item.source);
+  if (found == by_source_.end()) {
     throw Error(folder_.string() + ": item " + std::to_string(row) + " was embedded from " + item.source +
-                ", but the data now has " + source + " there (the data changed since it was embedded)");
+                ", which the data no longer has (the data changed since it was embedded)");
   }
-  at::Tensor image = dataset_->load(item.index);
+  return found->second;
+}
+
+Picture ItemPictures::picture(int64_t row, int max_side) const {
+  at::Tensor image = dataset_->load(data_index(row));
   const int64_t longer = std::max(image.size(1), image.size(2));
   if (max_side > 0 && longer > max_side) {
     const double scale = static_cast<double>(max_side) / static_cast<double>(longer);

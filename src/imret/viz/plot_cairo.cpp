@@ -438,8 +438,9 @@ void draw_thumbnails(cairo_t* cr, const std::vector<Thumbnail>& thumbnails, doub
     const Picture& picture = thumbnail.picture;
     const double longer = std::max(picture.width, picture.height);
     const double w = size * picture.width / longer, h = size * picture.height / longer;
-    const double x = std::clamp(m.px(thumbnail.x) - w / 2, m.area.x + border, m.area.right() - border - w);
-    const double y = std::clamp(m.py(thumbnail.y) - h / 2, m.area.y + border, m.area.bottom() - border - h);
+    // Inside the plot area when it fits (not std::clamp: the ends may cross when it does not).
+    const double x = std::max(m.area.x + border, std::min(m.px(thumbnail.x) - w / 2, m.area.right() - border - w));
+    const double y = std::max(m.area.y + border, std::min(m.py(thumbnail.y) - h / 2, m.area.bottom() - border - h));
     set_color(cr, category_color(thumbnail.series));
     cairo_rectangle(cr, x - border, y - border, w + 2 * border, h + 2 * border);
     cairo_fill(cr);

@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <numeric>
 #include <random>
-#include <set>
 
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
@@ -32,6 +31,9 @@ void check_options(const RetrievalGridOptions& options) {
     if (std::find(kSelections.begin(), kSelections.end(), s) == kSelections.end()) {
       throw UsageError("grid: unknown selection \"" + s + "\" (random, first, best, worst)");
     }
+  }
+  if (options.cell_size < 16 || options.cell_size > 1024) {
+    throw UsageError("grid: --cell-size must be 16 to 1024 (got " + std::to_string(options.cell_size) + ")");
   }
   if (options.formats.empty()) throw UsageError("grid: no picture format given");
   for (const std::string& f : options.formats) {
@@ -108,7 +110,11 @@ void read_run_evaluation(const fs::path& run, RetrievalGridOptions& options) {
     throw Error(file.string() + ": malformed JSON: " + e.what());
   }
   if (metrics.contains("metric") && metrics["metric"].is_string()) {
-    options.metric = search::parse_metric(metrics["metric"].get<std::string>());
+    try {
+      options.metric = search::parse_metric(metrics["metric"].get<std::string>());
+    } catch (const Error& e) {
+      throw Error(file.string() + ": " + e.what());
+    }
   }
   if (metrics.contains("exclude_self") && metrics["exclude_self"].is_boolean()) {
     options.exclude_self = metrics["exclude_self"].get<bool>();
@@ -155,6 +161,24 @@ RetrievalGrids write_retrieval_grids(const EmbeddingSet& queries, const fs::path
     throw Error(queries_folder.string() + ": queries of dimension " + std::to_string(queries.embeddings.cols) +
                 " but a database (" + database_folder.string() + ") of dimension " +
                 std::to_string(database.embeddings.cols));
+  }
+  const auto same_folder = [](const fs::path& a, const fs::path& b) {
+    std::error_code error;
+    const bool same = fs::equivalent(a, b, error);
+    return error ? a.lexically_normal() == b.lexically_normal() : same;
+  };
+  if (options.exclude_self && !same_folder(queries_folder, database_folder)) {
+    throw UsageError("grid: --exclude-self needs the queries to be the database (" + queries_folder.string() +
+                     " is not " + database_folder.string() + ")");
+  }
+  for (const auto& [set, folder] : {std::pair<const EmbeddingSet*, const fs::path*>{&queries, &queries_folder},
+                                    {&database, &database_folder}}) {
+    for (const EmbeddedItem& item : set->items) {
+      if (item.label < 0) {
+        throw Error(folder->string() + ": item " + std::to_string(item.index) +
+                    " has no label: grids frame results by their class");
+      }
+    }
   }
   // Open the images first: a set whose data is gone fails before the ranking.
   const ItemPictures query_pictures(queries, queries_folder);

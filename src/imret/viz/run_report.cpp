@@ -133,6 +133,8 @@ std::vector<MapOutcome> draw_maps(const fs::path& queries_folder, const fs::path
                         (d["trustworthiness"].is_number() ? fixed(d["trustworthiness"].get<double>()) : "n/a") +
                         ", 2-D k-NN accuracy " +
                         (d["knn_accuracy"].is_number() ? fixed(d["knn_accuracy"].get<double>()) : "n/a");
+    } catch (const UsageError&) {
+      throw;
     } catch (const Error& e) {
       failed(page, method_title(method) + " map", e);
     }
@@ -182,7 +184,11 @@ RunPage build_run_page(const ReportedRun& run, const fs::path& out, const Report
   if (result.metrics.is_null()) {
     note(page, "The run has no metrics.json.");
   } else {
-    page.table({"metric", "value"}, metric_rows(result.metrics));
+    try {
+      page.table({"metric", "value"}, metric_rows(result.metrics));
+    } catch (const std::exception& e) {
+      throw Error((run.folder / "metrics.json").string() + ": unexpected content: " + e.what());
+    }
     if (has_plot("metrics")) page.figures({{"metrics.png", "The main retrieval metrics", ""}}, kNarrow);
   }
 
@@ -216,6 +222,8 @@ RunPage build_run_page(const ReportedRun& run, const fs::path& out, const Report
     std::fflush(stdout);
     try {
       result.maps = draw_maps(queries, out, options, page);
+    } catch (const UsageError&) {
+      throw;
     } catch (const Error& e) {
       failed(page, "embedding maps", e);
     }
@@ -240,11 +248,11 @@ RunPage build_run_page(const ReportedRun& run, const fs::path& out, const Report
       grid_options.selections = options.grids;
       grid_options.seed = options.seed;
       read_run_evaluation(run.folder, grid_options);
-      write_retrieval_grids(load_embedding_set(queries), queries, load_embedding_set(database), database, grid_options,
-                            out);
+      const RetrievalGrids grids = write_retrieval_grids(load_embedding_set(queries), queries,
+                                                         load_embedding_set(database), database, grid_options, out);
       for (const std::string& selection : options.grids) {
         const std::string file = "grid-" + selection + ".png";
-        if (!fs::exists(out / file)) continue;
+        if (std::find(grids.files.begin(), grids.files.end(), out / file) == grids.files.end()) continue;
         page.heading(3, selection == "best"    ? "Best queries (highest average precision)"
                         : selection == "worst" ? "Worst queries (lowest average precision)"
                         : selection == "first" ? "The first queries"
@@ -256,6 +264,8 @@ RunPage build_run_page(const ReportedRun& run, const fs::path& out, const Report
                      kWide);
         if (selection == "random") result.random_grid = file;
       }
+    } catch (const UsageError&) {
+      throw;
     } catch (const Error& e) {
       failed(page, "retrieval grids", e);
     }
@@ -291,19 +301,36 @@ std::string folder_for(const std::string& name) {
   return folder;
 }
 
+void check_report_options(const ReportOptions& options) {
+  for (const std::string& method : options.maps) {
+    if (method != "pca" && method != "tsne" && method != "umap")
+      throw UsageError("--maps " + method + ": expected pca, tsne and/or umap");
+  }
+  for (const std::string& grid : options.grids) {
+    if (grid != "random" && grid != "first" && grid != "best" && grid != "worst")
+      throw UsageError("--grids " + grid + ": expected random, first, best and/or worst");
+  }
+  if (options.grid_k < 1 || options.grid_k > 100) throw UsageError("-k must be 1 to 100");
+  if (options.grid_count < 1 || options.grid_count > 100) throw UsageError("--grid-queries must be 1 to 100");
+  if (options.map_sample < 0) throw UsageError("--map-sample must be >= 0 (0: all)");
+}
+
 }  // namespace
 
 fs::path write_run_report(const ReportedRun& run, const fs::path& out, const ReportOptions& options) {
+  check_report_options(options);
   return build_run_page(run, out, options).page;
 }
 
 fs::path write_comparison_report(const std::vector<ReportedRun>& runs, const fs::path& out,
                                  const ReportOptions& options) {
   if (runs.empty()) throw UsageError("report: no runs");
+  check_report_options(options);
   std::set<std::string> folders;
   for (const ReportedRun& run : runs) {
     if (!folders.insert(folder_for(run.name)).second)
-      throw UsageError("report: two runs are named '" + run.name + "': tell them apart with --names");
+      throw UsageError("report: two runs get the page folder runs/" + folder_for(run.name) +
+                       ": tell them apart with --names");
   }
   std::vector<RunPage> pages;
   std::vector<RunData> data;

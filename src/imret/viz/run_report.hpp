@@ -13,6 +13,9 @@
 
 namespace imret::viz {
 
+// Checked by write_run_report / write_comparison_report (UsageError naming
+// the option): maps among pca, tsne, umap; grids among random, first, best,
+// worst; 1 <= grid_k, grid_count <= 100; map_sample >= 0.
 struct ReportOptions {
   std::vector<std::string> maps = {"pca", "tsne", "umap"};  // map methods (imret visualize's); empty: none
   int64_t map_sample = 5000;                         // queries mapped (0: all)

@@ -175,6 +175,23 @@ TEST(RetrievalGrid, PicturesAreTheItemsOwnPixels) {
   EXPECT_NEAR(small.pixels[0], mean, 0.51);
 }
 
+TEST(RetrievalGrid, ItemsNumberedWithinPartOfTheDataAreFoundByTheirSource) {
+  // As `imret demo --quick` embeds a part: items 0, 1 of the set are the data's items 7 and 3.
+  const EmbeddingSet all = pixel_set("test", 8);
+  EmbeddingSet part = pixel_set("test", 2);
+  part.items[0].source = all.items[7].source;
+  part.items[1].source = all.items[3].source;
+  const imret::viz::ItemPictures pictures(part, "part");
+  const imret::viz::Picture p = pictures.picture(0, 96);
+  for (int i = 0; i < 784; ++i) {
+    ASSERT_EQ(p.pixels[i], static_cast<int>(std::lround(all.embeddings.values[7 * 784 + i] * 255))) << i;
+  }
+  const imret::viz::Picture q = pictures.picture(1, 96);
+  for (int i = 0; i < 784; ++i) {
+    ASSERT_EQ(q.pixels[i], static_cast<int>(std::lround(all.embeddings.values[3 * 784 + i] * 255))) << i;
+  }
+}
+
 TEST(RetrievalGrid, MissingDataOrChangedItemsAreClearErrors) {
   EmbeddingSet set = pixel_set("test", 3);
   EmbeddingSet no_data = set;
@@ -195,5 +212,21 @@ TEST(RetrievalGrid, MissingDataOrChangedItemsAreClearErrors) {
   options.k = 3;
   options.selections = {"median"};
   EXPECT_THROW(imret::viz::write_retrieval_grids(set, "q", set, "d", options, scratch("bad")), imret::UsageError);
+  options.selections = {"first"};
+  options.cell_size = 0;
+  EXPECT_NE(error_of([&] { imret::viz::write_retrieval_grids(set, "q", set, "d", options, scratch("bad")); })
+                .find("--cell-size must be 16 to 1024"),
+            std::string::npos);
+  options.cell_size = 96;
+  options.exclude_self = true;
+  EXPECT_NE(error_of([&] { imret::viz::write_retrieval_grids(set, "q", set, "d", options, scratch("bad")); })
+                .find("--exclude-self needs the queries to be the database"),
+            std::string::npos);
+  options.exclude_self = false;
+  EmbeddingSet unlabelled = set;
+  unlabelled.items[2].label = -1;
+  EXPECT_NE(error_of([&] { imret::viz::write_retrieval_grids(unlabelled, "q", set, "d", options, scratch("bad")); })
+                .find("q: item 2 has no label"),
+            std::string::npos);
   EXPECT_FALSE(fs::exists(scratch("bad") / "grids.json"));
 }
