@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "options.hpp"
+#include "points.hpp"
 #include "imret/core/embedding_set.hpp"
 #include "imret/core/npy.hpp"
 #include "imret/core/progress.hpp"
@@ -42,11 +43,8 @@ namespace {
 
 constexpr int64_t kPcaDimensions = 50;
 
-struct Points {
-  std::string name;
-  at::Tensor data;  // N x D float32
-  std::vector<int64_t> labels;
-};
+using bench::embedding_folder;
+using bench::Points;
 
 // PCA to `dims` by the covariance's eigenvectors (D x D: cheap for pixels).
 at::Tensor pca(const at::Tensor& x, int64_t dims) {
@@ -57,30 +55,8 @@ at::Tensor pca(const at::Tensor& x, int64_t dims) {
 }
 
 Points fashion_mnist(int64_t n) {
-  at::Tensor pixels;
-  std::vector<int64_t> labels;
-  for (const std::string split : {"test", "train"}) {
-    const auto set = imret::data::load_mnist_folder(imret::data::kDefaultFashionMnist, split);
-    std::vector<int64_t> all(static_cast<size_t>(set->size()));
-    std::iota(all.begin(), all.end(), 0);
-    const at::Tensor images = set->load_many(all).reshape({set->size(), -1});
-    pixels = pixels.defined() ? torch::cat({pixels, images}) : images;
-    for (const int64_t i : all) labels.push_back(set->label(i));
-  }
-  n = std::min<int64_t>(n, pixels.size(0));
-  labels.resize(static_cast<size_t>(n));
-  return {"Fashion-MNIST pixels, PCA 50-D", pca(pixels.slice(0, 0, n), kPcaDimensions), labels};
-}
-
-Points embedding_folder(const std::string& folder, int64_t n) {
-  imret::EmbeddingSet set = imret::load_embedding_set(folder);
-  const imret::FloatMatrix& m = set.embeddings;
-  n = std::min(n, m.rows);
-  std::vector<int64_t> labels = set.labels();
-  labels.resize(static_cast<size_t>(n));
-  return {"embeddings " + folder,
-          torch::from_blob(const_cast<float*>(m.values.data()), {m.rows, m.cols}, torch::kFloat32).slice(0, 0, n).clone(),
-          labels};
+  const Points pixels = bench::fashion_mnist_pixels(n);
+  return {"Fashion-MNIST pixels, PCA 50-D", pca(pixels.data, kPcaDimensions), pixels.labels};
 }
 
 struct Fit {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "options.hpp"
+#include "points.hpp"
 #include "imret/core/embedding_set.hpp"
 #include "imret/core/npy.hpp"
 #include "imret/core/progress.hpp"
@@ -38,38 +39,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Points {
-  std::string name;
-  at::Tensor data;  // N x D float32
-  std::vector<int64_t> labels;
-};
-
-Points fashion_mnist(int64_t n) {
-  at::Tensor pixels;
-  std::vector<int64_t> labels;
-  for (const std::string split : {"test", "train"}) {
-    const auto set = imret::data::load_mnist_folder(imret::data::kDefaultFashionMnist, split);
-    std::vector<int64_t> all(static_cast<size_t>(set->size()));
-    std::iota(all.begin(), all.end(), 0);
-    const at::Tensor images = set->load_many(all).reshape({set->size(), -1});
-    pixels = pixels.defined() ? torch::cat({pixels, images}) : images;
-    for (const int64_t i : all) labels.push_back(set->label(i));
-  }
-  n = std::min<int64_t>(n, pixels.size(0));
-  labels.resize(static_cast<size_t>(n));
-  return {"Fashion-MNIST pixels", pixels.slice(0, 0, n).to(torch::kFloat32).contiguous(), labels};
-}
-
-Points embedding_folder(const std::string& folder, int64_t n) {
-  imret::EmbeddingSet set = imret::load_embedding_set(folder);
-  const imret::FloatMatrix& m = set.embeddings;
-  n = std::min(n, m.rows);
-  std::vector<int64_t> labels = set.labels();
-  labels.resize(static_cast<size_t>(n));
-  return {"embeddings " + folder,
-          torch::from_blob(const_cast<float*>(m.values.data()), {m.rows, m.cols}, torch::kFloat32).slice(0, 0, n).clone(),
-          labels};
-}
+using bench::embedding_folder;
+using bench::Points;
 
 struct PeerFit {
   at::Tensor embedding;
@@ -111,7 +82,8 @@ int main(int argc, char** argv) {
     imret::viz::UmapOptions umap_options;
     umap_options.neighbours = options.text("neighbours", "auto");
     const Points points =
-        options.has("embeddings") ? embedding_folder(options.values.at("embeddings"), n) : fashion_mnist(n);
+        options.has("embeddings") ? embedding_folder(options.values.at("embeddings"), n)
+                                  : bench::fashion_mnist_pixels(n);
     const int64_t rows = points.data.size(0);
     std::printf("UMAP of %lld points (%s, %lld-D), %d threads\n", static_cast<long long>(rows), points.name.c_str(),
                 static_cast<long long>(points.data.size(1)), threads);

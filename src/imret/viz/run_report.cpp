@@ -143,6 +143,27 @@ std::vector<MapOutcome> draw_maps(const fs::path& queries_folder, const fs::path
   return outcomes;
 }
 
+// The pictures write_run_plots wrote into `out`.
+struct RunPlots {
+  std::vector<fs::path> files;
+  fs::path out;
+
+  bool has(const std::string& stem) const {
+    return std::find(files.begin(), files.end(), out / (stem + ".png")) != files.end();
+  }
+  // The per-epoch plots there are, as figures.
+  std::vector<Figure> training_figures() const {
+    std::vector<Figure> figures;
+    for (const auto& [stem, caption] : std::vector<std::pair<std::string, std::string>>{
+             {"training-loss", "Training loss per epoch"},
+             {"validation-map-at-r", "Validation mAP@R per epoch"},
+             {"validation-precision-at-1", "Validation P@1 per epoch"}}) {
+      if (has(stem)) figures.push_back({stem + ".png", caption, ""});
+    }
+    return figures;
+  }
+};
+
 // The run folder's pictures, page and what the comparison page needs of it.
 struct RunPage {
   fs::path page;
@@ -175,10 +196,7 @@ RunPage build_run_page(const ReportedRun& run, const fs::path& out, const Report
 
   std::printf("report %s: plots\n", run.name.c_str());
   std::fflush(stdout);
-  const std::vector<fs::path> plots = write_run_plots({data}, out, {"png"});
-  const auto has_plot = [&](const std::string& stem) {
-    return std::find(plots.begin(), plots.end(), out / (stem + ".png")) != plots.end();
-  };
+  const RunPlots plots{write_run_plots({data}, out, {"png"}), out};
 
   page.heading(2, "Retrieval metrics", "metrics");
   if (result.metrics.is_null()) {
@@ -189,24 +207,18 @@ RunPage build_run_page(const ReportedRun& run, const fs::path& out, const Report
     } catch (const std::exception& e) {
       throw Error((run.folder / "metrics.json").string() + ": unexpected content: " + e.what());
     }
-    if (has_plot("metrics")) page.figures({{"metrics.png", "The main retrieval metrics", ""}}, kNarrow);
+    if (plots.has("metrics")) page.figures({{"metrics.png", "The main retrieval metrics", ""}}, kNarrow);
   }
 
   page.heading(2, "Precision-recall", "precision-recall");
-  if (has_plot("precision-recall")) {
+  if (plots.has("precision-recall")) {
     page.figures({{"precision-recall.png", "Mean interpolated precision at each recall over the queries", ""}}, kNarrow);
   } else {
     note(page, "The run has no pr_curve.csv.");
   }
 
   page.heading(2, "Training", "training");
-  std::vector<Figure> training;
-  for (const auto& [stem, caption] : std::vector<std::pair<std::string, std::string>>{
-           {"training-loss", "Training loss per epoch"},
-           {"validation-map-at-r", "Validation mAP@R per epoch"},
-           {"validation-precision-at-1", "Validation P@1 per epoch"}}) {
-    if (has_plot(stem)) training.push_back({stem + ".png", caption, ""});
-  }
+  const std::vector<Figure> training = plots.training_figures();
   if (training.empty()) note(page, "The run has no train_log.csv (it was not trained by imret, or not yet).");
   page.figures(training, kNarrow);
 
@@ -340,10 +352,7 @@ fs::path write_comparison_report(const std::vector<ReportedRun>& runs, const fs:
   }
   std::printf("report: comparison\n");
   std::fflush(stdout);
-  const std::vector<fs::path> plots = write_run_plots(data, out, {"png"});
-  const auto has_plot = [&](const std::string& stem) {
-    return std::find(plots.begin(), plots.end(), out / (stem + ".png")) != plots.end();
-  };
+  const RunPlots plots{write_run_plots(data, out, {"png"}), out};
 
   HtmlPage page("imret report: " + std::to_string(runs.size()) + " runs");
   page.heading(1, "Comparison of " + std::to_string(runs.size()) + " runs");
@@ -383,23 +392,17 @@ fs::path write_comparison_report(const std::vector<ReportedRun>& runs, const fs:
   }
   page.table(header, rows, bold);
   page.paragraph("The best value of each column is in bold.");
-  if (has_plot("metrics")) page.figures({{"metrics.png", "The main retrieval metrics of every run", ""}}, kWide);
+  if (plots.has("metrics")) page.figures({{"metrics.png", "The main retrieval metrics of every run", ""}}, kWide);
 
   page.heading(2, "Precision-recall", "precision-recall");
-  if (has_plot("precision-recall")) {
+  if (plots.has("precision-recall")) {
     page.figures({{"precision-recall.png", "Mean interpolated precision-recall curves", ""}}, kWide);
   } else {
     note(page, "No run has a pr_curve.csv.");
   }
 
   page.heading(2, "Training", "training");
-  std::vector<Figure> training;
-  for (const auto& [stem, caption] : std::vector<std::pair<std::string, std::string>>{
-           {"training-loss", "Training loss per epoch"},
-           {"validation-map-at-r", "Validation mAP@R per epoch"},
-           {"validation-precision-at-1", "Validation P@1 per epoch"}}) {
-    if (has_plot(stem)) training.push_back({stem + ".png", caption, ""});
-  }
+  const std::vector<Figure> training = plots.training_figures();
   if (training.empty()) note(page, "No run has a train_log.csv.");
   page.figures(training, kNarrow);
 

@@ -8,17 +8,14 @@
 
 #include "imret/core/error.hpp"
 #include "imret/core/npy.hpp"
-#include "support/scratch.hpp"
+#include "support/reference_files.hpp"
 
 namespace fs = std::filesystem;
 using namespace imret;
 
 namespace {
 
-at::Tensor load(const fs::path& path) {
-  FloatMatrix m = load_npy(path);
-  return torch::tensor(m.values).reshape({m.rows, m.cols});
-}
+using imret::testing::load;
 
 // sklearn's PCA(n_components=k, svd_solver="full") on the same data.
 struct Reference {
@@ -26,13 +23,10 @@ struct Reference {
 };
 
 Reference sklearn_pca(const at::Tensor& data, int64_t k, const std::string& name) {
-  const fs::path dir = imret::testing::scratch_path("pca", name);
-  fs::create_directories(dir);
-  const at::Tensor contiguous = data.to(torch::kFloat32).contiguous();
-  save_npy(dir / "data.npy", contiguous.data_ptr<float>(), contiguous.size(0), contiguous.size(1));
-  const std::string command = "/usr/bin/python3 " + std::string(IMRET_SOURCE_DIR) + "/tests/unit/viz/pca_reference.py " +
-                              dir.string() + " " + std::to_string(k);
-  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  const fs::path dir = imret::testing::reference_folder("pca", name);
+  imret::testing::save(dir / "data.npy", data);
+  EXPECT_EQ(imret::testing::run_reference("tests/unit/viz/pca_reference.py", dir.string() + " " + std::to_string(k)), 0)
+      << name;
   return {load(dir / "projected.npy"), load(dir / "components.npy"), load(dir / "ratio.npy").flatten(),
           load(dir / "variance.npy").flatten()};
 }

@@ -13,6 +13,7 @@
 #include "imret/viz/plot.hpp"
 #include "imret/viz/plot_layout.hpp"
 #include "imret/viz/plot_style.hpp"
+#include "support/errors.hpp"
 #include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
@@ -84,15 +85,7 @@ double between_ticks(const Axis& axis, double v) {
   return v;
 }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const imret::Error& e) {
-    return e.what();
-  }
-  return "(no imret::Error)";
-}
+using imret::testing::error_of;
 
 // Gaussian blobs around a circle, like a 2-D embedding of Fashion-MNIST.
 std::vector<Series> blobs(const std::vector<std::string>& names, int per_class) {

@@ -17,6 +17,7 @@
 #include "imret/data/idx.hpp"
 #include "imret/viz/item_pictures.hpp"
 #include "imret/viz/retrieval_grid.hpp"
+#include "support/errors.hpp"
 #include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
@@ -67,15 +68,7 @@ std::pair<std::vector<int64_t>, double> brute_force(const EmbeddingSet& queries,
   return {order, hits > 0 ? sum / hits : NAN};
 }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const imret::Error& e) {
-    return e.what();
-  }
-  return "(no imret::Error)";
-}
+using imret::testing::error_of;
 
 }  // namespace
 

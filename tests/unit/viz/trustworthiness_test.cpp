@@ -11,7 +11,7 @@
 
 #include "imret/core/error.hpp"
 #include "imret/core/npy.hpp"
-#include "support/scratch.hpp"
+#include "support/reference_files.hpp"
 
 namespace fs = std::filesystem;
 using namespace imret;
@@ -19,21 +19,12 @@ using namespace imret::viz;
 
 namespace {
 
-fs::path folder(const std::string& name) {
-  const fs::path dir = imret::testing::scratch_path("viz_trust", name);
-  fs::create_directories(dir);
-  return dir;
-}
+using imret::testing::save;
 
-void save(const fs::path& path, const at::Tensor& t) {
-  const at::Tensor c = t.to(torch::kFloat32).contiguous().reshape({t.size(0), -1});
-  save_npy(path, c.data_ptr<float>(), c.size(0), c.size(1));
-}
+fs::path folder(const std::string& name) { return imret::testing::reference_folder("viz_trust", name); }
 
 int reference(const std::string& command, const fs::path& dir, const std::string& args) {
-  const std::string line = "/usr/bin/python3 " + std::string(IMRET_SOURCE_DIR) + "/tests/unit/viz/tsne_reference.py " +
-                           command + " " + dir.string() + " " + args;
-  return std::system(line.c_str());
+  return imret::testing::run_reference("tests/unit/viz/tsne_reference.py", command + " " + dir.string() + " " + args);
 }
 
 // sklearn.manifold.trustworthiness of x.npy / y.npy for each k (the helper

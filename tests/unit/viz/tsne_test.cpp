@@ -15,7 +15,7 @@
 #include "imret/viz/trustworthiness.hpp"
 #include "imret/viz/tsne_affinities.hpp"
 #include "imret/viz/tsne_gradient.hpp"
-#include "support/scratch.hpp"
+#include "support/reference_files.hpp"
 
 namespace fs = std::filesystem;
 using namespace imret;
@@ -24,28 +24,15 @@ using namespace imret::viz::tsne_detail;
 
 namespace {
 
+using imret::testing::load;
+using imret::testing::save;
+
 // A folder per test for the arrays exchanged with tests/unit/viz/tsne_reference.py.
-fs::path folder(const std::string& name) {
-  const fs::path dir = imret::testing::scratch_path("viz", name);
-  fs::create_directories(dir);
-  return dir;
-}
-
-void save(const fs::path& path, const at::Tensor& t) {
-  const at::Tensor c = t.to(torch::kFloat32).contiguous().reshape({t.size(0), -1});
-  save_npy(path, c.data_ptr<float>(), c.size(0), c.size(1));
-}
-
-at::Tensor load(const fs::path& path) {
-  const FloatMatrix m = load_npy(path);
-  return torch::tensor(m.values).reshape({m.rows, m.cols});
-}
+fs::path folder(const std::string& name) { return imret::testing::reference_folder("viz", name); }
 
 // Runs `tsne_reference.py COMMAND DIR ARGS`; 0 on success.
 int reference(const std::string& command, const fs::path& dir, const std::string& args = "") {
-  const std::string line = "/usr/bin/python3 " + std::string(IMRET_SOURCE_DIR) + "/tests/unit/viz/tsne_reference.py " +
-                           command + " " + dir.string() + " " + args;
-  return std::system(line.c_str());
+  return imret::testing::run_reference("tests/unit/viz/tsne_reference.py", command + " " + dir.string() + " " + args);
 }
 
 double max_abs(const at::Tensor& t) { return t.abs().max().item<double>(); }

@@ -20,7 +20,7 @@
 #include "imret/viz/umap_graph.hpp"
 #include "imret/viz/umap_layout.hpp"
 #include "imret/viz/umap_spectral.hpp"
-#include "support/scratch.hpp"
+#include "support/reference_files.hpp"
 
 namespace fs = std::filesystem;
 using namespace imret;
@@ -29,34 +29,21 @@ using namespace imret::viz::umap_detail;
 
 namespace {
 
-fs::path folder(const std::string& name) {
-  const fs::path dir = imret::testing::scratch_path("viz_umap", name);
-  fs::create_directories(dir);
-  return dir;
-}
+using imret::testing::load;
+using imret::testing::save;
 
-void save(const fs::path& path, const at::Tensor& t) {
-  const at::Tensor c = t.to(torch::kFloat32).contiguous().reshape({t.size(0), -1});
-  save_npy(path, c.data_ptr<float>(), c.size(0), c.size(1));
-}
-
-at::Tensor load(const fs::path& path) {
-  const FloatMatrix m = load_npy(path);
-  return torch::tensor(m.values).reshape({m.rows, m.cols});
-}
+fs::path folder(const std::string& name) { return imret::testing::reference_folder("viz_umap", name); }
 
 // Runs `umap_reference.py COMMAND DIR ARGS`; 0 on success.
 int reference(const std::string& command, const fs::path& dir, const std::string& args = "") {
-  const std::string line = "/usr/bin/python3 " + std::string(IMRET_SOURCE_DIR) + "/tests/unit/viz/umap_reference.py " +
-                           command + " " + dir.string() + " " + args;
-  return std::system(line.c_str());
+  return imret::testing::run_reference("tests/unit/viz/umap_reference.py", command + " " + dir.string() + " " + args);
 }
 
 // Runs several "COMMAND DIR ARGS" in one Python process; 0 on success.
 int reference_batch(const std::vector<std::string>& lines) {
-  std::string line = "/usr/bin/python3 " + std::string(IMRET_SOURCE_DIR) + "/tests/unit/viz/umap_reference.py batch";
-  for (const auto& command : lines) line += " '" + command + "'";
-  return std::system(line.c_str());
+  std::string args = "batch";
+  for (const auto& command : lines) args += " '" + command + "'";
+  return imret::testing::run_reference("tests/unit/viz/umap_reference.py", args);
 }
 
 double max_abs(const at::Tensor& t) { return t.abs().max().item<double>(); }
