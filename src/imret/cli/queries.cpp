@@ -89,7 +89,7 @@ static EmbeddingSet embed_query_images(const std::vector<std::string>& images, c
                   .squeeze(0);
     }
     inputs.push_back(transform->apply(image, rng));
-    queries.items.push_back({static_cast<int64_t>(queries.items.size()), path, -1, ""});
+    queries.items.push_back({static_cast<int64_t>(queries.items.size()), path, -1, "", std::nullopt});
   }
   loaded.network->eval();
   torch::NoGradGuard no_grad;

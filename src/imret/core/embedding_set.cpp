@@ -1,5 +1,6 @@
 #include "imret/core/embedding_set.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 #include "imret/core/atomic_file.hpp"
@@ -15,13 +16,35 @@ std::vector<int64_t> EmbeddingSet::labels() const {
   return labels;
 }
 
+bool EmbeddingSet::has_objects() const {
+  return std::any_of(items.begin(), items.end(), [](const EmbeddedItem& item) { return item.objects.has_value(); });
+}
+
+std::vector<ObjectCounts> EmbeddingSet::all_objects() const {
+  std::vector<ObjectCounts> all;
+  all.reserve(items.size());
+  for (const auto& item : items) {
+    if (item.objects)
+      all.push_back(*item.objects);
+    else if (item.label >= 0)
+      all.push_back({ObjectCount{static_cast<int32_t>(item.label), 1}});
+    else
+      all.emplace_back();
+  }
+  return all;
+}
+
 std::string items_jsonl(const std::vector<EmbeddedItem>& items) {
   std::ostringstream lines;
-  for (const auto& item : items)
-    lines << nlohmann::json{{"index", item.index}, {"source", item.source}, {"label", item.label},
-                            {"class", item.class_name}}
-                 .dump()
-          << '\n';
+  for (const auto& item : items) {
+    nlohmann::json line{{"index", item.index}, {"source", item.source}, {"label", item.label}, {"class", item.class_name}};
+    if (item.objects) {
+      auto objects = nlohmann::json::array();
+      for (const ObjectCount& o : *item.objects) objects.push_back({o.category, o.count});
+      line["objects"] = std::move(objects);
+    }
+    lines << line.dump() << '\n';
+  }
   return lines.str();
 }
 
@@ -40,6 +63,17 @@ std::vector<EmbeddedItem> load_items_jsonl(const fs::path& path) {
       item.source = json.value("source", std::string());
       item.label = json.value("label", int64_t{-1});
       item.class_name = json.value("class", std::string());
+      if (json.contains("objects")) {
+        ObjectCounts objects;
+        for (const auto& pair : json.at("objects")) {
+          if (!pair.is_array() || pair.size() != 2)
+            throw Error(path.string() + ":" + std::to_string(number) +
+                        ": \"objects\" must be a list of [class index, count] pairs");
+          objects.push_back({pair.at(0).get<int32_t>(), pair.at(1).get<int32_t>()});
+        }
+        check_object_counts(objects, path.string() + ":" + std::to_string(number));
+        item.objects = std::move(objects);
+      }
       items.push_back(std::move(item));
     } catch (const nlohmann::json::exception& e) {
       throw Error(path.string() + ":" + std::to_string(number) + ": malformed JSON line: " + e.what());

@@ -1,16 +1,19 @@
 #pragma once
 // An embedding set on disk: a folder with
 //   embeddings.npy  N x D float32 (C order), row i embeds item i
-//   items.jsonl     one JSON object per row: {"index", "source", "label", "class"}
+//   items.jsonl     one JSON object per row: {"index", "source", "label", "class"}, and
+//                   for multi-label items "objects": [[class index, count], ...]
 //   meta.json       where it came from: checkpoint, data, split, metric hints, bad images
 // the format `imret embed` writes and `imret evaluate` / `imret search` read.
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "imret/core/npy.hpp"
+#include "imret/core/object_counts.hpp"
 
 namespace imret {
 
@@ -19,6 +22,7 @@ struct EmbeddedItem {
   std::string source;
   int64_t label = -1;
   std::string class_name;
+  std::optional<ObjectCounts> objects;  // multi-label (COCO) items only
 };
 
 struct EmbeddingSet {
@@ -27,6 +31,11 @@ struct EmbeddingSet {
   nlohmann::json meta = nlohmann::json::object();
 
   std::vector<int64_t> labels() const;
+  // True when the items carry objects (multi-label, COCO).
+  bool has_objects() const;
+  // Each item's objects; an item without them: one object of its label
+  // (none for label -1).
+  std::vector<ObjectCounts> all_objects() const;
 };
 
 // items.jsonl: one line per item ({"index", "source", "label", "class"}), and back.

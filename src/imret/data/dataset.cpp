@@ -43,6 +43,18 @@ std::vector<int64_t> Dataset::labels() const {
   return all;
 }
 
+ObjectCounts Dataset::objects(int64_t i) const {
+  const int64_t l = label(i);
+  if (l < 0) return {};
+  return {ObjectCount{static_cast<int32_t>(l), 1}};
+}
+
+std::vector<ObjectCounts> Dataset::all_objects() const {
+  std::vector<ObjectCounts> all(static_cast<size_t>(size()));
+  for (int64_t i = 0; i < size(); ++i) all[static_cast<size_t>(i)] = objects(i);
+  return all;
+}
+
 namespace {
 
 class SubsetDataset : public Dataset {
@@ -53,6 +65,8 @@ class SubsetDataset : public Dataset {
   int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
   int64_t label(int64_t i) const override { return base_->label(base_index(i)); }
   const std::vector<std::string>& classes() const override { return base_->classes(); }
+  bool has_objects() const override { return base_->has_objects(); }
+  ObjectCounts objects(int64_t i) const override { return base_->objects(base_index(i)); }
   std::string source(int64_t i) const override { return base_->source(base_index(i)); }
   int64_t channels() const override { return base_->channels(); }
   at::Tensor load(int64_t i) const override { return base_->load(base_index(i)); }

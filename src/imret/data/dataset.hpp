@@ -1,5 +1,6 @@
 #pragma once
-// Datasets: numbered items, each an image with a class label.
+// Datasets: numbered items, each an image with a class label, or (COCO) with
+// the objects it holds.
 //
 // A Dataset only knows where its items are and how to read one; transforms
 // (transforms.hpp) and batching (loader.hpp) are separate. Implementations:
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "imret/core/error.hpp"
+#include "imret/core/object_counts.hpp"
 
 namespace imret::data {
 
@@ -35,8 +37,16 @@ class Dataset {
 
   // Number of items; items are numbered 0..size()-1.
   virtual int64_t size() const = 0;
-  // Class index of item i, in 0..classes().size()-1.
+  // Class index of item i, in 0..classes().size()-1. For a multi-label
+  // dataset (has_objects()): the class with the most instances (ties: the
+  // lower index), or -1 for an image without objects.
   virtual int64_t label(int64_t i) const = 0;
+  // True when items hold several objects (COCO): objects() is the truth and
+  // label() only a summary.
+  virtual bool has_objects() const { return false; }
+  // The objects of item i (categories index classes()). Default: one object
+  // of class label(i).
+  virtual ObjectCounts objects(int64_t i) const;
   // Class names; label(i) indexes this list.
   virtual const std::vector<std::string>& classes() const = 0;
   // Where item i comes from: the image's path, or "<idx file>#<index>".
@@ -58,6 +68,8 @@ class Dataset {
 
   // label(i) for every item, in order.
   std::vector<int64_t> labels() const;
+  // objects(i) for every item, in order.
+  std::vector<ObjectCounts> all_objects() const;
 };
 
 // A view on the items `indices` of `base` (in that order): item k of the view

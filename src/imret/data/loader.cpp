@@ -20,6 +20,21 @@
 
 namespace imret::data {
 
+at::Tensor object_count_rows(const Dataset& dataset, const std::vector<int64_t>& indices) {
+  const auto classes = static_cast<int64_t>(dataset.classes().size());
+  at::Tensor rows = torch::zeros({static_cast<int64_t>(indices.size()), classes}, torch::kInt64);
+  auto* out = rows.data_ptr<int64_t>();
+  for (size_t r = 0; r < indices.size(); ++r) {
+    for (const ObjectCount& o : dataset.objects(indices[r])) {
+      if (o.category < 0 || o.category >= classes)
+        throw Error(dataset.source(indices[r]) + ": object category " + std::to_string(o.category) + " outside 0.." +
+                    std::to_string(classes - 1));
+      out[static_cast<int64_t>(r) * classes + o.category] = o.count;
+    }
+  }
+  return rows;
+}
+
 BadImagePolicy parse_bad_image_policy(const std::string& text) {
   if (text == "skip") return BadImagePolicy::Skip;
   if (text == "fail") return BadImagePolicy::Fail;
@@ -233,6 +248,7 @@ class Loader::Impl {
     batch.labels = torch::empty({static_cast<int64_t>(batch.indices.size())}, torch::kInt64);
     auto* labels = batch.labels.data_ptr<int64_t>();
     for (size_t r = 0; r < batch.indices.size(); ++r) labels[r] = dataset_->label(batch.indices[r]);
+    if (dataset_->has_objects()) batch.objects = object_count_rows(*dataset_, batch.indices);
     return batch;
   }
 

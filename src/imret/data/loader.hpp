@@ -38,6 +38,7 @@ class BadImageLog {
 struct Batch {
   at::Tensor images;             // N x C x H x W float32
   at::Tensor labels;             // N int64
+  at::Tensor objects;            // multi-label datasets only: N x classes int64 instance counts
   std::vector<int64_t> indices;  // dataset index of each row (bad images skipped)
 };
 
@@ -50,6 +51,10 @@ struct LoaderOptions {
   int prefetch_batches = 4;  // batches made ahead of next() (at least 1)
   BadImagePolicy on_bad_image = BadImagePolicy::Skip;
 };
+
+// The objects of `indices` as rows of instance counts: len(indices) x
+// dataset.classes().size() int64 (CPU).
+at::Tensor object_count_rows(const Dataset& dataset, const std::vector<int64_t>& indices);
 
 // Makes the batches of one epoch at a time.
 //
