@@ -59,6 +59,7 @@ stage configure 120 "$OUT/build.log" -- cmake -S . -B build-gpu -G Ninja -DCMAKE
   -Dnlohmann_json_DIR="$prefix/share/cmake/nlohmann_json" -DCLI11_DIR="$prefix/share/cmake/CLI11" \
   -Dyaml-cpp_DIR="$prefix/lib/$arch/cmake/yaml-cpp" -Dspdlog_DIR="$prefix/lib/$arch/cmake/spdlog" \
   -Dfmt_DIR="$prefix/lib/$arch/cmake/fmt" -DGTest_DIR="$prefix/lib/$arch/cmake/GTest" \
+  -Dsimdjson_DIR="$prefix/lib/$arch/cmake/simdjson" \
   -DZLIB_INCLUDE_DIR="$prefix/include" -DZLIB_LIBRARY="$prefix/lib/$arch/libz.a" || exit 1
 stage build 240 "$OUT/build.log" -- ninja -C build-gpu -k 0
 grep -E "error:|FAILED" "$OUT/build.log" | head -40 >>"$summary"

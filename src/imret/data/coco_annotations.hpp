@@ -78,7 +78,9 @@ struct CocoReadOptions {
 // problem; malformed or truncated JSON gives the byte offset. Also an error:
 // a missing "images"/"annotations"/"categories" array, a duplicate image or
 // category id, an annotation whose image or category id is not listed.
-// Memory: the file's bytes (padded) plus the result.
+// Memory: the file's bytes (padded) plus the result, plus simdjson's index of
+// the file's structural characters (4 bytes each, touched as far as used:
+// about 1.1 times the file for polygon-heavy files such as train2014).
 CocoInstances read_coco_instances(const std::filesystem::path& path, const CocoReadOptions& options = {});
 
 // Writes `instances` (images, categories, annotations) in the official
