@@ -20,5 +20,6 @@ void add_visualize_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_grid_command(CLI::App& app);
 void add_report_command(CLI::App& app);
+void add_coco_command(CLI::App& app);
 
 }  // namespace imret::cli

@@ -18,6 +18,8 @@ struct EvaluateArgs {
   int64_t knn = 5;
   bool exclude_self = false;
   std::string device = "cpu";
+  std::string relevance = "auto";
+  double weighted_threshold = 0.5;
 };
 
 void run_evaluate(const EvaluateArgs& args) {
@@ -27,6 +29,8 @@ void run_evaluate(const EvaluateArgs& args) {
   request.exclude_self = args.exclude_self;
   request.knn_k = args.knn;
   request.device = args.device;
+  request.relevance = args.relevance;
+  request.weighted_threshold = args.weighted_threshold;
   const EmbeddingSet queries = load_embedding_set(args.queries);
   const EmbeddingSet database = args.database == args.queries ? queries : load_embedding_set(args.database);
   const EvaluationOutcome outcome = evaluate_to_folder(queries, database, request, args.out);
@@ -38,7 +42,7 @@ void run_evaluate(const EvaluateArgs& args) {
 
 void add_evaluate_command(CLI::App& app) {
   auto args = std::make_shared<EvaluateArgs>();
-  CLI::App* command = app.add_subcommand("evaluate", "Retrieval metrics (mAP, P@K, R@K, mAP@R, MRR, PR curve, k-NN)");
+  CLI::App* command = app.add_subcommand("evaluate", "Retrieval metrics (mAP, P@K, R@K, mAP@R, MRR, PR curve, k-NN; nDCG and the COCO object modes)");
   command->add_option("-q,--queries", args->queries, "Query embedding folder (from imret embed)")->required();
   command->add_option("-d,--database", args->database, "Database embedding folder")->required();
   command->add_option("-o,--out", args->out, "Folder for metrics.json and pr_curve.csv")->required();
@@ -48,6 +52,15 @@ void add_evaluate_command(CLI::App& app) {
   command->add_flag("--exclude-self", args->exclude_self,
                     "Queries are the database: ignore each query's own row");
   command->add_option("--device", args->device, "cpu, cuda or cuda:N")->capture_default_str();
+  command->add_option("--relevance", args->relevance,
+                      "auto (same class; for COCO items the three object modes), same-class, or the object mode "
+                      "reported first: selection (a class in common), aggregation (the same classes), weighted "
+                      "(similar counts)")
+      ->check(CLI::IsMember({"auto", "same-class", "selection", "aggregation", "weighted"}))
+      ->capture_default_str();
+  command->add_option("--weighted-threshold", args->weighted_threshold,
+                      "Weighted mode: relevant when the count overlap (intersection over union) is at least this")
+      ->capture_default_str();
   command->callback([args] { run_evaluate(*args); });
 }
 

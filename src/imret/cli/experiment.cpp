@@ -46,6 +46,7 @@ struct Plan {
   std::string title;
   std::string data = data::kDefaultFashionMnist;
   std::string train_split = "train", query_split = "test";
+  std::string database_split;  // empty: the train split
   int64_t database_limit = 0, query_limit = 0;
   std::string out;
   std::vector<PlannedRow> rows;
@@ -69,8 +70,9 @@ Plan load_plan(const fs::path& path) {
   const std::string where = path.string();
   const nlohmann::json file = load_yaml(path);
   if (!file.is_object()) throw UsageError(where + ": expected a mapping with an 'experiments' list");
-  static const std::set<std::string> keys = {"title",       "data",           "train_split", "query_split", "out",
-                                             "database_limit", "query_limit", "defaults",    "experiments"};
+  static const std::set<std::string> keys = {"title",          "data",        "train_split", "query_split",
+                                             "database_split", "out",         "database_limit", "query_limit",
+                                             "defaults",       "experiments"};
   for (const auto& [key, value] : file.items())
     if (!keys.count(key)) throw UsageError(where + ": unknown key '" + key + "'");
   Plan plan;
@@ -78,6 +80,7 @@ Plan load_plan(const fs::path& path) {
   plan.data = string_field(file, "data", plan.data, where);
   plan.train_split = string_field(file, "train_split", plan.train_split, where);
   plan.query_split = string_field(file, "query_split", plan.query_split, where);
+  plan.database_split = string_field(file, "database_split", "", where);
   plan.out = string_field(file, "out", "runs/experiments/" + path.stem().string(), where);
   plan.database_limit = count_field(file, "database_limit", where);
   plan.query_limit = count_field(file, "query_limit", where);
@@ -112,13 +115,15 @@ Plan load_plan(const fs::path& path) {
 
 // What decides a row's result: reused only when all of it is unchanged.
 nlohmann::json row_key(const Plan& plan, const PlannedRow& row) {
-  return {{"data", plan.data},
-          {"train_split", plan.train_split},
-          {"query_split", plan.query_split},
-          {"database_limit", plan.database_limit},
-          {"query_limit", plan.query_limit},
-          {"metric", search::to_string(row.metric)},
-          {"train", row.config.to_json()}};
+  nlohmann::json key = {{"data", plan.data},
+                        {"train_split", plan.train_split},
+                        {"query_split", plan.query_split},
+                        {"database_limit", plan.database_limit},
+                        {"query_limit", plan.query_limit},
+                        {"metric", search::to_string(row.metric)},
+                        {"train", row.config.to_json()}};
+  if (!plan.database_split.empty()) key["database_split"] = plan.database_split;  // older results stay valid
+  return key;
 }
 
 eval::ExperimentResult summarise(const PlannedRow& row, const RetrievalRun& run) {
@@ -130,6 +135,10 @@ eval::ExperimentResult summarise(const PlannedRow& row, const RetrievalRun& run)
   result.metric = search::to_string(row.metric);
   result.retrieval = run.evaluation.metrics.at("retrieval");
   result.retrieval.erase("pr_curve");
+  if (run.evaluation.metrics.contains("modes")) {
+    result.modes = run.evaluation.metrics.at("modes");
+    for (auto& [mode, summary] : result.modes.items()) summary.erase("pr_curve");
+  }
   result.knn_accuracy = run.evaluation.metrics.contains("knn") ? run.evaluation.metrics["knn"].value("accuracy", NAN) : NAN;
   for (const auto& record : run.trained.history) {
     result.train_seconds += record.seconds;
@@ -154,6 +163,9 @@ void run_experiments(const ExperimentArgs& args) {
   }
   auto train_set = data::open_dataset(plan.data, plan.train_split);
   auto query_set = data::open_dataset(plan.data, plan.query_split, train_set->classes());
+  std::shared_ptr<const data::Dataset> database_set;
+  if (!plan.database_split.empty() && plan.database_split != plan.train_split)
+    database_set = data::open_dataset(plan.data, plan.database_split, train_set->classes());
   PreprocessArgs preprocess;
   std::vector<eval::ExperimentResult> results;
   const auto start = std::chrono::steady_clock::now();
@@ -187,8 +199,10 @@ void run_experiments(const ExperimentArgs& args) {
     RetrievalRunRequest request;
     request.data = plan.data;
     request.train_set = train_set;
+    request.database_set = database_set;
     request.query_set = query_set;
     request.train_split = plan.train_split;
+    request.database_split = plan.database_split;
     request.query_split = plan.query_split;
     request.metric = row.metric;
     request.database_limit = plan.database_limit;

@@ -1,6 +1,6 @@
 // imret grid: qualitative retrieval results, as pictures: queries with their
-// top-K database items framed green (same class) or red, for random, best and
-// worst queries.
+// top-K database items framed green (same class; for COCO items relevant
+// under an object mode) or red, for random, best and worst queries.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>

@@ -15,6 +15,10 @@ void GridInputs::add_options(CLI::App& command) {
   command.add_option("--database", database, "Database embeddings folder (instead of a run)");
   command.add_option("--metric", metric, "euclidean or cosine (default: the run's metrics.json, else cosine)");
   command.add_flag("--exclude-self", exclude_self, "The queries are the database: never show a query as its own result");
+  command.add_option("--relevance", relevance,
+                     "COCO items: the object mode that frames results green: selection, aggregation or weighted "
+                     "(default: the run's metrics.json, else selection)")
+      ->check(CLI::IsMember({"selection", "aggregation", "weighted"}));
 }
 
 ResolvedGridInputs GridInputs::resolve(viz::RetrievalGridOptions& options) const {
@@ -37,6 +41,7 @@ ResolvedGridInputs GridInputs::resolve(viz::RetrievalGridOptions& options) const
   }
   if (!metric.empty()) options.metric = search::parse_metric(metric);
   if (exclude_self) options.exclude_self = true;
+  if (!relevance.empty()) options.object_relevance = relevance;
   resolved.queries = load_embedding_set(resolved.queries_folder);
   resolved.database = load_embedding_set(resolved.database_folder);
   return resolved;

@@ -25,10 +25,11 @@ struct GridInputs {
   std::string queries, database;
   std::string metric;  // empty: the run's metrics.json, else cosine
   bool exclude_self = false;
+  std::string relevance;  // COCO object mode; empty: the run's metrics.json, else selection
 
   void add_options(CLI::App& command);
-  // Loads the two sets; sets options.metric and options.exclude_self from the
-  // command line, else from the run's metrics.json. UsageError when neither
+  // Loads the two sets; sets options.metric, exclude_self and
+  // object_relevance from the command line, else from the run's metrics.json. UsageError when neither
   // or both of RUN and --queries/--database are given.
   ResolvedGridInputs resolve(viz::RetrievalGridOptions& options) const;
 };

@@ -28,7 +28,10 @@ int64_t embed_to_folder(const models::LoadedNetwork& loaded, std::shared_ptr<con
   items.reserve(embedded.indices.size());
   for (int64_t index : embedded.indices) {
     const int64_t label = dataset->label(index);
-    items.push_back({index, dataset->source(index), label, dataset->classes().at(static_cast<size_t>(label))});
+    EmbeddedItem item{index, dataset->source(index), label,
+                      label >= 0 ? dataset->classes().at(static_cast<size_t>(label)) : std::string(), std::nullopt};
+    if (dataset->has_objects()) item.objects = dataset->objects(index);
+    items.push_back(std::move(item));
   }
   nlohmann::json bad = nlohmann::json::array();
   for (const auto& [path, reason] : bad_images->entries()) bad.push_back({{"path", path}, {"reason", reason}});
@@ -42,13 +45,57 @@ int64_t embed_to_folder(const models::LoadedNetwork& loaded, std::shared_ptr<con
   return static_cast<int64_t>(items.size());
 }
 
-EvaluationOutcome evaluate_to_folder(const EmbeddingSet& queries, const EmbeddingSet& database,
-                                  const EvaluationRequest& request, const fs::path& out) {
+namespace {
+
+void check_compatible(const EmbeddingSet& queries, const EmbeddingSet& database) {
   if (queries.embeddings.cols != database.embeddings.cols)
     throw UsageError("queries have " + std::to_string(queries.embeddings.cols) + "-d embeddings, the database " +
                      std::to_string(database.embeddings.cols) + "-d");
   if (database.items.empty()) throw UsageError("the database is empty");
   if (queries.items.empty()) throw UsageError("there are no queries");
+}
+
+nlohmann::json knn_report(const EmbeddingSet& queries, const EmbeddingSet& database, const at::Tensor& query_tensor,
+                          const at::Tensor& database_tensor, const EvaluationRequest& request, c10::Device device) {
+  search::ExactIndex index(request.metric, device);
+  index.add(database_tensor);
+  const search::SearchResult neighbours = index.search(query_tensor, request.knn_k + (request.exclude_self ? 1 : 0));
+  search::SearchResult used = neighbours;
+  if (request.exclude_self) {
+    // Drop each query's own row from its neighbour list.
+    std::vector<at::Tensor> id_rows, score_rows;
+    auto ids = neighbours.ids.accessor<int64_t, 2>();
+    for (int64_t q = 0; q < neighbours.ids.size(0); ++q) {
+      std::vector<int64_t> keep;
+      for (int64_t j = 0; j < neighbours.ids.size(1) && static_cast<int64_t>(keep.size()) < request.knn_k; ++j)
+        if (ids[q][j] != q) keep.push_back(j);
+      at::Tensor columns = torch::tensor(keep, torch::kLong);
+      id_rows.push_back(neighbours.ids[q].index_select(0, columns));
+      score_rows.push_back(neighbours.scores[q].index_select(0, columns));
+    }
+    used.ids = torch::stack(id_rows);
+    used.scores = torch::stack(score_rows);
+  }
+  std::vector<std::string> classes;
+  int64_t num_classes = 0;
+  for (const auto* set : {&queries, &database})
+    for (const auto& item : set->items) num_classes = std::max(num_classes, item.label + 1);
+  classes.resize(static_cast<size_t>(num_classes));
+  for (const auto* set : {&database, &queries})
+    for (const auto& item : set->items) classes[static_cast<size_t>(item.label)] = item.class_name;
+  return eval::knn_classify(used, database.labels(), queries.labels(), request.knn_k, num_classes).to_json(classes);
+}
+
+nlohmann::json common_fields(const EmbeddingSet& queries, const EmbeddingSet& database,
+                             const EvaluationRequest& request) {
+  return {{"metric", search::to_string(request.metric)},
+          {"queries", queries.items.size()},
+          {"database", database.items.size()},
+          {"exclude_self", request.exclude_self}};
+}
+
+EvaluationOutcome evaluate_same_class(const EmbeddingSet& queries, const EmbeddingSet& database,
+                                      const EvaluationRequest& request, const fs::path& out) {
   for (const auto* set : {&queries, &database})
     for (const auto& item : set->items)
       if (item.label < 0)
@@ -59,48 +106,67 @@ EvaluationOutcome evaluate_to_folder(const EmbeddingSet& queries, const Embeddin
   eval::SameClassRelevance relevance(queries.labels(), database.labels(), request.exclude_self);
   eval::RetrievalEvaluation evaluation = eval::evaluate_retrieval(query_tensor, database_tensor, request.metric, relevance,
                                                                   request.metric_options, false, device);
-  nlohmann::json metrics = {
-      {"relevance", "same class"},
-      {"metric", search::to_string(request.metric)},
-      {"queries", queries.items.size()},
-      {"database", database.items.size()},
-      {"exclude_self", request.exclude_self},
-      {"retrieval", evaluation.summary.to_json()},
-  };
-  if (request.knn_k > 0) {
-    search::ExactIndex index(request.metric, device);
-    index.add(database_tensor);
-    const search::SearchResult neighbours = index.search(query_tensor, request.knn_k + (request.exclude_self ? 1 : 0));
-    search::SearchResult used = neighbours;
-    if (request.exclude_self) {
-      // Drop each query's own row from its neighbour list.
-      std::vector<at::Tensor> id_rows, score_rows;
-      auto ids = neighbours.ids.accessor<int64_t, 2>();
-      for (int64_t q = 0; q < neighbours.ids.size(0); ++q) {
-        std::vector<int64_t> keep;
-        for (int64_t j = 0; j < neighbours.ids.size(1) && static_cast<int64_t>(keep.size()) < request.knn_k; ++j)
-          if (ids[q][j] != q) keep.push_back(j);
-        at::Tensor columns = torch::tensor(keep, torch::kLong);
-        id_rows.push_back(neighbours.ids[q].index_select(0, columns));
-        score_rows.push_back(neighbours.scores[q].index_select(0, columns));
-      }
-      used.ids = torch::stack(id_rows);
-      used.scores = torch::stack(score_rows);
-    }
-    std::vector<std::string> classes;
-    int64_t num_classes = 0;
-    for (const auto* set : {&queries, &database})
-      for (const auto& item : set->items) num_classes = std::max(num_classes, item.label + 1);
-    classes.resize(static_cast<size_t>(num_classes));
-    for (const auto* set : {&database, &queries})
-      for (const auto& item : set->items) classes[static_cast<size_t>(item.label)] = item.class_name;
-    const eval::KnnReport knn =
-        eval::knn_classify(used, database.labels(), queries.labels(), request.knn_k, num_classes);
-    metrics["knn"] = knn.to_json(classes);
-  }
+  nlohmann::json metrics = common_fields(queries, database, request);
+  metrics["relevance"] = "same class";
+  metrics["retrieval"] = evaluation.summary.to_json();
+  if (request.knn_k > 0)
+    metrics["knn"] = knn_report(queries, database, query_tensor, database_tensor, request, device);
   write_file_atomic(out / "metrics.json", metrics.dump(2) + "\n");
   eval::write_pr_curve_csv(out / "pr_curve.csv", evaluation.summary);
   return {metrics, evaluation.summary.to_table()};
+}
+
+// Multi-label items: one ranking graded in the three object modes.
+EvaluationOutcome evaluate_object_modes(const EmbeddingSet& queries, const EmbeddingSet& database,
+                                        const EvaluationRequest& request, const fs::path& out) {
+  const eval::ObjectRelevanceMode primary =
+      eval::parse_object_relevance_mode(request.relevance == "auto" ? "selection" : request.relevance);
+  const std::vector<eval::ObjectRelevanceMode> modes = {
+      eval::ObjectRelevanceMode::Selection, eval::ObjectRelevanceMode::Aggregation, eval::ObjectRelevanceMode::Weighted};
+  const std::vector<ObjectCounts> query_objects = queries.all_objects();
+  const std::vector<ObjectCounts> database_objects = database.all_objects();
+  std::vector<eval::ObjectRelevance> relevances;
+  relevances.reserve(modes.size());
+  std::vector<const eval::Relevance*> graders;
+  for (eval::ObjectRelevanceMode mode : modes) {
+    relevances.emplace_back(query_objects, database_objects, mode, request.exclude_self, request.weighted_threshold);
+    graders.push_back(&relevances.back());
+  }
+  eval::MetricOptions options = request.metric_options;
+  if (options.ndcg_ks.empty()) options.ndcg_ks = options.ks;
+  options.graded_ap = true;
+  const c10::Device device = parse_device(request.device);
+  const std::vector<eval::RetrievalEvaluation> evaluations = eval::evaluate_retrieval_modes(
+      embeddings_tensor(queries), embeddings_tensor(database), request.metric, graders, options, false, device);
+
+  nlohmann::json metrics = common_fields(queries, database, request);
+  metrics["relevance"] = "objects: " + eval::to_string(primary);
+  metrics["weighted_threshold"] = request.weighted_threshold;
+  std::vector<std::pair<std::string, eval::Summary>> columns;
+  for (size_t m = 0; m < modes.size(); ++m) {
+    const std::string name = eval::to_string(modes[m]);
+    metrics["modes"][name] = evaluations[m].summary.to_json();
+    columns.emplace_back(name, evaluations[m].summary);
+    eval::write_pr_curve_csv(out / ("pr_curve_" + name + ".csv"), evaluations[m].summary);
+    if (modes[m] == primary) {
+      metrics["retrieval"] = evaluations[m].summary.to_json();
+      eval::write_pr_curve_csv(out / "pr_curve.csv", evaluations[m].summary);
+    }
+  }
+  write_file_atomic(out / "metrics.json", metrics.dump(2) + "\n");
+  return {metrics, eval::modes_table(columns)};
+}
+
+}  // namespace
+
+EvaluationOutcome evaluate_to_folder(const EmbeddingSet& queries, const EmbeddingSet& database,
+                                     const EvaluationRequest& request, const fs::path& out) {
+  check_compatible(queries, database);
+  if (request.relevance != "auto" && request.relevance != "same-class") eval::parse_object_relevance_mode(request.relevance);
+  const bool objects = queries.has_objects() || database.has_objects();
+  if (request.relevance == "same-class" || (request.relevance == "auto" && !objects))
+    return evaluate_same_class(queries, database, request, out);
+  return evaluate_object_modes(queries, database, request, out);
 }
 
 void print_metrics(const EvaluationOutcome& outcome) {
@@ -126,7 +192,9 @@ RetrievalRun train_embed_evaluate(const learn::TrainConfig& config, const Retrie
   run.trained = learn::train_embedding(config, request.train_set, run_dir);
   print_training_summary(run.trained, run_dir);
 
-  std::printf("\n== 2/3 embed: database = %s split, queries = %s split ==\n", request.train_split.c_str(),
+  const std::string database_split = request.database_split.empty() ? request.train_split : request.database_split;
+  const auto database_set = request.database_set ? request.database_set : request.train_set;
+  std::printf("\n== 2/3 embed: database = %s split, queries = %s split ==\n", database_split.c_str(),
               request.query_split.c_str());
   const fs::path checkpoint = run.trained.best_checkpoint;
   models::LoadedNetwork loaded = models::load_checkpoint(checkpoint);
@@ -136,8 +204,8 @@ RetrievalRun train_embed_evaluate(const learn::TrainConfig& config, const Retrie
   options.device = parse_device(config.device);
   const std::string checkpoint_path = fs::absolute(checkpoint).string();
   options.label = "embed database";
-  embed_to_folder(loaded, stratified_part(request.train_set, request.database_limit, config.seed),
-                  {{"data", request.data}, {"split", request.train_split}, {"checkpoint", checkpoint_path}}, options,
+  embed_to_folder(loaded, stratified_part(database_set, request.database_limit, config.seed),
+                  {{"data", request.data}, {"split", database_split}, {"checkpoint", checkpoint_path}}, options,
                   run_dir / "embeddings" / "database");
   options.label = "embed queries";
   embed_to_folder(loaded, stratified_part(request.query_set, request.query_limit, config.seed),

@@ -29,7 +29,12 @@ struct EvaluationRequest {
   search::Metric metric = search::Metric::Euclidean;
   eval::MetricOptions metric_options;
   bool exclude_self = false;
-  int64_t knn_k = 5;  // 0: no k-NN classification
+  int64_t knn_k = 5;  // 0: no k-NN classification (same-class relevance only)
+  // auto: same class, or for items with objects (COCO) the three object
+  // modes with selection first; same-class; or an object mode to report
+  // first ("retrieval" in metrics.json): selection | aggregation | weighted.
+  std::string relevance = "auto";
+  double weighted_threshold = 0.5;  // weighted mode: relevant when the overlap >= this
   std::string device = "cpu";
 };
 
@@ -38,8 +43,11 @@ struct EvaluationOutcome {
   std::string table;       // the retrieval metrics as a short table
 };
 
-// Evaluates queries against the database (relevance: same class), writes
-// metrics.json and pr_curve.csv into `out`.
+// Evaluates queries against the database, writes metrics.json and
+// pr_curve.csv into `out`. Relevance as request.relevance says; the object
+// modes add "modes": {"selection", "aggregation", "weighted"} (with nDCG@K
+// and graded mAP) to metrics.json and pr_curve_<mode>.csv, and the table
+// shows the three side by side. UsageError for a relevance the items lack.
 EvaluationOutcome evaluate_to_folder(const EmbeddingSet& queries, const EmbeddingSet& database,
                                   const EvaluationRequest& request, const std::filesystem::path& out);
 
@@ -52,9 +60,10 @@ std::shared_ptr<const data::Dataset> stratified_part(std::shared_ptr<const data:
 
 struct RetrievalRunRequest {
   std::string data;  // the dataset's path, recorded in the embeddings' meta.json
-  std::shared_ptr<const data::Dataset> train_set;  // trained on; the database
+  std::shared_ptr<const data::Dataset> train_set;     // trained on
+  std::shared_ptr<const data::Dataset> database_set;  // the database; null: the train set
   std::shared_ptr<const data::Dataset> query_set;
-  std::string train_split = "train", query_split = "test";
+  std::string train_split = "train", database_split, query_split = "test";  // database_split empty: train_split
   search::Metric metric = search::Metric::Cosine;
   int64_t database_limit = 0, query_limit = 0;  // stratified parts (0: all)
 };
@@ -65,7 +74,7 @@ struct RetrievalRun {
 };
 
 // The whole path into `run_dir`: train (checkpoints/, train_log.csv), embed
-// the training split as the database and the query split with the best
+// the database (the training split unless another is given) and the query split with the best
 // checkpoint (embeddings/database, embeddings/queries), evaluate the full
 // ranking (metrics.json, pr_curve.csv). Prints each step's header.
 RetrievalRun train_embed_evaluate(const learn::TrainConfig& config, const RetrievalRunRequest& request,

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <map>
 
+#include "imret/data/coco_dataset.hpp"
 #include "imret/data/idx.hpp"
 
 namespace imret::data {
@@ -151,7 +152,7 @@ std::shared_ptr<Dataset> open_dataset(const fs::path& path, const std::string& s
                                       const std::vector<std::string>& classes) {
   const std::string layouts =
       "accepted layouts: a folder with MNIST IDX files (train-images-idx3-ubyte[.gz], ...), or an image folder "
-      "<root>/<split>/<class>/<image>.{jpg,jpeg,png,bmp}";
+      "<root>/<split>/<class>/<image>.{jpg,jpeg,png,bmp}, or a COCO folder (annotations/instances_<set>.json)";
   if (!fs::exists(path)) throw Error(path.string() + ": dataset not found; " + layouts);
   if (!fs::is_directory(path)) throw Error(path.string() + ": not a folder; " + layouts);
   if (is_mnist_folder(path)) {
@@ -160,6 +161,12 @@ std::shared_ptr<Dataset> open_dataset(const fs::path& path, const std::string& s
       throw Error(path.string() + ": its classes (" + join(dataset->classes()) + ") differ from the expected ones (" +
                   join(classes) + ")");
     }
+    return dataset;
+  }
+  if (is_coco_folder(path)) {
+    auto dataset = load_coco(path, split);
+    if (!classes.empty() && classes != dataset->classes())
+      throw Error(path.string() + ": its COCO categories differ from the expected classes (" + join(classes) + ")");
     return dataset;
   }
   if (!subfolder_names(path).empty()) return load_image_folder(path, split, classes);

@@ -32,6 +32,7 @@ std::shared_ptr<Dataset> load_image_folder(const std::filesystem::path& root, co
 
 // Opens `path` by its layout: a folder holding *-idx3-ubyte[.gz] files ->
 // load_mnist_folder (then `classes`, if given, must equal its class list);
+// a COCO folder (annotations/instances_*.json) -> load_coco (coco_dataset.hpp);
 // a folder with subfolders -> load_image_folder. Throws imret::Error
 // otherwise, describing both accepted layouts.
 std::shared_ptr<Dataset> open_dataset(const std::filesystem::path& path, const std::string& split,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <sstream>
 
 #include "imret/core/atomic_file.hpp"
@@ -19,6 +20,16 @@ double number(const nlohmann::json& json, const std::string& key) {
 double metric(const ExperimentResult& r, const std::string& key, const std::string& k = "") {
   if (k.empty()) return number(r.retrieval, key);
   return r.retrieval.contains(key) ? number(r.retrieval.at(key), k) : NAN;
+}
+
+const char* const kModes[] = {"selection", "aggregation", "weighted"};
+
+// A metric of one object mode's summary; NaN when the row has none.
+double mode_metric(const ExperimentResult& r, const char* mode, const std::string& key, const std::string& k = "") {
+  if (!r.modes.contains(mode)) return NAN;
+  const nlohmann::json& summary = r.modes.at(mode);
+  if (k.empty()) return number(summary, key);
+  return summary.contains(key) ? number(summary.at(key), k) : NAN;
 }
 
 std::string fixed(double value, int decimals) {
@@ -77,6 +88,7 @@ nlohmann::json ExperimentResult::to_json() const {
           {"miner", miner},
           {"metric", metric},
           {"retrieval", retrieval},
+          {"modes", modes},
           {"knn_accuracy", number_or_null(knn_accuracy)},
           {"epochs_run", epochs_run},
           {"train_seconds", train_seconds},
@@ -93,6 +105,7 @@ ExperimentResult ExperimentResult::from_json(const nlohmann::json& json) {
   r.miner = json.value("miner", "-");
   r.metric = json.value("metric", "");
   r.retrieval = json.value("retrieval", nlohmann::json::object());
+  r.modes = json.value("modes", nlohmann::json::object());
   r.knn_accuracy = number(json, "knn_accuracy");
   r.epochs_run = json.value("epochs_run", int64_t{0});
   r.train_seconds = number(json, "train_seconds");
@@ -115,6 +128,23 @@ std::string comparison_markdown(const std::string& title, const std::vector<Expe
        << fixed(metric(r, "mAP@R"), 4) << " | " << fixed(r.knn_accuracy, 4) << " | "
        << (std::isnan(r.nonzero_fraction) ? "-" : fixed(100.0 * r.nonzero_fraction, 1) + "%") << " | "
        << fixed(r.train_seconds / 60.0, 1) << " | " << fixed(r.images_per_second, 0) << " |\n";
+  }
+  const bool any_modes =
+      std::any_of(results.begin(), results.end(), [](const ExperimentResult& r) { return !r.modes.empty(); });
+  if (any_modes) {
+    md << "\n### Object relevance modes (same ranking, three meanings of \"correct\")\n\n";
+    md << "| experiment |";
+    for (const char* mode : kModes) md << ' ' << mode << " mAP | " << mode << " P@1 |";
+    md << " weighted nDCG@10 | weighted graded mAP |\n|---|";
+    for (size_t i = 0; i < 2 * std::size(kModes) + 2; ++i) md << "---|";
+    md << '\n';
+    for (const auto& r : results) {
+      md << "| " << r.name << " |";
+      for (const char* mode : kModes)
+        md << ' ' << fixed(mode_metric(r, mode, "mAP"), 4) << " | " << fixed(mode_metric(r, mode, "P@K", "1"), 4) << " |";
+      md << ' ' << fixed(mode_metric(r, "weighted", "nDCG@K", "10"), 4) << " | "
+         << fixed(mode_metric(r, "weighted", "graded mAP"), 4) << " |\n";
+    }
   }
   return md.str();
 }

@@ -17,6 +17,8 @@ struct ExperimentResult {
   std::string miner;         // the miner the run used ("-" where none)
   std::string metric;        // retrieval metric of the evaluation
   nlohmann::json retrieval;  // eval::Summary::to_json() without the PR curve
+  // COCO items: {"selection": Summary JSON, "aggregation": .., "weighted": ..}, without PR curves; else empty
+  nlohmann::json modes = nlohmann::json::object();
   double knn_accuracy = NAN;
   int64_t epochs_run = 0;
   double train_seconds = 0;
@@ -28,6 +30,8 @@ struct ExperimentResult {
   static ExperimentResult from_json(const nlohmann::json& json);
 };
 
+// The results table; when results have object modes, a second table with
+// the three modes side by side (mAP, P@1, nDCG@10, graded mAP).
 std::string comparison_markdown(const std::string& title, const std::vector<ExperimentResult>& results);
 std::string comparison_csv(const std::vector<ExperimentResult>& results);
 

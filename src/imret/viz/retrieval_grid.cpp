@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <numeric>
 #include <random>
 
@@ -35,6 +36,9 @@ void check_options(const RetrievalGridOptions& options) {
   if (options.cell_size < 16 || options.cell_size > 1024) {
     throw UsageError("grid: --cell-size must be 16 to 1024 (got " + std::to_string(options.cell_size) + ")");
   }
+  eval::parse_object_relevance_mode(options.object_relevance);
+  if (!(options.weighted_threshold > 0.0 && options.weighted_threshold <= 1.0))
+    throw UsageError("grid: the weighted threshold must lie in (0, 1]");
   if (options.formats.empty()) throw UsageError("grid: no picture format given");
   for (const std::string& f : options.formats) {
     if (f != "png" && f != "svg") throw UsageError("grid: unknown format \"" + f + "\" (png, svg)");
@@ -58,8 +62,8 @@ std::string format_ap(double ap) {
   return text;
 }
 
-std::string title_of(const std::string& selection, int64_t k) {
-  const std::string top = "top " + std::to_string(k) + " (green: same class, red: another)";
+std::string title_of(const std::string& selection, int64_t k, const std::string& relevance) {
+  const std::string top = "top " + std::to_string(k) + " (" + relevance + ")";
   if (selection == "best") return "Best queries by average precision, with their " + top;
   if (selection == "worst") return "Worst queries by average precision, with their " + top;
   if (selection == "first") return "The first queries, with their " + top;
@@ -94,8 +98,56 @@ std::vector<Ranked> rank(const at::Tensor& queries, const at::Tensor& database, 
   return ranked;
 }
 
-nlohmann::json item_json(const EmbeddedItem& item) {
-  return {{"index", item.index}, {"source", item.source}, {"class", item.class_name}};
+// What a grid says of an item: its class, or its objects.
+class ItemText {
+ public:
+  ItemText(const EmbeddingSet& set, bool objects) : objects_(objects), all_objects_(set.all_objects()) {
+    if (set.meta.contains("classes") && set.meta["classes"].is_array())
+      for (const auto& name : set.meta["classes"])
+        class_names_.push_back(name.is_string() ? name.get<std::string>() : std::string("?"));
+  }
+
+  std::string caption(const EmbeddedItem& item, int64_t row) const {
+    return objects_ ? object_counts_text(all_objects_[static_cast<std::size_t>(row)], class_names_) : item.class_name;
+  }
+
+  nlohmann::json json(const EmbeddedItem& item, int64_t row) const {
+    nlohmann::json entry = {{"index", item.index}, {"source", item.source}, {"class", item.class_name}};
+    if (objects_) {
+      auto pairs = nlohmann::json::array();
+      for (const ObjectCount& o : all_objects_[static_cast<std::size_t>(row)]) pairs.push_back({o.category, o.count});
+      entry["objects"] = std::move(pairs);
+      entry["objects_text"] = caption(item, row);
+    }
+    return entry;
+  }
+
+  const std::vector<ObjectCounts>& objects() const { return all_objects_; }
+
+ private:
+  bool objects_;
+  std::vector<ObjectCounts> all_objects_;
+  std::vector<std::string> class_names_;
+};
+
+// The relevance the grids frame results by, and its words for the title.
+struct GridRelevance {
+  std::unique_ptr<eval::Relevance> relevance;
+  std::string legend;
+};
+
+GridRelevance grid_relevance(const EmbeddingSet& queries, const ItemText& query_text, const EmbeddingSet& database,
+                             const ItemText& database_text, bool objects, const RetrievalGridOptions& options) {
+  if (!objects)
+    return {std::make_unique<eval::SameClassRelevance>(queries.labels(), database.labels(), options.exclude_self),
+            "green: same class, red: another"};
+  const eval::ObjectRelevanceMode mode = eval::parse_object_relevance_mode(options.object_relevance);
+  const char* meaning = mode == eval::ObjectRelevanceMode::Selection     ? "a class in common"
+                        : mode == eval::ObjectRelevanceMode::Aggregation ? "the same classes"
+                                                                         : "similar counts";
+  return {std::make_unique<eval::ObjectRelevance>(query_text.objects(), database_text.objects(), mode,
+                                                  options.exclude_self, options.weighted_threshold),
+          std::string("green: ") + meaning + " (" + eval::to_string(mode) + "), red: not"};
 }
 
 }  // namespace
@@ -119,6 +171,12 @@ void read_run_evaluation(const fs::path& run, RetrievalGridOptions& options) {
   if (metrics.contains("exclude_self") && metrics["exclude_self"].is_boolean()) {
     options.exclude_self = metrics["exclude_self"].get<bool>();
   }
+  // "objects: weighted" -> weighted
+  const std::string relevance = metrics.value("relevance", std::string());
+  const std::string prefix = "objects: ";
+  if (relevance.rfind(prefix, 0) == 0) options.object_relevance = relevance.substr(prefix.size());
+  if (metrics.contains("weighted_threshold") && metrics["weighted_threshold"].is_number())
+    options.weighted_threshold = metrics["weighted_threshold"].get<double>();
 }
 
 std::vector<int64_t> select_queries(const std::vector<double>& average_precision, const std::string& selection,
@@ -171,26 +229,28 @@ RetrievalGrids write_retrieval_grids(const EmbeddingSet& queries, const fs::path
     throw UsageError("grid: --exclude-self needs the queries to be the database (" + queries_folder.string() +
                      " is not " + database_folder.string() + ")");
   }
+  const bool objects = queries.has_objects() || database.has_objects();
   for (const auto& [set, folder] : {std::pair<const EmbeddingSet*, const fs::path*>{&queries, &queries_folder},
                                     {&database, &database_folder}}) {
     for (const EmbeddedItem& item : set->items) {
-      if (item.label < 0) {
+      if (item.label < 0 && !objects) {
         throw Error(folder->string() + ": item " + std::to_string(item.index) +
                     " has no label: grids frame results by their class");
       }
     }
   }
+  const ItemText query_text(queries, objects), database_text(database, objects);
+  const GridRelevance relevance = grid_relevance(queries, query_text, database, database_text, objects, options);
   // Open the images first: a set whose data is gone fails before the ranking.
   const ItemPictures query_pictures(queries, queries_folder);
   const ItemPictures database_pictures(database, database_folder);
 
   const at::Tensor query_vectors = as_tensor(queries), database_vectors = as_tensor(database);
-  const eval::SameClassRelevance relevance(queries.labels(), database.labels(), options.exclude_self);
   eval::MetricOptions metric_options;
   metric_options.ks = {1};
   metric_options.pr_points = 2;
   const eval::RetrievalEvaluation evaluation =
-      eval::evaluate_retrieval(query_vectors, database_vectors, options.metric, relevance, metric_options, true);
+      eval::evaluate_retrieval(query_vectors, database_vectors, options.metric, *relevance.relevance, metric_options, true);
   std::vector<double> average_precision;
   for (const eval::QueryMetrics& m : evaluation.per_query) {
     average_precision.push_back(m.num_relevant > 0 ? m.average_precision : NAN);
@@ -200,6 +260,7 @@ RetrievalGrids write_retrieval_grids(const EmbeddingSet& queries, const fs::path
   grids.summary = {{"metric", search::to_string(options.metric)},
                    {"k", options.k},
                    {"exclude_self", options.exclude_self},
+                   {"relevance", objects ? "objects: " + options.object_relevance : std::string("same class")},
                    {"queries", queries_folder.string()},
                    {"database", database_folder.string()},
                    {"selections", nlohmann::json::object()}};
@@ -211,25 +272,28 @@ RetrievalGrids write_retrieval_grids(const EmbeddingSet& queries, const fs::path
     nlohmann::json shown = nlohmann::json::array();
     for (std::size_t q = 0; q < rows.size(); ++q) {
       const EmbeddedItem& query = queries.items[static_cast<std::size_t>(rows[q])];
+      const std::string query_caption = query_text.caption(query, rows[q]);
       const double ap = average_precision[static_cast<std::size_t>(rows[q])];
       GridRow row;
-      row.label = {"query " + std::to_string(rows[q]), query.class_name,
+      row.label = {"query " + std::to_string(rows[q]), query_caption,
                    std::isnan(ap) ? std::string("no relevant item") : format_ap(ap)};
-      row.cells.push_back(GridCell{query_pictures.picture(rows[q], options.cell_size), {"query", query.class_name},
+      row.cells.push_back(GridCell{query_pictures.picture(rows[q], options.cell_size), {"query", query_caption},
                                    Verdict::none});
-      nlohmann::json entry = item_json(query);
+      std::vector<int8_t> grades(static_cast<std::size_t>(database.embeddings.rows));
+      relevance.relevance->grade_row(rows[q], grades.data());
+      nlohmann::json entry = query_text.json(query, rows[q]);
       entry["query"] = rows[q];
       entry["average_precision"] = std::isnan(ap) ? nlohmann::json(nullptr) : nlohmann::json(ap);
       entry["results"] = nlohmann::json::array();
       for (std::size_t j = 0; j < ranked[q].ids.size(); ++j) {
         const int64_t id = ranked[q].ids[j];
         const EmbeddedItem& item = database.items[static_cast<std::size_t>(id)];
-        const bool correct = item.label == query.label;
+        const bool correct = grades[static_cast<std::size_t>(id)] > 0;
         row.cells.push_back(GridCell{database_pictures.picture(id, options.cell_size),
                                      {"#" + std::to_string(j + 1) + "  " + format_score(ranked[q].scores[j], options.metric),
-                                      item.class_name},
+                                      database_text.caption(item, id)},
                                      correct ? Verdict::correct : Verdict::wrong});
-        nlohmann::json result = item_json(item);
+        nlohmann::json result = database_text.json(item, id);
         result["rank"] = j + 1;
         result["row"] = id;
         result["score"] = ranked[q].scores[j];
@@ -240,7 +304,7 @@ RetrievalGrids write_retrieval_grids(const EmbeddingSet& queries, const fs::path
       shown.push_back(std::move(entry));
     }
     GridOptions grid_options;
-    grid_options.title = title_of(selection, options.k);
+    grid_options.title = title_of(selection, options.k, relevance.legend);
     grid_options.cell_size = options.cell_size;
     for (const std::string& format : options.formats) {
       const fs::path file = out / ("grid-" + selection + "." + format);

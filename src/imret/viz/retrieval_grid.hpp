@@ -1,7 +1,8 @@
 #pragma once
 // Qualitative results: grids of queries, each with its top-K database items,
-// framed green when of the query's class and red when not, rank and score
-// under each; for a random sample of queries and for the best and the worst
+// framed green when of the query's class and red when not (for COCO items:
+// relevant or not under an object mode, with the objects written under
+// each picture), rank and score under each; for a random sample of queries and for the best and the worst
 // queries by average precision. `imret grid` and `imret report` write them.
 #include <cstdint>
 #include <filesystem>
@@ -24,11 +25,16 @@ struct RetrievalGridOptions {
   int cell_size = 96;  // pixels of a picture's longer side
   search::Metric metric = search::Metric::Cosine;
   bool exclude_self = false;  // the queries are the database: a query is not its own result
+  // Items with objects (COCO): the object mode that frames results green
+  // (selection | aggregation | weighted), and the weighted mode's threshold.
+  // Items without objects are framed by their class.
+  std::string object_relevance = "selection";
+  double weighted_threshold = 0.5;
   std::vector<std::string> formats = {"png"};
 };
 
-// The metric and exclude_self a run folder was evaluated with (its
-// metrics.json), into `options`; nothing when the run has no metrics.json.
+// The metric, exclude_self and object mode a run folder was evaluated with
+// (its metrics.json), into `options`; nothing when the run has no metrics.json.
 // Throws imret::Error naming the file when it is malformed.
 void read_run_evaluation(const std::filesystem::path& run, RetrievalGridOptions& options);
 
@@ -44,11 +50,13 @@ struct RetrievalGrids {
 };
 
 // Ranks the database for every query (exact search, options.metric), scores
-// each query's average precision (relevance: same class), and writes into
+// each query's average precision (relevance: same class, or the object mode
+// for items with objects), and writes into
 // `out`: grid-<selection>.<format> for each selection and format, and
 // grids.json ({"metric", "k", "selections": {name: [{"query", "index",
 // "source", "class", "average_precision", "results": [{"rank", "row",
-// "index", "source", "class", "score", "correct"}]}]}}). Images come from the
+// "index", "source", "class", "score", "correct"}]}]}}; items with
+// objects add "objects": [[class index, count], ...] and "objects_text"). Images come from the
 // data each set's meta.json names (queries_folder / database_folder name the
 // sets in errors). Throws UsageError for bad options, imret::Error when the
 // sets do not match (dimensions, exclude_self with different sets) or their
