@@ -206,6 +206,9 @@ class JsonFile {
       fail(std::string("cannot read: ") + simdjson::error_message(error));
     }
     if (const auto error = parser_.iterate(json_).get(document_)) {
+      if (error == simdjson::CAPACITY || error == simdjson::MEMALLOC) {
+        fail(std::string("cannot parse a file this large: ") + simdjson::error_message(error));
+      }
       malformed(error, first_pass_error_offset(json_.data(), json_.size(), error));
     }
   }
