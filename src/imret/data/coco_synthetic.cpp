@@ -94,8 +94,11 @@ class Canvas {
   }
 
   // Draws a 28x28 grey item scaled to `size` pixels at (x, y), tinted; returns
-  // the tight box of its visible pixels and their count (0 when none).
-  std::pair<Box, int64_t> draw(const float* item, int64_t size, int64_t x, int64_t y, const std::array<float, 3>& tint) {
+  // the tight box of its visible pixels and their count (0 when none). With
+  // `covered` (side x side flags), only pixels not covered before count, and
+  // they are marked: the area of several items together.
+  std::pair<Box, int64_t> draw(const float* item, int64_t size, int64_t x, int64_t y, const std::array<float, 3>& tint,
+                               std::vector<uint8_t>* covered = nullptr) {
     Box box{1e9, 1e9, -1e9, -1e9};
     int64_t visible = 0;
     const double scale = 28.0 / static_cast<double>(size);
@@ -110,7 +113,13 @@ class Canvas {
         for (int k = 0; k < 3; ++k) out[k] = std::max(out[k], 255.0f * v * tint[static_cast<size_t>(k)]);
         box = {std::min(box.x0, static_cast<double>(px)), std::min(box.y0, static_cast<double>(py)),
                std::max(box.x1, static_cast<double>(px + 1)), std::max(box.y1, static_cast<double>(py + 1))};
-        ++visible;
+        if (covered) {
+          uint8_t& flag = (*covered)[static_cast<size_t>(py * side_ + px)];
+          visible += flag ? 0 : 1;
+          flag = 1;
+        } else {
+          ++visible;
+        }
       }
     }
     return {box, visible};
@@ -177,14 +186,15 @@ void add_crowd(Canvas& canvas, const Dataset& items, const std::vector<std::vect
   const auto tint = draw_tint(rng);
   Box united{1e9, 1e9, -1e9, -1e9};
   int64_t visible = 0;
+  std::vector<uint8_t> covered(static_cast<size_t>(side * side), 0);
   const int64_t members = 4 + static_cast<int64_t>(uniform_below(rng, 3));
   at::Tensor holder;
   for (int64_t m = 0; m < members; ++m) {
     const float* item = random_item(items, items_by_class, c, rng, holder);
     const auto x = rx + static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(region - small + 1)));
     const auto y = ry + static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(region - small + 1)));
-    const auto [box, count] = canvas.draw(item, small, x, y, tint);
-    if (count == 0) continue;
+    const auto [box, count] = canvas.draw(item, small, x, y, tint, &covered);
+    if (box.x1 <= box.x0) continue;  // nothing of it visible
     united = {std::min(united.x0, box.x0), std::min(united.y0, box.y0), std::max(united.x1, box.x1),
               std::max(united.y1, box.y1)};
     visible += count;
