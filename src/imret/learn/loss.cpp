@@ -19,13 +19,7 @@ at::Tensor checked_labels(const at::Tensor& embeddings, const at::Tensor& labels
   if (!embeddings.defined() || embeddings.dim() != 2 || !embeddings.is_floating_point()) {
     throw Error(loss + " loss: embeddings must be a 2-D floating-point tensor (N x D)");
   }
-  if (!labels.defined() || labels.dim() != 1 || labels.size(0) != embeddings.size(0)) {
-    throw Error(loss + " loss: labels must be a 1-D tensor with one label per embedding row (" +
-                std::to_string(embeddings.size(0)) + ")");
-  }
-  if (labels.is_floating_point() || labels.is_complex()) {
-    throw Error(loss + " loss: labels must be integers");
-  }
+  check_relation_labels(labels, embeddings.size(0), loss + " loss");
   return labels.to(embeddings.device(), at::kLong);
 }
 
@@ -87,22 +81,16 @@ Triplets triplets_on(const Triplets& triplets, const at::Tensor& embeddings) {
 
 }  // namespace
 
-Pairs all_pairs(const at::Tensor& labels) {
-  at::Tensor l = labels.reshape({-1});
-  at::Tensor same = l.unsqueeze(1) == l.unsqueeze(0);
-  at::Tensor eye = at::eye(l.size(0), l.options().dtype(at::kBool));
-  at::Tensor pos = (same & eye.logical_not()).nonzero();
-  at::Tensor neg = same.logical_not().nonzero();
+Pairs all_pairs(const at::Tensor& labels, const LabelRelation& relation) {
+  const RelationMasks masks = relation_masks(labels, relation);
+  at::Tensor pos = masks.positive.nonzero();
+  at::Tensor neg = masks.negative.nonzero();
   return {pos.select(1, 0), pos.select(1, 1), neg.select(1, 0), neg.select(1, 1)};
 }
 
-Triplets all_triplets(const at::Tensor& labels) {
-  at::Tensor l = labels.reshape({-1});
-  at::Tensor same = l.unsqueeze(1) == l.unsqueeze(0);
-  at::Tensor eye = at::eye(l.size(0), l.options().dtype(at::kBool));
-  at::Tensor pos = same & eye.logical_not();
-  at::Tensor neg = same.logical_not();
-  at::Tensor apn = (pos.unsqueeze(2) & neg.unsqueeze(1)).nonzero();  // (a, p, n)
+Triplets all_triplets(const at::Tensor& labels, const LabelRelation& relation) {
+  const RelationMasks masks = relation_masks(labels, relation);
+  at::Tensor apn = (masks.positive.unsqueeze(2) & masks.negative.unsqueeze(1)).nonzero();  // (a, p, n)
   return {apn.select(1, 0), apn.select(1, 1), apn.select(1, 2)};
 }
 
@@ -120,9 +108,14 @@ Triplets pairs_to_triplets(const Pairs& pairs) {
 // ---------------------------------------------------------------- contrastive
 
 ContrastiveLoss::ContrastiveLoss(std::shared_ptr<Distance> distance, double pos_margin, double neg_margin,
-                                 Reduction reduction)
-    : distance_(std::move(distance)), pos_margin_(pos_margin), neg_margin_(neg_margin), reduction_(reduction) {
+                                 Reduction reduction, LabelRelation relation)
+    : distance_(std::move(distance)),
+      pos_margin_(pos_margin),
+      neg_margin_(neg_margin),
+      reduction_(reduction),
+      relation_(relation) {
   if (!distance_) throw UsageError("contrastive loss: no distance given");
+  check_relation(relation_, "contrastive loss");
 }
 
 LossResult ContrastiveLoss::operator()(const at::Tensor& embeddings, const at::Tensor& labels,
@@ -140,7 +133,7 @@ LossResult ContrastiveLoss::compute(const at::Tensor& embeddings, const at::Tens
   else if (triplets)
     use = triplets_to_pairs(triplets_on(*triplets, embeddings));
   else
-    use = all_pairs(l);
+    use = all_pairs(l, relation_);
   if (!(pairs || triplets) || worth_a_matrix(use.a1.numel() + use.a2.numel(), embeddings))
     matrix = distance_->matrix(embeddings, embeddings);
   at::Tensor pos = pair_values(*distance_, embeddings, matrix, use.a1, use.p);
@@ -162,9 +155,11 @@ LossResult ContrastiveLoss::compute(const at::Tensor& embeddings, const at::Tens
 
 // ---------------------------------------------------------------- triplet
 
-TripletMarginLoss::TripletMarginLoss(std::shared_ptr<Distance> distance, double margin, bool soft, Reduction reduction)
-    : distance_(std::move(distance)), margin_(margin), soft_(soft), reduction_(reduction) {
+TripletMarginLoss::TripletMarginLoss(std::shared_ptr<Distance> distance, double margin, bool soft, Reduction reduction,
+                                     LabelRelation relation)
+    : distance_(std::move(distance)), margin_(margin), soft_(soft), reduction_(reduction), relation_(relation) {
   if (!distance_) throw UsageError("triplet loss: no distance given");
+  check_relation(relation_, "triplet loss");
 }
 
 LossResult TripletMarginLoss::operator()(const at::Tensor& embeddings, const at::Tensor& labels,
@@ -182,7 +177,7 @@ LossResult TripletMarginLoss::compute(const at::Tensor& embeddings, const at::Te
   else if (pairs)
     use = pairs_to_triplets(pairs_on(*pairs, embeddings));
   else
-    use = all_triplets(l);
+    use = all_triplets(l, relation_);
   if (!(triplets || pairs) || worth_a_matrix(use.anchor.numel(), embeddings))
     matrix = distance_->matrix(embeddings, embeddings);
   at::Tensor ap = pair_values(*distance_, embeddings, matrix, use.anchor, use.positive);
@@ -198,9 +193,15 @@ LossResult TripletMarginLoss::compute(const at::Tensor& embeddings, const at::Te
 
 // ---------------------------------------------------------------- quadruplet
 
-QuadrupletLoss::QuadrupletLoss(std::shared_ptr<Distance> distance, double margin1, double margin2, Reduction reduction)
-    : distance_(std::move(distance)), margin1_(margin1), margin2_(margin2), reduction_(reduction) {
+QuadrupletLoss::QuadrupletLoss(std::shared_ptr<Distance> distance, double margin1, double margin2, Reduction reduction,
+                               LabelRelation relation)
+    : distance_(std::move(distance)),
+      margin1_(margin1),
+      margin2_(margin2),
+      reduction_(reduction),
+      relation_(relation) {
   if (!distance_) throw UsageError("quadruplet loss: no distance given");
+  check_relation(relation_, "quadruplet loss");
 }
 
 LossResult QuadrupletLoss::operator()(const at::Tensor& embeddings, const at::Tensor& labels,
@@ -213,14 +214,15 @@ LossResult QuadrupletLoss::compute(const at::Tensor& embeddings, const at::Tenso
   at::Tensor l = checked_labels(embeddings, labels, "quadruplet");
   Triplets use = triplets ? triplets_on(*triplets, embeddings)
                  : pairs  ? pairs_to_triplets(pairs_on(*pairs, embeddings))
-                          : all_triplets(l);
+                          : all_triplets(l, relation_);
   at::Tensor matrix = distance_->matrix(embeddings, embeddings);
   at::Tensor ap = matrix.index({use.anchor, use.positive});
   at::Tensor an = matrix.index({use.anchor, use.negative});
   at::Tensor nk = matrix.index_select(0, use.negative);  // T x N
-  // k may close a quadruplet when its label is neither the anchor's nor the negative's.
-  at::Tensor valid = (l.index_select(0, use.anchor).unsqueeze(1) != l.unsqueeze(0)) &
-                     (l.index_select(0, use.negative).unsqueeze(1) != l.unsqueeze(0));
+  // k may close a quadruplet when it is a negative of both the anchor and the
+  // negative (single labels: its label is neither the anchor's nor the negative's).
+  const at::Tensor negative = relation_masks(l, relation_).negative;
+  at::Tensor valid = negative.index_select(0, use.anchor) & negative.index_select(0, use.negative);
   at::Tensor first, second;
   if (distance_->is_similarity()) {
     first = at::relu(an - ap + margin1_);
@@ -238,9 +240,10 @@ LossResult QuadrupletLoss::compute(const at::Tensor& embeddings, const at::Tenso
 
 // ---------------------------------------------------------------- multi-similarity
 
-MultiSimilarityLoss::MultiSimilarityLoss(double alpha, double beta, double base)
-    : alpha_(alpha), beta_(beta), base_(base) {
+MultiSimilarityLoss::MultiSimilarityLoss(double alpha, double beta, double base, LabelRelation relation)
+    : alpha_(alpha), beta_(beta), base_(base), relation_(relation) {
   if (!(alpha > 0) || !(beta > 0)) throw UsageError("multi-similarity loss: alpha and beta must be > 0");
+  check_relation(relation_, "multi-similarity loss");
 }
 
 LossResult MultiSimilarityLoss::operator()(const at::Tensor& embeddings, const at::Tensor& labels,
@@ -261,9 +264,9 @@ LossResult MultiSimilarityLoss::compute(const at::Tensor& embeddings, const at::
     pos_mask.index_put_({use.a1, use.p}, at::ones({}, options));
     neg_mask.index_put_({use.a2, use.n}, at::ones({}, options));
   } else {
-    at::Tensor same = l.unsqueeze(1) == l.unsqueeze(0);
-    pos_mask = same & at::eye(n, same.options()).logical_not();
-    neg_mask = same.logical_not();
+    const RelationMasks masks = relation_masks(l, relation_);
+    pos_mask = masks.positive;
+    neg_mask = masks.negative;
   }
   at::Tensor s = CosineSimilarity().matrix(embeddings, embeddings);
   at::Tensor pos_term = logsumexp_add_one(-alpha_ * (s - base_), pos_mask, 1) / alpha_;
@@ -297,13 +300,24 @@ LossResult ProxyAnchorLoss::compute(const at::Tensor& embeddings, const at::Tens
     throw Error("proxy-anchor loss: embeddings have " + std::to_string(embeddings.size(1)) + " columns, the proxies " +
                 std::to_string(proxies_.size(1)));
   }
-  if (l.numel() > 0 && (l.min().item<int64_t>() < 0 || l.max().item<int64_t>() >= num_classes_)) {
-    throw Error("proxy-anchor loss: labels must lie in [0, " + std::to_string(num_classes_) + ")");
-  }
   at::Tensor proxies = proxies_.to(embeddings.device(), embeddings.scalar_type());
   at::Tensor s = CosineSimilarity().matrix(embeddings, proxies);  // N x C
-  at::Tensor pos_mask = at::one_hot(l, num_classes_).to(at::kBool);
-  at::Tensor neg_mask = pos_mask.logical_not();
+  at::Tensor pos_mask, neg_mask;
+  if (l.dim() == 2) {
+    // Multi-label: the image's classes are its positive proxies; an image
+    // without objects pulls or pushes no proxy.
+    if (l.size(1) != num_classes_)
+      throw Error("proxy-anchor loss: object counts have " + std::to_string(l.size(1)) + " columns, the loss " +
+                  std::to_string(num_classes_) + " classes");
+    pos_mask = l > 0;
+    neg_mask = pos_mask.logical_not() & rows_with_labels(l).unsqueeze(1);
+  } else {
+    if (l.numel() > 0 && (l.min().item<int64_t>() < 0 || l.max().item<int64_t>() >= num_classes_)) {
+      throw Error("proxy-anchor loss: labels must lie in [0, " + std::to_string(num_classes_) + ")");
+    }
+    pos_mask = at::one_hot(l, num_classes_).to(at::kBool);
+    neg_mask = pos_mask.logical_not();
+  }
   at::Tensor with_positives = pos_mask.any(0);
   at::Tensor pos_term = logsumexp_add_one(-alpha_ * (s - margin_), pos_mask, 0);  // C
   at::Tensor neg_term = logsumexp_add_one(alpha_ * (s + margin_), neg_mask, 0);   // C
@@ -311,7 +325,7 @@ LossResult ProxyAnchorLoss::compute(const at::Tensor& embeddings, const at::Tens
   LossResult result;
   result.loss = pos_term.sum() / static_cast<double>(std::max<int64_t>(present, 1)) +
                 neg_term.sum() / static_cast<double>(num_classes_);
-  result.tuples = s.numel();
+  result.tuples = pos_mask.sum().item<int64_t>() + neg_mask.sum().item<int64_t>();
   at::Tensor sd = s.detach();
   result.nonzero =
       (pos_mask & (sd < margin_)).sum().item<int64_t>() + (neg_mask & (sd > -margin_)).sum().item<int64_t>();

@@ -1,9 +1,14 @@
 #pragma once
 // Metric-learning losses, composable with every miner and distance (as in
 // pytorch-metric-learning): a loss takes the batch's embeddings (N x D float),
-// its labels (N, integer) and optionally the tuples a miner chose; without
-// tuples it uses every valid tuple of the batch (all positive and negative
-// pairs, or all triplets). Pair losses given triplets use their (anchor,
+// its labels (N, integer; or N x C integer object counts for multi-label
+// images) and optionally the tuples a miner chose; without tuples it uses
+// every valid tuple of the batch (all positive and negative pairs, or all
+// triplets). Which pairs are positive and negative is the loss's
+// LabelRelation (label_relation.hpp), given at construction: for 1-D labels
+// same / another label; for multi-label counts, sharing a class (or a Jaccard
+// overlap >= t) / sharing none (or: not positive); rows without objects take
+// part in no tuple. Pair losses given triplets use their (anchor,
 // positive) and (anchor, negative) pairs; triplet losses given pairs use every
 // (a1, p, n) with a1 == a2.
 //
@@ -24,6 +29,7 @@
 #include <string>
 
 #include "imret/learn/distance.hpp"
+#include "imret/learn/label_relation.hpp"
 #include "imret/learn/tuples.hpp"
 
 namespace imret::learn {
@@ -62,7 +68,7 @@ class Loss {
 class ContrastiveLoss : public Loss {
  public:
   explicit ContrastiveLoss(std::shared_ptr<Distance> distance, double pos_margin = 0.0, double neg_margin = 1.0,
-                           Reduction reduction = Reduction::kMeanNonZero);
+                           Reduction reduction = Reduction::kMeanNonZero, LabelRelation relation = {});
   LossResult operator()(const at::Tensor& embeddings, const at::Tensor& labels, const Pairs* pairs = nullptr) const;
   LossResult compute(const at::Tensor& embeddings, const at::Tensor& labels, const Pairs* pairs,
                      const Triplets* triplets) const override;
@@ -72,6 +78,7 @@ class ContrastiveLoss : public Loss {
   std::shared_ptr<Distance> distance_;
   double pos_margin_, neg_margin_;
   Reduction reduction_;
+  LabelRelation relation_;
 };
 
 // Hinge: relu(d_ap - d_an + margin) (similarity: relu(s_an - s_ap + margin));
@@ -81,7 +88,7 @@ class ContrastiveLoss : public Loss {
 class TripletMarginLoss : public Loss {
  public:
   explicit TripletMarginLoss(std::shared_ptr<Distance> distance, double margin = 0.2, bool soft = false,
-                             Reduction reduction = Reduction::kMeanNonZero);
+                             Reduction reduction = Reduction::kMeanNonZero, LabelRelation relation = {});
   LossResult operator()(const at::Tensor& embeddings, const at::Tensor& labels,
                         const Triplets* triplets = nullptr) const;
   LossResult compute(const at::Tensor& embeddings, const at::Tensor& labels, const Pairs* pairs,
@@ -93,12 +100,14 @@ class TripletMarginLoss : public Loss {
   double margin_;
   bool soft_;
   Reduction reduction_;
+  LabelRelation relation_;
 };
 
 // Chen et al. 2017: for each triplet (a, p, n) the triplet hinge
 //   relu(d_ap - d_an + margin1)
-// and, for every k whose label is neither a's nor n's (a negative pair (n, k)
-// sharing no row with the anchor), relu(d_ap - d_nk + margin2); similarity:
+// and, for every k that is a negative of both a and n (single labels: whose
+// label is neither a's nor n's; a negative pair (n, k) sharing no row with
+// the anchor), relu(d_ap - d_nk + margin2); similarity:
 // relu(s_an - s_ap + margin1), relu(s_nk - s_ap + margin2). Distances come
 // from Distance::matrix(). The reduction applies to the two terms separately;
 // the loss is their sum. tuples = triplets + quadruplets (a, p, n, k);
@@ -106,7 +115,7 @@ class TripletMarginLoss : public Loss {
 class QuadrupletLoss : public Loss {
  public:
   explicit QuadrupletLoss(std::shared_ptr<Distance> distance, double margin1 = 1.0, double margin2 = 0.5,
-                          Reduction reduction = Reduction::kMeanNonZero);
+                          Reduction reduction = Reduction::kMeanNonZero, LabelRelation relation = {});
   LossResult operator()(const at::Tensor& embeddings, const at::Tensor& labels,
                         const Triplets* triplets = nullptr) const;
   LossResult compute(const at::Tensor& embeddings, const at::Tensor& labels, const Pairs* pairs,
@@ -117,18 +126,19 @@ class QuadrupletLoss : public Loss {
   std::shared_ptr<Distance> distance_;
   double margin1_, margin2_;
   Reduction reduction_;
+  LabelRelation relation_;
 };
 
 // Wang et al. 2019 (as pml), on cosine similarity S of the rows; for each anchor i
 //   1/alpha log(1 + sum_{p in P_i} exp(-alpha (S_ip - base)))
 // + 1/beta  log(1 + sum_{n in N_i} exp( beta (S_in - base)))
 // averaged over all N anchors (an anchor without pairs contributes 0). P_i,
-// N_i: the given pairs with a1 == i / a2 == i, else every other row with the
-// same / another label. tuples = pairs; nonzero = positive pairs with S < base
+// N_i: the given pairs with a1 == i / a2 == i, else the relation's positives
+// / negatives of i (single labels: every other row with the same / another label). tuples = pairs; nonzero = positive pairs with S < base
 // plus negative pairs with S > base.
 class MultiSimilarityLoss : public Loss {
  public:
-  explicit MultiSimilarityLoss(double alpha = 2.0, double beta = 50.0, double base = 0.5);
+  explicit MultiSimilarityLoss(double alpha = 2.0, double beta = 50.0, double base = 0.5, LabelRelation relation = {});
   LossResult operator()(const at::Tensor& embeddings, const at::Tensor& labels, const Pairs* pairs = nullptr) const;
   LossResult compute(const at::Tensor& embeddings, const at::Tensor& labels, const Pairs* pairs,
                      const Triplets* triplets) const override;
@@ -136,6 +146,7 @@ class MultiSimilarityLoss : public Loss {
 
  private:
   double alpha_, beta_, base_;
+  LabelRelation relation_;
 };
 
 // Kim et al. 2020 (as pml): learnable proxies (num_classes x dim, registered
@@ -145,6 +156,9 @@ class MultiSimilarityLoss : public Loss {
 // P+: proxies of the classes present in the batch. Tuples are ignored.
 // tuples = N * C embedding-proxy pairs; nonzero = positives with s < margin
 // plus negatives with s > -margin. Labels must lie in [0, num_classes).
+// Multi-label counts (N x num_classes): an image's positive proxies are its
+// classes (count > 0), the others negative; a row without objects is
+// positive and negative to no proxy (tuples count only the pairs used).
 class ProxyAnchorLoss : public Loss, public torch::nn::Module {
  public:
   ProxyAnchorLoss(int64_t num_classes, int64_t dim, double margin = 0.1, double alpha = 32.0);
@@ -161,10 +175,12 @@ class ProxyAnchorLoss : public Loss, public torch::nn::Module {
 };
 
 // Helpers shared with the miners and tests.
-// Every (i, j), i != j, with equal labels (a1, p) and with different labels (a2, n).
-Pairs all_pairs(const at::Tensor& labels);
-// Every (a, p, n): a != p, label a == label p != label n.
-Triplets all_triplets(const at::Tensor& labels);
+// Every positive (a1, p) and negative (a2, n) pair of the relation (single
+// labels: every (i, j), i != j, with equal labels and with different labels).
+Pairs all_pairs(const at::Tensor& labels, const LabelRelation& relation = {});
+// Every (a, p, n) with (a, p) positive and (a, n) negative (single labels:
+// a != p, label a == label p != label n).
+Triplets all_triplets(const at::Tensor& labels, const LabelRelation& relation = {});
 // (anchor, positive) and (anchor, negative) pairs of the triplets.
 Pairs triplets_to_pairs(const Triplets& triplets);
 // Every (a1[i], p[i], n[j]) with a1[i] == a2[j].

@@ -15,27 +15,37 @@ namespace imret::learn {
 namespace {
 
 // A batch ready for mining, on the CPU: `close` is the N x N matrix where
-// smaller means closer (a distance, or minus a similarity).
+// smaller means closer (a distance, or minus a similarity); `positive` and
+// `negative` the relation's masks (label_relation.hpp).
 struct MiningBatch {
   int64_t n = 0;
   int64_t dim = 0;
-  std::vector<int64_t> labels;
+  std::vector<uint8_t> positive, negative;  // row-major N x N
   std::vector<double> close;  // row-major N x N
   std::vector<double> raw;    // the distance's own values, row-major N x N
   at::Device device = at::kCPU;
 
   double at(int64_t i, int64_t j) const { return close[static_cast<size_t>(i * n + j)]; }
-  bool same(int64_t i, int64_t j) const { return labels[static_cast<size_t>(i)] == labels[static_cast<size_t>(j)]; }
+  bool is_positive(int64_t i, int64_t j) const { return positive[static_cast<size_t>(i * n + j)] != 0; }
+  bool is_negative(int64_t i, int64_t j) const { return negative[static_cast<size_t>(i * n + j)] != 0; }
 };
 
 void check_inputs(const at::Tensor& embeddings, const at::Tensor& labels, const char* who) {
   if (!embeddings.defined() || embeddings.dim() != 2)
     throw Error(std::string(who) + ": embeddings must be an N x D tensor");
-  if (!labels.defined() || labels.dim() != 1 || labels.size(0) != embeddings.size(0))
-    throw Error(std::string(who) + ": labels must be a 1-D tensor with one label per embedding row (" +
-                std::to_string(embeddings.size(0)) + " rows)");
-  if (labels.is_floating_point() || labels.is_complex())
-    throw Error(std::string(who) + ": labels must be an integer tensor");
+  check_relation_labels(labels, embeddings.size(0), who);
+}
+
+std::vector<uint8_t> to_bytes(const at::Tensor& mask) {
+  at::Tensor m = mask.to(at::kCPU, at::kByte).contiguous();
+  return std::vector<uint8_t>(m.data_ptr<uint8_t>(), m.data_ptr<uint8_t>() + m.numel());
+}
+
+// The relation's masks of a checked batch, on the CPU.
+void set_relation(MiningBatch& batch, const at::Tensor& labels, const LabelRelation& relation) {
+  const RelationMasks masks = relation_masks(labels.detach().to(at::kCPU), relation);
+  batch.positive = to_bytes(masks.positive);
+  batch.negative = to_bytes(masks.negative);
 }
 
 std::vector<double> to_vector(const at::Tensor& matrix) {
@@ -44,15 +54,15 @@ std::vector<double> to_vector(const at::Tensor& matrix) {
   return std::vector<double>(data, data + m.numel());
 }
 
-MiningBatch prepare(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance, const char* who) {
+MiningBatch prepare(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance, const char* who,
+                    const LabelRelation& relation) {
   check_inputs(embeddings, labels, who);
   torch::NoGradGuard no_grad;
   MiningBatch batch;
   batch.n = embeddings.size(0);
   batch.dim = embeddings.size(1);
   batch.device = embeddings.device();
-  at::Tensor l = labels.detach().to(at::kCPU, at::kLong).contiguous();
-  batch.labels.assign(l.data_ptr<int64_t>(), l.data_ptr<int64_t>() + l.numel());
+  set_relation(batch, labels, relation);
   if (batch.n == 0) return batch;
   at::Tensor e = embeddings.detach();
   at::Tensor matrix = distance.matrix(e, e);
@@ -91,10 +101,9 @@ Triplets one_per_anchor(const MiningBatch& b, BetterPositive better_positive, Be
   for (int64_t a = 0; a < b.n; ++a) {
     int64_t pos = -1, neg = -1;
     for (int64_t j = 0; j < b.n; ++j) {
-      if (j == a) continue;
-      if (b.same(a, j)) {
+      if (b.is_positive(a, j)) {
         if (pos < 0 || better_positive(b.at(a, j), b.at(a, pos))) pos = j;
-      } else {
+      } else if (b.is_negative(a, j)) {
         if (neg < 0 || better_negative(b.at(a, j), b.at(a, neg))) neg = j;
       }
     }
@@ -123,44 +132,44 @@ size_t draw_weighted(const std::vector<double>& weights, double total, std::mt19
 
 Triplets AllTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance&, double) const {
   check_inputs(embeddings, labels, "all-triplets miner");
-  at::Tensor l = labels.detach().to(at::kCPU, at::kLong).contiguous();
-  const int64_t* lab = l.data_ptr<int64_t>();
-  const int64_t n = l.numel();
+  MiningBatch b;
+  b.n = embeddings.size(0);
+  set_relation(b, labels, relation_);
   TripletLists out;
-  for (int64_t a = 0; a < n; ++a)
-    for (int64_t p = 0; p < n; ++p) {
-      if (p == a || lab[p] != lab[a]) continue;
-      for (int64_t x = 0; x < n; ++x)
-        if (lab[x] != lab[a]) out.add(a, p, x);
+  for (int64_t a = 0; a < b.n; ++a)
+    for (int64_t p = 0; p < b.n; ++p) {
+      if (!b.is_positive(a, p)) continue;
+      for (int64_t x = 0; x < b.n; ++x)
+        if (b.is_negative(a, x)) out.add(a, p, x);
     }
   return out.tensors(embeddings.device());
 }
 
 Triplets BatchHardTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                                      double) const {
-  const MiningBatch b = prepare(embeddings, labels, distance, "batch-hard miner");
+  const MiningBatch b = prepare(embeddings, labels, distance, "batch-hard miner", relation_);
   return one_per_anchor(
       b, [](double d, double best) { return d > best; }, [](double d, double best) { return d < best; });
 }
 
 Triplets EasyPositiveTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels,
                                         const Distance& distance, double) const {
-  const MiningBatch b = prepare(embeddings, labels, distance, "easy-positive miner");
+  const MiningBatch b = prepare(embeddings, labels, distance, "easy-positive miner", relation_);
   return one_per_anchor(
       b, [](double d, double best) { return d < best; }, [](double d, double best) { return d < best; });
 }
 
 Triplets SemiHardTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                                     double margin) const {
-  const MiningBatch b = prepare(embeddings, labels, distance, "semi-hard miner");
+  const MiningBatch b = prepare(embeddings, labels, distance, "semi-hard miner", relation_);
   TripletLists out;
   for (int64_t a = 0; a < b.n; ++a)
     for (int64_t p = 0; p < b.n; ++p) {
-      if (p == a || !b.same(a, p)) continue;
+      if (!b.is_positive(a, p)) continue;
       const double ap = b.at(a, p);
       int64_t hardest = -1;
       for (int64_t x = 0; x < b.n; ++x) {
-        if (b.same(a, x)) continue;
+        if (!b.is_negative(a, x)) continue;
         const double an = b.at(a, x);
         if (!(an > ap && an < ap + margin)) continue;
         if (keep_all_)
@@ -175,17 +184,17 @@ Triplets SemiHardTripletMiner::mine(const at::Tensor& embeddings, const at::Tens
 
 Triplets RandomHardTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                                       double margin) const {
-  const MiningBatch b = prepare(embeddings, labels, distance, "random-hard miner");
+  const MiningBatch b = prepare(embeddings, labels, distance, "random-hard miner", relation_);
   std::mt19937_64 rng(data::derive_seed(seed_, calls_.fetch_add(1)));
   TripletLists out;
   std::vector<int64_t> candidates;
   for (int64_t a = 0; a < b.n; ++a)
     for (int64_t p = 0; p < b.n; ++p) {
-      if (p == a || !b.same(a, p)) continue;
+      if (!b.is_positive(a, p)) continue;
       const double ap = b.at(a, p);
       candidates.clear();
       for (int64_t x = 0; x < b.n; ++x)
-        if (!b.same(a, x) && b.at(a, x) < ap + margin) candidates.push_back(x);
+        if (b.is_negative(a, x) && b.at(a, x) < ap + margin) candidates.push_back(x);
       if (candidates.empty()) continue;
       out.add(a, p, candidates[data::uniform_below(rng, candidates.size())]);
     }
@@ -208,7 +217,7 @@ double DistanceWeightedTripletMiner::weight(double d, int64_t dim) const {
 
 Triplets DistanceWeightedTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels,
                                             const Distance& distance, double) const {
-  const MiningBatch b = prepare(embeddings, labels, distance, "distance-weighted miner");
+  const MiningBatch b = prepare(embeddings, labels, distance, "distance-weighted miner", relation_);
   std::mt19937_64 rng(data::derive_seed(seed_, calls_.fetch_add(1)));
   const std::string kind = distance.name();
   TripletLists out;
@@ -219,7 +228,7 @@ Triplets DistanceWeightedTripletMiner::mine(const at::Tensor& embeddings, const 
     std::vector<double> log_w(static_cast<size_t>(b.n), -std::numeric_limits<double>::infinity());
     double max_log = -std::numeric_limits<double>::infinity();
     for (int64_t x = 0; x < b.n; ++x) {
-      if (b.same(a, x)) continue;
+      if (!b.is_negative(a, x)) continue;
       double d = b.raw[static_cast<size_t>(a * b.n + x)];
       if (distance.is_similarity())
         d = std::sqrt(std::max(0.0, 2.0 - 2.0 * d));
@@ -237,7 +246,7 @@ Triplets DistanceWeightedTripletMiner::mine(const at::Tensor& embeddings, const 
       total += weights[x];
     }
     for (int64_t p = 0; p < b.n; ++p) {
-      if (p == a || !b.same(a, p)) continue;
+      if (!b.is_positive(a, p)) continue;
       out.add(a, p, static_cast<int64_t>(draw_weighted(weights, total, rng)));
     }
   }
@@ -248,17 +257,16 @@ Triplets DistanceWeightedTripletMiner::mine(const at::Tensor& embeddings, const 
 
 Pairs AllPairMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance&, double) const {
   check_inputs(embeddings, labels, "all-pairs miner");
-  at::Tensor l = labels.detach().to(at::kCPU, at::kLong).contiguous();
-  const int64_t* lab = l.data_ptr<int64_t>();
-  const int64_t n = l.numel();
+  MiningBatch b;
+  b.n = embeddings.size(0);
+  set_relation(b, labels, relation_);
   std::vector<int64_t> a1, p, a2, neg;
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      if (i == j) continue;
-      if (lab[i] == lab[j]) {
+  for (int64_t i = 0; i < b.n; ++i)
+    for (int64_t j = 0; j < b.n; ++j) {
+      if (b.is_positive(i, j)) {
         a1.push_back(i);
         p.push_back(j);
-      } else {
+      } else if (b.is_negative(i, j)) {
         a2.push_back(i);
         neg.push_back(j);
       }
@@ -270,7 +278,7 @@ Pairs AllPairMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels,
 
 Pairs HardNegativePairMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                                   double margin) const {
-  const MiningBatch b = prepare(embeddings, labels, distance, "hard-negative pair miner");
+  const MiningBatch b = prepare(embeddings, labels, distance, "hard-negative pair miner", relation_);
   const bool similarity = distance.is_similarity();
   // Closer than the margin: d < margin, or s > margin (close = -s < -margin).
   const double threshold = similarity ? -margin : margin;
@@ -278,13 +286,12 @@ Pairs HardNegativePairMiner::mine(const at::Tensor& embeddings, const at::Tensor
   for (int64_t i = 0; i < b.n; ++i) {
     int64_t hardest = -1;
     for (int64_t j = 0; j < b.n; ++j) {
-      if (i == j) continue;
-      if (b.same(i, j)) {
+      if (b.is_positive(i, j)) {
         a1.push_back(i);
         p.push_back(j);
         continue;
       }
-      if (!(b.at(i, j) < threshold)) continue;
+      if (!b.is_negative(i, j) || !(b.at(i, j) < threshold)) continue;
       if (!hardest_only_) {
         a2.push_back(i);
         neg.push_back(j);
@@ -326,7 +333,7 @@ void check_indices(const at::Tensor& t, int64_t n, const char* who) {
 MiningStats triplet_stats(const Triplets& t, const at::Tensor& embeddings, const Distance& distance, double margin) {
   const at::Tensor labels =
       torch::zeros({embeddings.defined() && embeddings.dim() == 2 ? embeddings.size(0) : 0}, torch::kLong);
-  const MiningBatch b = prepare(embeddings, labels, distance, "triplet_stats");
+  const MiningBatch b = prepare(embeddings, labels, distance, "triplet_stats", {});
   for (const auto* x : {&t.anchor, &t.positive, &t.negative}) check_indices(*x, b.n, "triplet_stats");
   MiningStats s;
   s.tuples = t.anchor.defined() ? t.anchor.numel() : 0;
@@ -346,7 +353,7 @@ MiningStats triplet_stats(const Triplets& t, const at::Tensor& embeddings, const
 MiningStats pair_stats(const Pairs& pairs, const at::Tensor& embeddings, const Distance& distance, double margin) {
   const at::Tensor labels =
       torch::zeros({embeddings.defined() && embeddings.dim() == 2 ? embeddings.size(0) : 0}, torch::kLong);
-  const MiningBatch b = prepare(embeddings, labels, distance, "pair_stats");
+  const MiningBatch b = prepare(embeddings, labels, distance, "pair_stats", {});
   for (const auto* x : {&pairs.a1, &pairs.p, &pairs.a2, &pairs.n}) check_indices(*x, b.n, "pair_stats");
   MiningStats s;
   s.positive_pairs = pairs.a1.defined() ? pairs.a1.numel() : 0;
@@ -365,23 +372,25 @@ MiningStats pair_stats(const Pairs& pairs, const at::Tensor& embeddings, const D
 
 // ---------------------------------------------------------------- factories
 
-std::unique_ptr<TripletMiner> make_triplet_miner(const std::string& name, uint64_t seed) {
-  if (name == "all") return std::make_unique<AllTripletMiner>();
-  if (name == "batch-hard") return std::make_unique<BatchHardTripletMiner>();
-  if (name == "semi-hard") return std::make_unique<SemiHardTripletMiner>(true);
-  if (name == "semi-hard-hardest") return std::make_unique<SemiHardTripletMiner>(false);
-  if (name == "random-hard") return std::make_unique<RandomHardTripletMiner>(seed);
-  if (name == "distance-weighted") return std::make_unique<DistanceWeightedTripletMiner>(seed);
-  if (name == "easy-positive") return std::make_unique<EasyPositiveTripletMiner>();
+std::unique_ptr<TripletMiner> make_triplet_miner(const std::string& name, uint64_t seed, LabelRelation relation) {
+  check_relation(relation, "--miner " + name);
+  if (name == "all") return std::make_unique<AllTripletMiner>(relation);
+  if (name == "batch-hard") return std::make_unique<BatchHardTripletMiner>(relation);
+  if (name == "semi-hard") return std::make_unique<SemiHardTripletMiner>(true, relation);
+  if (name == "semi-hard-hardest") return std::make_unique<SemiHardTripletMiner>(false, relation);
+  if (name == "random-hard") return std::make_unique<RandomHardTripletMiner>(seed, relation);
+  if (name == "distance-weighted") return std::make_unique<DistanceWeightedTripletMiner>(seed, 0.5, 1.4, relation);
+  if (name == "easy-positive") return std::make_unique<EasyPositiveTripletMiner>(relation);
   throw UsageError("unknown triplet miner '" + name +
                    "' (expected all, batch-hard, semi-hard, semi-hard-hardest, random-hard, distance-weighted or "
                    "easy-positive)");
 }
 
-std::unique_ptr<PairMiner> make_pair_miner(const std::string& name, uint64_t) {
-  if (name == "all") return std::make_unique<AllPairMiner>();
-  if (name == "hard-negative") return std::make_unique<HardNegativePairMiner>(false);
-  if (name == "hardest-negative") return std::make_unique<HardNegativePairMiner>(true);
+std::unique_ptr<PairMiner> make_pair_miner(const std::string& name, uint64_t, LabelRelation relation) {
+  check_relation(relation, "--miner " + name);
+  if (name == "all") return std::make_unique<AllPairMiner>(relation);
+  if (name == "hard-negative") return std::make_unique<HardNegativePairMiner>(false, relation);
+  if (name == "hardest-negative") return std::make_unique<HardNegativePairMiner>(true, relation);
   throw UsageError("unknown pair miner '" + name + "' (expected all, hard-negative or hardest-negative)");
 }
 

@@ -6,8 +6,14 @@
 // under a NoGradGuard on detached embeddings.
 //
 // Conventions shared by every miner:
-// - embeddings: N x D float tensor (any device); labels: N integer tensor.
-//   Anything else throws imret::Error.
+// - embeddings: N x D float tensor (any device); labels: N integer tensor
+//   (one class each), or N x C integer object counts (multi-label). Anything
+//   else throws imret::Error.
+// - Positive and negative pairs follow the miner's LabelRelation
+//   (label_relation.hpp), given at construction: for 1-D labels same label /
+//   another label whatever the relation; for multi-label counts, sharing a
+//   class (or a Jaccard overlap >= t) / sharing none (or: not positive). Pairs
+//   that are neither, and rows without objects, are never mined.
 // - "Closer" means a smaller distance, or a larger similarity when
 //   distance.is_similarity(). A triplet (a, p, n) violates the margin when
 //   d(a,n) < d(a,p) + margin (similarity: s(a,n) > s(a,p) - margin).
@@ -31,6 +37,7 @@
 #include <string>
 
 #include "imret/learn/distance.hpp"
+#include "imret/learn/label_relation.hpp"
 #include "imret/learn/tuples.hpp"
 
 namespace imret::learn {
@@ -52,25 +59,36 @@ MiningStats pair_stats(const Pairs& pairs, const at::Tensor& embeddings, const D
 
 class TripletMiner {
  public:
+  explicit TripletMiner(LabelRelation relation = {}) : relation_(relation) {}
   virtual ~TripletMiner() = default;
   virtual Triplets mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                         double margin) const = 0;
   virtual std::string name() const = 0;
+  const LabelRelation& relation() const { return relation_; }
+
+ protected:
+  LabelRelation relation_;
 };
 
 class PairMiner {
  public:
+  explicit PairMiner(LabelRelation relation = {}) : relation_(relation) {}
   virtual ~PairMiner() = default;
   // margin: for pair miners an absolute threshold on the distance (or the
   // similarity), as the contrastive loss's negative margin.
   virtual Pairs mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                      double margin) const = 0;
   virtual std::string name() const = 0;
+  const LabelRelation& relation() const { return relation_; }
+
+ protected:
+  LabelRelation relation_;
 };
 
 // Every valid (a, p, n). Ignores the distance and the margin.
 class AllTripletMiner : public TripletMiner {
  public:
+  explicit AllTripletMiner(LabelRelation relation = {}) : TripletMiner(relation) {}
   Triplets mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                 double margin) const override;
   std::string name() const override { return "all"; }
@@ -81,6 +99,7 @@ class AllTripletMiner : public TripletMiner {
 // Ignores the margin.
 class BatchHardTripletMiner : public TripletMiner {
  public:
+  explicit BatchHardTripletMiner(LabelRelation relation = {}) : TripletMiner(relation) {}
   Triplets mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                 double margin) const override;
   std::string name() const override { return "batch-hard"; }
@@ -92,7 +111,8 @@ class BatchHardTripletMiner : public TripletMiner {
 // otherwise only the hardest of them (smallest d(a,n); "semi-hard-hardest").
 class SemiHardTripletMiner : public TripletMiner {
  public:
-  explicit SemiHardTripletMiner(bool keep_all = true) : keep_all_(keep_all) {}
+  explicit SemiHardTripletMiner(bool keep_all = true, LabelRelation relation = {})
+      : TripletMiner(relation), keep_all_(keep_all) {}
   Triplets mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                 double margin) const override;
   std::string name() const override { return keep_all_ ? "semi-hard" : "semi-hard-hardest"; }
@@ -105,7 +125,7 @@ class SemiHardTripletMiner : public TripletMiner {
 // violate the margin (d(a,n) < d(a,p) + margin); pairs without one are skipped.
 class RandomHardTripletMiner : public TripletMiner {
  public:
-  explicit RandomHardTripletMiner(uint64_t seed) : seed_(seed) {}
+  explicit RandomHardTripletMiner(uint64_t seed, LabelRelation relation = {}) : TripletMiner(relation), seed_(seed) {}
   Triplets mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                 double margin) const override;
   std::string name() const override { return "random-hard"; }
@@ -126,8 +146,9 @@ class RandomHardTripletMiner : public TripletMiner {
 // rooted, a similarity s becomes sqrt(2 - 2s)). Ignores the margin.
 class DistanceWeightedTripletMiner : public TripletMiner {
  public:
-  explicit DistanceWeightedTripletMiner(uint64_t seed, double cutoff = 0.5, double nonzero_loss_cutoff = 1.4)
-      : seed_(seed), cutoff_(cutoff), nonzero_loss_cutoff_(nonzero_loss_cutoff) {}
+  explicit DistanceWeightedTripletMiner(uint64_t seed, double cutoff = 0.5, double nonzero_loss_cutoff = 1.4,
+                                        LabelRelation relation = {})
+      : TripletMiner(relation), seed_(seed), cutoff_(cutoff), nonzero_loss_cutoff_(nonzero_loss_cutoff) {}
   Triplets mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                 double margin) const override;
   std::string name() const override { return "distance-weighted"; }
@@ -151,6 +172,7 @@ class DistanceWeightedTripletMiner : public TripletMiner {
 // Ignores the margin.
 class EasyPositiveTripletMiner : public TripletMiner {
  public:
+  explicit EasyPositiveTripletMiner(LabelRelation relation = {}) : TripletMiner(relation) {}
   Triplets mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                 double margin) const override;
   std::string name() const override { return "easy-positive"; }
@@ -159,6 +181,7 @@ class EasyPositiveTripletMiner : public TripletMiner {
 // Every positive pair and every negative pair. Ignores the distance and the margin.
 class AllPairMiner : public PairMiner {
  public:
+  explicit AllPairMiner(LabelRelation relation = {}) : PairMiner(relation) {}
   Pairs mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
              double margin) const override;
   std::string name() const override { return "all"; }
@@ -170,7 +193,8 @@ class AllPairMiner : public PairMiner {
 // only if it is closer than the margin.
 class HardNegativePairMiner : public PairMiner {
  public:
-  explicit HardNegativePairMiner(bool hardest_only = false) : hardest_only_(hardest_only) {}
+  explicit HardNegativePairMiner(bool hardest_only = false, LabelRelation relation = {})
+      : PairMiner(relation), hardest_only_(hardest_only) {}
   Pairs mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
              double margin) const override;
   std::string name() const override { return hardest_only_ ? "hardest-negative" : "hard-negative"; }
@@ -181,8 +205,10 @@ class HardNegativePairMiner : public PairMiner {
 
 // "all", "batch-hard", "semi-hard", "semi-hard-hardest", "random-hard",
 // "distance-weighted", "easy-positive"; UsageError otherwise (the message lists them).
-std::unique_ptr<TripletMiner> make_triplet_miner(const std::string& name, uint64_t seed = 0);
+// The miner compares labels under `relation` (imret::Error for an overlap outside [0, 1]).
+std::unique_ptr<TripletMiner> make_triplet_miner(const std::string& name, uint64_t seed = 0,
+                                                 LabelRelation relation = {});
 // "all", "hard-negative", "hardest-negative"; UsageError otherwise.
-std::unique_ptr<PairMiner> make_pair_miner(const std::string& name, uint64_t seed = 0);
+std::unique_ptr<PairMiner> make_pair_miner(const std::string& name, uint64_t seed = 0, LabelRelation relation = {});
 
 }  // namespace imret::learn

@@ -15,11 +15,7 @@ class ClassificationObjective : public Objective {
  public:
   StepLoss loss(models::Network& network, const at::Tensor& images, const at::Tensor& labels,
                 const at::Tensor&) override {
-    torch::Tensor logits = network.forward(images);
-    StepLoss step;
-    step.loss = torch::nn::functional::cross_entropy(logits, labels);
-    step.correct = logits.argmax(1).eq(labels).sum().item<int64_t>();
-    return step;
+    return classification_loss(network.forward(images), labels);
   }
   bool trains_classifier() const override { return true; }
 };
@@ -73,8 +69,8 @@ class MetricObjective : public Objective {
 
   void start_epoch(int64_t epoch) override {
     const uint64_t seed = data::derive_seed(config_.seed, 0x6d696e65, static_cast<uint64_t>(epoch));
-    if (triplet_miner_) triplet_miner_ = make_triplet_miner(effective_miner(config_), seed);
-    if (pair_miner_) pair_miner_ = make_pair_miner(effective_miner(config_), seed);
+    if (triplet_miner_) triplet_miner_ = make_triplet_miner(effective_miner(config_), seed, label_relation(config_));
+    if (pair_miner_) pair_miner_ = make_pair_miner(effective_miner(config_), seed, label_relation(config_));
   }
 
   std::vector<at::Tensor> parameters() override {
@@ -94,6 +90,27 @@ class MetricObjective : public Objective {
 };
 
 }  // namespace
+
+StepLoss classification_loss(const at::Tensor& logits, const at::Tensor& labels) {
+  StepLoss step;
+  if (labels.dim() == 2) {
+    // Multi-label: one independent yes/no per class; correct = the exact set.
+    const at::Tensor target = (labels > 0).to(logits.scalar_type());
+    step.loss = torch::nn::functional::binary_cross_entropy_with_logits(logits, target);
+    step.correct = (logits.detach() > 0).eq(target > 0).all(1).sum().item<int64_t>();
+  } else {
+    step.loss = torch::nn::functional::cross_entropy(logits, labels);
+    step.correct = logits.argmax(1).eq(labels).sum().item<int64_t>();
+  }
+  return step;
+}
+
+LabelRelation label_relation(const TrainConfig& config) {
+  LabelRelation relation;
+  relation.positive_overlap = config.positive_overlap;
+  relation.overlap_negatives = config.negatives == "below-overlap";
+  return relation;
+}
 
 StepLoss Objective::loss_on_embeddings(const at::Tensor&, const at::Tensor&, const at::Tensor&) {
   throw UsageError("a loss on embeddings needs a metric-learning method");
@@ -139,18 +156,23 @@ std::unique_ptr<Objective> make_objective(const TrainConfig& config, int64_t num
   std::unique_ptr<TripletMiner> triplet_miner;
   std::unique_ptr<PairMiner> pair_miner;
   const std::string miner = effective_miner(config);
+  const LabelRelation relation = label_relation(config);
   if (method == "siamese") {
-    loss = std::make_shared<ContrastiveLoss>(distance, config.pos_margin, config.margin);
-    if (miner != "offline") pair_miner = make_pair_miner(miner, config.seed);  // offline: the tuples come given
+    loss = std::make_shared<ContrastiveLoss>(distance, config.pos_margin, config.margin, Reduction::kMeanNonZero,
+                                             relation);
+    // offline: the tuples come given
+    if (miner != "offline") pair_miner = make_pair_miner(miner, config.seed, relation);
   } else if (method == "triplet") {
-    loss = std::make_shared<TripletMarginLoss>(distance, config.margin, config.soft_margin);
-    if (miner != "offline") triplet_miner = make_triplet_miner(miner, config.seed);
+    loss = std::make_shared<TripletMarginLoss>(distance, config.margin, config.soft_margin, Reduction::kMeanNonZero,
+                                               relation);
+    if (miner != "offline") triplet_miner = make_triplet_miner(miner, config.seed, relation);
   } else if (method == "quadruplet") {
-    loss = std::make_shared<QuadrupletLoss>(distance, config.margin, config.margin / 2);
-    triplet_miner = make_triplet_miner(miner, config.seed);
+    loss = std::make_shared<QuadrupletLoss>(distance, config.margin, config.margin / 2, Reduction::kMeanNonZero,
+                                            relation);
+    triplet_miner = make_triplet_miner(miner, config.seed, relation);
   } else if (method == "multi-similarity") {
-    loss = std::make_shared<MultiSimilarityLoss>();
-    if (miner != "-") pair_miner = make_pair_miner(miner, config.seed);
+    loss = std::make_shared<MultiSimilarityLoss>(2.0, 50.0, 0.5, relation);
+    if (miner != "-") pair_miner = make_pair_miner(miner, config.seed, relation);
   } else if (method == "proxy-anchor") {
     loss = std::make_shared<ProxyAnchorLoss>(num_classes, embedding_dim);
   } else {

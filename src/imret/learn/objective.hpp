@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "imret/learn/label_relation.hpp"
 #include "imret/learn/train_config.hpp"
 #include "imret/learn/tuples.hpp"
 #include "imret/models/network.hpp"
@@ -26,7 +27,8 @@ struct StepLoss {
 class Objective {
  public:
   virtual ~Objective() = default;
-  // `tuple_rows` (offline tuples, T x 2 pairs or T x 3 triplets of batch
+  // labels: N class indices, or, for multi-label data, N x C object counts
+  // (data::Batch::objects). `tuple_rows` (offline tuples, T x 2 pairs or T x 3 triplets of batch
   // rows, int64): the tuples to use instead of mining; undefined: mine.
   virtual StepLoss loss(models::Network& network, const at::Tensor& images, const at::Tensor& labels,
                         const at::Tensor& tuple_rows = {}) = 0;
@@ -52,6 +54,15 @@ const std::vector<std::string>& known_methods();
 // tuples; "-" where the method mines nothing (classification, proxy-anchor,
 // multi-similarity without one).
 std::string effective_miner(const TrainConfig& config);
+
+// The classifier's loss on `logits` (N x C): cross-entropy for N class
+// indices (correct = argmax is the label); for N x C object counts binary
+// cross-entropy with logits on the multi-hot targets (count > 0), correct =
+// the predicted set (logit > 0) is exactly the true set.
+StepLoss classification_loss(const at::Tensor& logits, const at::Tensor& labels);
+
+// The config's positive_overlap and negatives as a LabelRelation.
+LabelRelation label_relation(const TrainConfig& config);
 
 // Pair or triplet tuples of batch rows (T x 2 or T x 3) for a loss: pairs
 // split into positive and negative ones by their labels.

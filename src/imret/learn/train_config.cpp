@@ -25,6 +25,9 @@ void TrainConfig::validate() const {
   if (method == "multi-similarity" || method == "proxy-anchor")
     if (distance != "euclidean" && distance != "cosine")
       throw UsageError("--method " + method + " compares by cosine similarity; --distance " + distance + " does not apply");
+  if (!(positive_overlap >= 0 && positive_overlap <= 1)) throw UsageError("--positive-overlap must be in [0, 1]");
+  if (negatives != "disjoint" && negatives != "below-overlap")
+    throw UsageError("--negatives " + negatives + ": expected disjoint or below-overlap");
   if (tuples != "online" && tuples != "offline") throw UsageError("--tuples " + tuples + ": expected online or offline");
   if (tuples == "offline" && method != "siamese" && method != "triplet")
     throw UsageError("--tuples offline: pairs for --method siamese or triplets for --method triplet");
@@ -59,7 +62,8 @@ nlohmann::json TrainConfig::to_json() const {
           {"freeze", freeze},       {"distance", distance},           {"miner", miner},
           {"margin", margin},       {"pos_margin", pos_margin},       {"normalize", normalize},
           {"classes_per_batch", classes_per_batch}, {"images_per_class", images_per_class},
-          {"tuples", tuples}, {"soft_margin", soft_margin}, {"clip_grad_norm", clip_grad_norm}, {"early_stop", early_stop}};
+          {"tuples", tuples}, {"soft_margin", soft_margin},
+          {"positive_overlap", positive_overlap}, {"negatives", negatives}, {"clip_grad_norm", clip_grad_norm}, {"early_stop", early_stop}};
 }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
@@ -95,6 +99,8 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
   c.images_per_class = json.value("images_per_class", c.images_per_class);
   c.tuples = json.value("tuples", c.tuples);
   c.soft_margin = json.value("soft_margin", c.soft_margin);
+  c.positive_overlap = json.value("positive_overlap", c.positive_overlap);
+  c.negatives = json.value("negatives", c.negatives);
   c.clip_grad_norm = json.value("clip_grad_norm", c.clip_grad_norm);
   c.early_stop = json.value("early_stop", c.early_stop);
   return c;

@@ -22,6 +22,12 @@ struct TrainConfig {
   double pos_margin = 0.0;             // contrastive positive margin
   bool soft_margin = false;            // triplet: log(1 + exp(d_ap - d_an)) instead of the hinge
   bool normalize = true;               // L2-normalise embeddings before the loss
+  // Multi-label data (COCO; see label_relation.hpp): positive pairs share a
+  // class (0) or have a Jaccard overlap of their class sets >= positive_overlap;
+  // negatives: "disjoint" (share no class; pairs in between are ignored) or
+  // "below-overlap" (every pair that is not positive). No effect on single labels.
+  double positive_overlap = 0.0;
+  std::string negatives = "disjoint";
   // online: P x K batches, tuples mined in each; offline: a siamese dataset
   // of pairs (half positive) or a triplet dataset, one tuple per training
   // image, drawn anew each epoch; batch_size tuples a batch (siamese, triplet).

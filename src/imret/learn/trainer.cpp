@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <functional>
 #include <sstream>
 #include <unordered_map>
 
@@ -12,6 +13,7 @@
 #include "imret/core/progress.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/data/loader.hpp"
+#include "imret/data/multilabel_sampler.hpp"
 #include "imret/data/pk_sampler.hpp"
 #include "imret/data/random.hpp"
 #include "imret/data/tuple_sampler.hpp"
@@ -110,14 +112,22 @@ void validate(models::Network& network, const Split& split, const TrainConfig& c
   auto transform = data::make_eval_transform(config.preprocess);
   models::Embeddings embedded = models::embed_dataset(network, split.validation, transform, options);
   if (embedded.indices.size() < 2) return;
+  const bool multi_label = split.validation->has_objects();
   std::vector<int64_t> labels;
-  for (int64_t i : embedded.indices) labels.push_back(split.validation->label(i));
-  torch::Tensor target = torch::tensor(labels, torch::kLong);
+  std::vector<ObjectCounts> objects;
+  for (int64_t i : embedded.indices) {
+    labels.push_back(split.validation->label(i));
+    if (multi_label) objects.push_back(split.validation->objects(i));
+  }
+  // What the objective compares: class indices, or multi-label object counts.
+  torch::Tensor target = multi_label ? data::object_count_rows(*split.validation, embedded.indices)
+                                     : torch::tensor(labels, torch::kLong);
   if (with_classifier) {
     torch::NoGradGuard no_grad;
     torch::Tensor logits = network.classify(embedded.values.to(device)).to(torch::kCPU);
-    record.val_loss = torch::nn::functional::cross_entropy(logits, target).item<double>();
-    record.val_accuracy = logits.argmax(1).eq(target).to(torch::kDouble).mean().item<double>();
+    const StepLoss step = classification_loss(logits, target);
+    record.val_loss = step.loss.item<double>();
+    record.val_accuracy = static_cast<double>(step.correct) / static_cast<double>(logits.size(0));
   }
   if (validation_tuples.objective) {
     torch::NoGradGuard no_grad;
@@ -126,13 +136,43 @@ void validate(models::Network& network, const Split& split, const TrainConfig& c
       record.val_loss =
           validation_tuples.objective->loss_on_embeddings(embedded.values.clone(), target, rows).loss.item<double>();
   }
-  eval::SameClassRelevance relevance(labels, labels, /*exclude_self=*/true);
+  // Multi-label: relevant = shares at least one class (COCO's selection criterion).
+  std::unique_ptr<eval::Relevance> relevance;
+  if (multi_label)
+    relevance = std::make_unique<eval::ObjectRelevance>(objects, objects, eval::ObjectRelevanceMode::Selection,
+                                                        /*exclude_self=*/true);
+  else
+    relevance = std::make_unique<eval::SameClassRelevance>(labels, labels, /*exclude_self=*/true);
   eval::MetricOptions metric_options;
   metric_options.ks = {1};
-  auto evaluation = eval::evaluate_retrieval(embedded.values, embedded.values, retrieval_metric(config), relevance,
+  auto evaluation = eval::evaluate_retrieval(embedded.values, embedded.values, retrieval_metric(config), *relevance,
                                              metric_options, false, device);
   record.val_precision_at_1 = evaluation.summary.precision_at_k.at(0);
   record.val_map_at_r = evaluation.summary.map_at_r;
+}
+
+// The P x K batches of an epoch (PKSampler, or MultiLabelPKSampler for
+// multi-label data), null for plain shuffled batches.
+struct EpochPlanner {
+  std::function<std::vector<std::vector<int64_t>>(int64_t)> batches;
+  int64_t batch_size = 0;
+  explicit operator bool() const { return static_cast<bool>(batches); }
+};
+
+EpochPlanner pk_planner(const TrainConfig& config, const data::Dataset& train) {
+  EpochPlanner planner;
+  if (train.has_objects()) {
+    auto sampler = std::make_shared<data::MultiLabelPKSampler>(train.all_objects(), config.classes_per_batch,
+                                                               config.images_per_class, config.seed);
+    planner.batches = [sampler](int64_t epoch) { return sampler->epoch_batches(epoch); };
+    planner.batch_size = sampler->batch_size();
+  } else {
+    auto sampler = std::make_shared<data::PKSampler>(train.labels(), config.classes_per_batch,
+                                                     config.images_per_class, config.seed);
+    planner.batches = [sampler](int64_t epoch) { return sampler->epoch_batches(epoch); };
+    planner.batch_size = sampler->batch_size();
+  }
+  return planner;
 }
 
 // Initialises the network from pretrained weights (e.g. torchvision's
@@ -262,6 +302,9 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   objective->to(device);
   const bool metric_learning = !objective->trains_classifier();
   const bool offline = config.tuples == "offline";
+  const bool multi_label = dataset->has_objects();
+  if (offline && multi_label)
+    throw UsageError("--tuples offline needs single-label data; multi-label images (objects) train online");
   const data::TupleKind tuple_kind = config.method == "siamese" ? data::TupleKind::Pair : data::TupleKind::Triplet;
   const int64_t arity = !offline ? 0 : tuple_kind == data::TupleKind::Pair ? 2 : 3;
   ValidationTuples validation_tuples;
@@ -270,10 +313,8 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
     validation_tuples.tuples =
         data::offline_tuples(split.validation->labels(), tuple_kind, data::derive_seed(config.seed, 0x76616c));
   }
-  std::unique_ptr<data::PKSampler> sampler;
-  if (metric_learning && !offline)
-    sampler = std::make_unique<data::PKSampler>(split.train->labels(), config.classes_per_batch,
-                                                config.images_per_class, config.seed);
+  EpochPlanner sampler;
+  if (metric_learning && !offline) sampler = pk_planner(config, *split.train);
 
   data::LoaderOptions loader_options;
   loader_options.batch_size = config.batch_size;
@@ -289,8 +330,10 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   const fs::path checkpoints = run_dir / "checkpoints";
   result.last_checkpoint = checkpoints / "last.safetensors";
   result.best_checkpoint = checkpoints / "best.safetensors";
-  const std::string batches = sampler ? "P x K = " + std::to_string(config.classes_per_batch) + " x " +
-                                            std::to_string(config.images_per_class) + " batches"
+  const std::string pk = (multi_label ? "multi-label P x K = " : "P x K = ") +
+                         std::to_string(config.classes_per_batch) + " x " + std::to_string(config.images_per_class) +
+                         " batches";
+  const std::string batches = sampler   ? pk
                                : offline ? "offline " + std::string(arity == 2 ? "pairs" : "triplets") + ", " +
                                                std::to_string(config.batch_size) + " a batch"
                                          : "batch " + std::to_string(config.batch_size);
@@ -339,8 +382,8 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
       for (const auto& b : planned) epoch_items += static_cast<int64_t>(b.size());
       loader.start_epoch(epoch, planned);
     } else if (sampler) {
-      auto batches = sampler->epoch_batches(epoch);
-      epoch_items = static_cast<int64_t>(batches.size()) * sampler->batch_size();
+      auto batches = sampler.batches(epoch);
+      epoch_items = static_cast<int64_t>(batches.size()) * sampler.batch_size;
       loader.start_epoch(epoch, std::move(batches));
     } else {
       loader.start_epoch(epoch);
@@ -350,7 +393,8 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
     int64_t seen = 0, correct = 0, tuples = 0, nonzero = 0, batches_seen = 0;
     while (auto batch = loader.next()) {
       torch::Tensor images = models::channels_last(batch->images.to(device));
-      torch::Tensor labels = batch->labels.to(device);
+      // Multi-label data: the objective compares object counts (N x C).
+      torch::Tensor labels = (multi_label ? batch->objects : batch->labels).to(device);
       torch::Tensor tuple_rows;
       if (offline) {
         // The planned tuples whose images were all delivered (bad ones skipped).

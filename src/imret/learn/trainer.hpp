@@ -5,6 +5,14 @@
 // clipping, per-epoch validation on a stratified held-out part (accuracy,
 // and retrieval P@1 / mAP@R of the held-out items among themselves), early
 // stopping, checkpoints and resume.
+//
+// Multi-label data (dataset->has_objects(), COCO): the objective compares
+// object counts (data::Batch::objects) under the config's label relation
+// (positive_overlap, negatives), P x K batches come from
+// data::MultiLabelPKSampler, and validation ranks the held-out images with
+// eval::ObjectRelevance in Selection mode (relevant = shares a class).
+// Classification trains one yes/no per class (binary cross-entropy).
+// Offline tuples need single-label data (UsageError).
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>

@@ -57,3 +57,30 @@ TEST(TrainSettings, UnknownKeysAndWrongTypesNameTheFileAndTheKey) {
   EXPECT_NE(settings_error(json::array({1, 2})).find("plan.yaml: expected a mapping"), std::string::npos);
   EXPECT_EQ(settings_error({{"lr", 1}}), "");  // an integer is a number
 }
+
+TEST(TrainSettings, MultiLabelRelationOptionsAreReadAndChecked) {
+  const TrainConfig config = TrainConfig::from_settings({{"positive_overlap", 0.5}, {"negatives", "below-overlap"}}, "x");
+  EXPECT_DOUBLE_EQ(config.positive_overlap, 0.5);
+  EXPECT_EQ(config.negatives, "below-overlap");
+  EXPECT_EQ(TrainConfig::from_json(config.to_json()).to_json(), config.to_json());
+  EXPECT_NO_THROW(config.validate());
+  EXPECT_EQ(TrainConfig().negatives, "disjoint");
+  EXPECT_DOUBLE_EQ(TrainConfig().positive_overlap, 0.0);
+  TrainConfig bad;
+  bad.positive_overlap = 1.5;
+  try {
+    bad.validate();
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--positive-overlap"), std::string::npos);
+  }
+  bad = TrainConfig();
+  bad.negatives = "overlapping";
+  try {
+    bad.validate();
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--negatives overlapping"), std::string::npos);
+  }
+  EXPECT_NE(settings_error({{"negatives", 1}}).find("'negatives'"), std::string::npos);
+}
