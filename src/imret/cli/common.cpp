@@ -40,6 +40,10 @@ void add_network_options(CLI::App& command, models::NetworkSpec& spec) {
       ->check(CLI::IsMember(models::known_architectures()))
       ->capture_default_str();
   command.add_option("--embedding-dim", spec.embedding_dim, "Embedding size (convnet)")->capture_default_str();
+  command.add_option("--head-dim", spec.head_dim,
+                     "Metric learning: a linear embedding head of this size on the network's features (0: none), "
+                     "e.g. on a frozen ImageNet ResNet (--freeze backbone)")
+      ->capture_default_str();
 }
 
 void add_training_options(CLI::App& command, learn::TrainConfig& c) {
@@ -63,6 +67,13 @@ void add_training_options(CLI::App& command, learn::TrainConfig& c) {
   command.add_flag("--soft-margin", c.soft_margin, "Triplet: soft margin log(1 + exp(d_ap - d_an)) instead of the hinge");
   command.add_option("--pos-margin", c.pos_margin, "Contrastive positive margin")->capture_default_str();
   command.add_flag("!--no-normalize", c.normalize, "Metric learning on raw embeddings (default: L2-normalised)");
+  command.add_option("--positive-overlap", c.positive_overlap,
+                     "Multi-label (COCO): positives need a Jaccard overlap of their classes >= this (0: share a class)")
+      ->capture_default_str();
+  command.add_option("--negatives", c.negatives,
+                     "Multi-label: disjoint (share no class) or below-overlap (every pair that is not positive)")
+      ->check(CLI::IsMember({"disjoint", "below-overlap"}))
+      ->capture_default_str();
   command.add_option("--classes-per-batch", c.classes_per_batch, "Metric learning: P classes per batch")->capture_default_str();
   command.add_option("--images-per-class", c.images_per_class, "Metric learning: K images per class in a batch")
       ->capture_default_str();
@@ -104,8 +115,8 @@ nlohmann::json given_training_settings(const CLI::App& command, const learn::Tra
     std::string key = option->get_single_name();
     std::replace(key.begin(), key.end(), '-', '_');
     if (key == "no_normalize") key = "normalize";
-    if (key == "arch" || key == "embedding_dim")
-      given[key] = values.at("network").at(key);  // flat: TrainConfig::from_settings nests it
+    if (key == "arch" || key == "embedding_dim" || key == "head_dim")
+      given[key] = values.at("network").value(key, nlohmann::json(0));  // flat: TrainConfig::from_settings nests it
     else if (values.contains(key))
       given[key] = values.at(key);
   }

@@ -8,9 +8,17 @@ namespace imret::learn {
 namespace {
 
 std::vector<std::string> trainable_prefixes(const models::Network& network, Freeze freeze) {
-  if (freeze == Freeze::Backbone) return {"fc."};
-  if (freeze == Freeze::AllButLast) return network.last_stage_prefixes();
-  return {""};
+  // What the network adds after the architecture (embedding head, metric
+  // map) always trains: it starts untrained.
+  std::vector<std::string> prefixes = {"embedding_head.", "metric_map."};
+  if (freeze == Freeze::Backbone) {
+    prefixes.push_back("fc.");
+  } else if (freeze == Freeze::AllButLast) {
+    for (const auto& prefix : network.last_stage_prefixes()) prefixes.push_back(prefix);
+  } else {
+    prefixes.push_back("");
+  }
+  return prefixes;
 }
 
 bool trainable(const std::string& name, const std::vector<std::string>& prefixes) {

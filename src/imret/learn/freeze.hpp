@@ -8,8 +8,8 @@ namespace imret::learn {
 
 enum class Freeze {
   None,        // everything trains
-  Backbone,    // only the classifier `fc` trains (a linear probe)
-  AllButLast,  // the last stage (ResNet layer4, ConvNet embedding) and fc train
+  Backbone,    // only the classifier `fc` trains (a linear probe), and an embedding head / metric map
+  AllButLast,  // the last stage (ResNet layer4, ConvNet embedding), fc, an embedding head / metric map train
 };
 
 // "none" | "backbone" | "all-but-last"; UsageError otherwise.

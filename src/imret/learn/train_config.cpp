@@ -37,7 +37,11 @@ void TrainConfig::validate() const {
   if (early_stop < 0) throw UsageError("--early-stop must be >= 0");
   if (early_stop > 0 && val_fraction <= 0) throw UsageError("--early-stop needs validation (--val-fraction > 0)");
   if (soft_margin && method != "triplet") throw UsageError("--soft-margin applies to --method triplet only");
-  if (epochs < 1) throw UsageError("--epochs must be at least 1");
+  if (epochs < 0) throw UsageError("--epochs must be at least 0 (0: the untrained network, a baseline)");
+  if (network.head_dim < 0) throw UsageError("--head-dim must be at least 0");
+  if (network.head_dim > 0 && method == "classification")
+    throw UsageError("--head-dim adds an embedding head for metric learning; classification trains the classifier on "
+                     "the features (use --method triplet, siamese, ...)");
   if (batch_size < 2) throw UsageError("--batch-size must be at least 2 (batch norm needs two samples)");
   if (optimizer != "adam" && optimizer != "sgd") throw UsageError("--optimizer " + optimizer + ": expected adam or sgd");
   if (!(lr > 0)) throw UsageError("--lr must be positive");
@@ -108,9 +112,9 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
 
 TrainConfig TrainConfig::from_settings(const nlohmann::json& settings, const std::string& source) {
   if (!settings.is_object()) throw UsageError(source + ": expected a mapping of training settings");
-  // The network's settings may also be given flat: arch, embedding_dim.
+  // The network's settings may also be given flat: arch, embedding_dim, head_dim.
   nlohmann::json flat = settings;
-  for (const char* key : {"arch", "embedding_dim"})
+  for (const char* key : {"arch", "embedding_dim", "head_dim"})
     if (flat.contains(key)) {
       flat["network"][key] = flat[key];
       flat.erase(key);

@@ -186,6 +186,7 @@ void start_from_weights(models::Network& network, const TrainConfig& config) {
   options.prefix_rules.clear();
   // A learned metric map starts as the identity, whatever the file.
   if (network.has_metric_map()) options.ignored_prefixes.push_back("metric_map.");
+  if (network.has_embedding_head()) options.ignored_prefixes.push_back("embedding_head.");
   const int64_t outputs = models::classifier_outputs(weights);
   if (outputs != config.network.num_classes) {
     options.ignored_prefixes.push_back("fc.");
@@ -194,6 +195,26 @@ void start_from_weights(models::Network& network, const TrainConfig& config) {
   }
   models::load_pretrained(network, std::move(weights), config.weights, options);
   spdlog::info("started from the weights in {}", config.weights);
+}
+
+// --epochs 0: the network as initialised (or loaded with --weights) saved as
+// the last and best checkpoints, a baseline for what training adds.
+TrainResult untrained_baseline(models::Network& network, const TrainConfig& config, const data::Dataset& dataset,
+                               const fs::path& run_dir, TrainResult result) {
+  models::CheckpointInfo info;
+  info.spec = config.network;
+  info.classes = dataset.classes();
+  info.preprocess = config.preprocess.to_json();
+  info.config = config.to_json();
+  info.epoch = 0;
+  info.metrics = {{"history", nlohmann::json::array()}};
+  result.last_checkpoint = run_dir / "checkpoints" / "last.safetensors";
+  result.best_checkpoint = run_dir / "checkpoints" / "best.safetensors";
+  network.to(torch::kCPU);
+  models::save_checkpoint(result.last_checkpoint, network, info);
+  models::save_checkpoint(result.best_checkpoint, network, info);
+  spdlog::info("--epochs 0: saved the untrained network as {}", result.best_checkpoint.string());
+  return result;
 }
 
 }  // namespace
@@ -294,6 +315,7 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   } else if (!config.weights.empty()) {
     start_from_weights(*network, config);
   }
+  if (config.epochs == 0) return untrained_baseline(*network, config, *dataset, run_dir, result);
   const Freeze freeze = parse_freeze(config.freeze);
   const int64_t trainable = apply_freeze(*network, freeze);
   if (freeze != Freeze::None) spdlog::info("--freeze {}: {} trainable parameters", config.freeze, trainable);

@@ -16,7 +16,7 @@ class ConvNet : public Network {
  public:
   ConvNet(int64_t in_channels, int64_t embedding_dim, int64_t num_classes, bool embedding_relu = true);
   torch::Tensor classify(const torch::Tensor& embeddings) override;
-  int64_t embedding_dim() const override { return embedding_dim_; }
+  int64_t feature_dim() const override { return embedding_dim_; }
   std::vector<std::string> last_stage_prefixes() const override { return {"embedding.", "fc."}; }
 
  protected:

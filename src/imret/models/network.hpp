@@ -27,6 +27,10 @@ struct NetworkSpec {
   // classifier with its last layer removed gives); off for metric learning,
   // whose L2-normalised embeddings need the whole sphere, not its positive part.
   bool embedding_relu = true;
+  // An embedding head: a linear layer from the architecture's features to
+  // head_dim (0: none), trained by metric learning, e.g. on a frozen
+  // ImageNet backbone. The classifier stays on the features, unused.
+  int64_t head_dim = 0;
   bool learned_metric = false;           // a metric map L after the embedding
   bool normalize_before_metric = true;   // L2-normalise the embedding before L
 
@@ -36,25 +40,39 @@ struct NetworkSpec {
 
 class Network : public torch::nn::Module {
  public:
-  // The retrieval embedding: the architecture's own, then the metric map if any.
+  // The retrieval embedding: the architecture's features, then the
+  // embedding head and the metric map if any.
   torch::Tensor embed(const torch::Tensor& images);
+  // Class scores of the architecture's features (not valid on an embedding
+  // head's output).
   virtual torch::Tensor classify(const torch::Tensor& embeddings) = 0;
-  virtual int64_t embedding_dim() const = 0;
+  // Size of embed()'s output.
+  int64_t embedding_dim() const { return embedding_head_ ? head_dim_ : feature_dim(); }
+  // Size of the architecture's features (the classifier's input).
+  virtual int64_t feature_dim() const = 0;
   // Parameter-name prefixes of the last stage and the classifier: what stays
   // trainable with --freeze all-but-last.
   virtual std::vector<std::string> last_stage_prefixes() const = 0;
-  torch::Tensor forward(const torch::Tensor& images) { return classify(embed(images)); }
+  // classify(embed(images)); UsageError with an embedding head (its output
+  // is not the classifier's input).
+  torch::Tensor forward(const torch::Tensor& images);
 
   // Registers the metric map (identity-initialised); make_network calls it for
   // a spec with learned_metric.
   void add_metric_map(bool normalize_first);
   bool has_metric_map() const { return static_cast<bool>(metric_map_); }
+  // Registers the embedding head "embedding_head" (features -> dim, with a
+  // bias); make_network calls it for a spec with head_dim > 0.
+  void add_embedding_head(int64_t dim);
+  bool has_embedding_head() const { return static_cast<bool>(embedding_head_); }
 
  protected:
   // The architecture's embedding (up to the penultimate layer).
   virtual torch::Tensor embed_features(const torch::Tensor& images) = 0;
 
  private:
+  torch::nn::Linear embedding_head_{nullptr};
+  int64_t head_dim_ = 0;
   torch::nn::Linear metric_map_{nullptr};
   bool normalize_before_map_ = true;
 };

@@ -19,7 +19,7 @@ class ResNet : public Network {
  public:
   ResNet(ResNetDepth depth, int64_t in_channels, int64_t num_classes);
   torch::Tensor classify(const torch::Tensor& embeddings) override;
-  int64_t embedding_dim() const override { return feature_dim_; }
+  int64_t feature_dim() const override { return feature_dim_; }
   std::vector<std::string> last_stage_prefixes() const override { return {"layer4.", "fc."}; }
 
  protected:

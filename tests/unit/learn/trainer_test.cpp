@@ -230,3 +230,51 @@ TEST(Trainer, MahalanobisDistanceLearnsTheMetricMapAndRanksByEuclideanDistance) 
   config.method = "proxy-anchor";
   EXPECT_THROW(config.validate(), UsageError);
 }
+
+TEST(Trainer, ZeroEpochsSavesTheUntrainedNetworkAsABaseline) {
+  const fs::path run = temp_dir("untrained");
+  learn::TrainConfig config = small_config();
+  config.epochs = 0;
+  const auto result = learn::train_embedding(config, small_fashion_mnist(200), run);
+  EXPECT_TRUE(result.history.empty());
+  ASSERT_TRUE(fs::exists(result.best_checkpoint));
+  const auto loaded = models::load_checkpoint(result.best_checkpoint);
+  EXPECT_EQ(loaded.info.epoch, 0);
+  // The initial weights of the seed: the same as a network made with it.
+  torch::manual_seed(config.seed);
+  config.network.in_channels = 1;
+  config.network.embedding_relu = true;
+  auto fresh = models::make_network(config.network);
+  auto saved = loaded.network->named_parameters();
+  for (const auto& item : fresh->named_parameters())
+    EXPECT_TRUE(torch::equal(item.value(), saved[item.key()])) << item.key();
+  config.epochs = -1;
+  EXPECT_THROW(config.validate(), UsageError);
+}
+
+TEST(Trainer, AFrozenBackboneTrainsOnlyTheEmbeddingHead) {
+  learn::TrainConfig config = small_config();
+  config.method = "triplet";
+  config.network.head_dim = 8;
+  const auto data = small_fashion_mnist(400);
+  // Weights to start from: the untrained network of the same seed (its head
+  // is not loaded from a file, but starts from the same seed's values).
+  config.epochs = 0;
+  const fs::path start = learn::train_embedding(config, data, temp_dir("head0")).best_checkpoint;
+  config.epochs = 1;
+  config.weights = start.string();
+  config.freeze = "backbone";
+  const auto result = learn::train_embedding(config, data, temp_dir("head"));
+  const auto trained = models::load_checkpoint(result.last_checkpoint);
+  auto before = models::load_checkpoint(start).network->named_parameters();
+  for (const auto& item : trained.network->named_parameters()) {
+    const bool same = torch::equal(item.value(), before[item.key()]);
+    if (item.key().rfind("embedding_head.", 0) == 0)
+      EXPECT_FALSE(same) << item.key();
+    else
+      EXPECT_TRUE(same) << item.key();
+  }
+  EXPECT_EQ(trained.network->embedding_dim(), 8);
+  config.method = "classification";
+  EXPECT_THROW(config.validate(), UsageError);
+}

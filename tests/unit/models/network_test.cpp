@@ -144,3 +144,42 @@ TEST(ConvNet, TheEmbeddingIsTheClassifiersInputOrThePreActivationForMetricLearni
   EXPECT_FALSE(NetworkSpec::from_json(without.to_json()).embedding_relu);
   EXPECT_TRUE(NetworkSpec::from_json(with_relu.to_json()).embedding_relu);
 }
+
+TEST(EmbeddingHead, ProjectsTheFeaturesAndHasNoClassifierOnItsOutput) {
+  NetworkSpec spec{"resnet18", 3, 5, 64};
+  spec.head_dim = 32;
+  auto net = make_network(spec);
+  EXPECT_EQ(net->feature_dim(), 512);
+  EXPECT_EQ(net->embedding_dim(), 32);
+  EXPECT_EQ(NetworkSpec::from_json(spec.to_json()).head_dim, 32);
+
+  // With the head set to keep the first 32 features, the embedding is those
+  // features of the same network without a head.
+  NetworkSpec plain_spec = spec;
+  plain_spec.head_dim = 0;
+  auto plain = make_network(plain_spec);
+  {
+    torch::NoGradGuard no_grad;
+    auto mine = net->named_parameters();
+    for (auto& item : plain->named_parameters()) item.value().copy_(mine[item.key()]);
+    auto buffers = net->named_buffers();
+    for (auto& item : plain->named_buffers()) item.value().copy_(buffers[item.key()]);
+    mine["embedding_head.weight"].zero_();
+    mine["embedding_head.weight"].narrow(1, 0, 32).copy_(torch::eye(32));
+    mine["embedding_head.bias"].zero_();
+  }
+  net->eval();
+  plain->eval();
+  const torch::Tensor images = torch::randn({2, 3, 64, 64});
+  const torch::Tensor embedded = net->embed(images);
+  ASSERT_EQ(embedded.sizes(), (std::vector<int64_t>{2, 32}));
+  EXPECT_TRUE(torch::allclose(embedded, plain->embed(images).narrow(1, 0, 32), 1e-5, 1e-6));
+  EXPECT_THROW(net->forward(images), imret::UsageError);
+
+  // A metric map comes after the head, on its output.
+  spec.learned_metric = true;
+  auto mapped = make_network(spec);
+  EXPECT_EQ(mapped->named_parameters()["metric_map.weight"].sizes(), (std::vector<int64_t>{32, 32}));
+  spec.head_dim = -1;
+  EXPECT_THROW(make_network(spec), imret::UsageError);
+}
