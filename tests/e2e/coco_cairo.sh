@@ -164,6 +164,9 @@ echo '{"test": {"x": [1]}}' >"$coco/retrieval_split.json"
 expect_error 1 "retrieval_split.json" -- "$IMRET" -q coco stats --data "$coco" --split test
 cp "$work/split.bak" "$coco/retrieval_split.json"
 expect_error 2 "already exists" -- "$IMRET" -q coco synth -o "$coco"
+expect_error 2 "already exists" -- "$IMRET" -q coco synth -o "$coco/"
+"$IMRET" -q coco synth -o "$work/slash/" --train-images 4 --val-images 4 >/dev/null || fail "coco synth -o DIR/ failed"
+[[ -s "$work/slash/retrieval_split.json" && ! -e "$work/slash/.partial" ]] || fail "coco synth -o DIR/ wrote $(ls -A "$work/slash")"
 expect_error 2 "already exists" -- "$IMRET" -q coco split --data "$coco"
 "$IMRET" -q coco split --data "$coco" --database 0.5 --val 0.3 --test 0.3 -o "$work/split2.json" >/dev/null ||
   fail "coco split failed"

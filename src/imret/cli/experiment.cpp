@@ -122,7 +122,11 @@ nlohmann::json row_key(const Plan& plan, const PlannedRow& row) {
                         {"query_limit", plan.query_limit},
                         {"metric", search::to_string(row.metric)},
                         {"train", row.config.to_json()}};
-  if (!plan.database_split.empty()) key["database_split"] = plan.database_split;  // older results stay valid
+  // Settings added later are left out at their defaults: older results stay valid.
+  if (!plan.database_split.empty()) key["database_split"] = plan.database_split;
+  nlohmann::json& train = key["train"];
+  if (train.value("positive_overlap", 0.0) == 0.0) train.erase("positive_overlap");
+  if (train.value("negatives", std::string("disjoint")) == "disjoint") train.erase("negatives");
   return key;
 }
 

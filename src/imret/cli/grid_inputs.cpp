@@ -16,9 +16,9 @@ void GridInputs::add_options(CLI::App& command) {
   command.add_option("--metric", metric, "euclidean or cosine (default: the run's metrics.json, else cosine)");
   command.add_flag("--exclude-self", exclude_self, "The queries are the database: never show a query as its own result");
   command.add_option("--relevance", relevance,
-                     "COCO items: the object mode that frames results green: selection, aggregation or weighted "
-                     "(default: the run's metrics.json, else selection)")
-      ->check(CLI::IsMember({"selection", "aggregation", "weighted"}));
+                     "COCO items: the object mode that frames results green: selection, aggregation, weighted or "
+                     "same-class (default: the run's metrics.json, else selection)")
+      ->check(CLI::IsMember({"selection", "aggregation", "weighted", "same-class"}));
 }
 
 ResolvedGridInputs GridInputs::resolve(viz::RetrievalGridOptions& options) const {

@@ -113,6 +113,10 @@ EvaluationOutcome evaluate_same_class(const EmbeddingSet& queries, const Embeddi
     metrics["knn"] = knn_report(queries, database, query_tensor, database_tensor, request, device);
   write_file_atomic(out / "metrics.json", metrics.dump(2) + "\n");
   eval::write_pr_curve_csv(out / "pr_curve.csv", evaluation.summary);
+  for (const char* mode : {"selection", "aggregation", "weighted"}) {  // an earlier object-mode evaluation's
+    std::error_code ignored;
+    fs::remove(out / ("pr_curve_" + std::string(mode) + ".csv"), ignored);
+  }
   return {metrics, evaluation.summary.to_table()};
 }
 
@@ -166,6 +170,10 @@ EvaluationOutcome evaluate_to_folder(const EmbeddingSet& queries, const Embeddin
   const bool objects = queries.has_objects() || database.has_objects();
   if (request.relevance == "same-class" || (request.relevance == "auto" && !objects))
     return evaluate_same_class(queries, database, request, out);
+  if (!objects)
+    throw UsageError("--relevance " + request.relevance +
+                     " grades images by their objects, but these items have none (COCO data has them); use "
+                     "same-class or auto");
   return evaluate_object_modes(queries, database, request, out);
 }
 

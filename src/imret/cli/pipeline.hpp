@@ -47,7 +47,8 @@ struct EvaluationOutcome {
 // pr_curve.csv into `out`. Relevance as request.relevance says; the object
 // modes add "modes": {"selection", "aggregation", "weighted"} (with nDCG@K
 // and graded mAP) to metrics.json and pr_curve_<mode>.csv, and the table
-// shows the three side by side. UsageError for a relevance the items lack.
+// shows the three side by side. UsageError for an object mode on items
+// without objects.
 EvaluationOutcome evaluate_to_folder(const EmbeddingSet& queries, const EmbeddingSet& database,
                                   const EvaluationRequest& request, const std::filesystem::path& out);
 

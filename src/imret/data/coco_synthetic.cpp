@@ -304,9 +304,13 @@ CocoInstances write_set(const SetWriter& set, const fs::path& root, const Synthe
 
 }  // namespace
 
-SyntheticCocoSummary write_synthetic_coco(const fs::path& fashion_mnist, const fs::path& out,
+SyntheticCocoSummary write_synthetic_coco(const fs::path& fashion_mnist, const fs::path& out_given,
                                           const SyntheticCocoOptions& options) {
   options.validate();
+  fs::path out = out_given.lexically_normal();
+  if (!out.has_filename()) out = out.parent_path();  // "data/coco/" -> "data/coco"
+  if (out.empty() || out.filename() == "." || out.filename() == "..")
+    throw UsageError("coco synth: '" + out_given.string() + "' does not name a new folder");
   if (fs::exists(out)) throw UsageError(out.string() + " already exists; choose a new folder");
   const fs::path building = out.parent_path() / (out.filename().string() + ".partial");
   fs::remove_all(building);
@@ -344,7 +348,9 @@ SyntheticCocoSummary write_synthetic_coco(const fs::path& fashion_mnist, const f
     }
     for (const char* name : {"train", "database", "val", "test"})
       summary.split_sizes.push_back(static_cast<int64_t>(split[name].size()));
-    fs::rename(building, out);
+    std::error_code error;
+    fs::rename(building, out, error);
+    if (error) throw Error(out.string() + ": cannot move the new dataset into place: " + error.message());
     return summary;
   } catch (...) {
     std::error_code ignored;

@@ -36,7 +36,7 @@ void check_options(const RetrievalGridOptions& options) {
   if (options.cell_size < 16 || options.cell_size > 1024) {
     throw UsageError("grid: --cell-size must be 16 to 1024 (got " + std::to_string(options.cell_size) + ")");
   }
-  eval::parse_object_relevance_mode(options.object_relevance);
+  if (options.object_relevance != "same-class") eval::parse_object_relevance_mode(options.object_relevance);
   if (!(options.weighted_threshold > 0.0 && options.weighted_threshold <= 1.0))
     throw UsageError("grid: the weighted threshold must lie in (0, 1]");
   if (options.formats.empty()) throw UsageError("grid: no picture format given");
@@ -138,7 +138,7 @@ struct GridRelevance {
 
 GridRelevance grid_relevance(const EmbeddingSet& queries, const ItemText& query_text, const EmbeddingSet& database,
                              const ItemText& database_text, bool objects, const RetrievalGridOptions& options) {
-  if (!objects)
+  if (!objects || options.object_relevance == "same-class")
     return {std::make_unique<eval::SameClassRelevance>(queries.labels(), database.labels(), options.exclude_self),
             "green: same class, red: another"};
   const eval::ObjectRelevanceMode mode = eval::parse_object_relevance_mode(options.object_relevance);
@@ -171,10 +171,12 @@ void read_run_evaluation(const fs::path& run, RetrievalGridOptions& options) {
   if (metrics.contains("exclude_self") && metrics["exclude_self"].is_boolean()) {
     options.exclude_self = metrics["exclude_self"].get<bool>();
   }
-  // "objects: weighted" -> weighted
-  const std::string relevance = metrics.value("relevance", std::string());
+  // "objects: weighted" -> weighted; "same class" -> same-class (also for items with objects)
+  const std::string relevance =
+      metrics.contains("relevance") && metrics["relevance"].is_string() ? metrics["relevance"].get<std::string>() : "";
   const std::string prefix = "objects: ";
   if (relevance.rfind(prefix, 0) == 0) options.object_relevance = relevance.substr(prefix.size());
+  if (relevance == "same class") options.object_relevance = "same-class";
   if (metrics.contains("weighted_threshold") && metrics["weighted_threshold"].is_number())
     options.weighted_threshold = metrics["weighted_threshold"].get<double>();
 }
@@ -230,10 +232,11 @@ RetrievalGrids write_retrieval_grids(const EmbeddingSet& queries, const fs::path
                      " is not " + database_folder.string() + ")");
   }
   const bool objects = queries.has_objects() || database.has_objects();
+  const bool by_class = !objects || options.object_relevance == "same-class";
   for (const auto& [set, folder] : {std::pair<const EmbeddingSet*, const fs::path*>{&queries, &queries_folder},
                                     {&database, &database_folder}}) {
     for (const EmbeddedItem& item : set->items) {
-      if (item.label < 0 && !objects) {
+      if (item.label < 0 && by_class) {
         throw Error(folder->string() + ": item " + std::to_string(item.index) +
                     " has no label: grids frame results by their class");
       }
@@ -260,7 +263,7 @@ RetrievalGrids write_retrieval_grids(const EmbeddingSet& queries, const fs::path
   grids.summary = {{"metric", search::to_string(options.metric)},
                    {"k", options.k},
                    {"exclude_self", options.exclude_self},
-                   {"relevance", objects ? "objects: " + options.object_relevance : std::string("same class")},
+                   {"relevance", by_class ? std::string("same class") : "objects: " + options.object_relevance},
                    {"queries", queries_folder.string()},
                    {"database", database_folder.string()},
                    {"selections", nlohmann::json::object()}};

@@ -26,8 +26,8 @@ struct RetrievalGridOptions {
   search::Metric metric = search::Metric::Cosine;
   bool exclude_self = false;  // the queries are the database: a query is not its own result
   // Items with objects (COCO): the object mode that frames results green
-  // (selection | aggregation | weighted), and the weighted mode's threshold.
-  // Items without objects are framed by their class.
+  // (selection | aggregation | weighted, or same-class), and the weighted
+  // mode's threshold. Items without objects are framed by their class.
   std::string object_relevance = "selection";
   double weighted_threshold = 0.5;
   std::vector<std::string> formats = {"png"};

@@ -58,11 +58,11 @@ double number_at(const nlohmann::json& object, const std::string& key, const std
   return value.is_number() ? value.get<double>() : NAN;
 }
 
-// The k values of "P@K" in metrics.json, ascending.
-std::vector<std::string> ks_of(const nlohmann::json& retrieval) {
+// The k values of "P@K" (or another "...@K" key) in metrics.json, ascending.
+std::vector<std::string> ks_of(const nlohmann::json& retrieval, const std::string& key = "P@K") {
   std::vector<int> ks;
-  if (retrieval.contains("P@K") && retrieval["P@K"].is_object()) {
-    for (const auto& [k, value] : retrieval["P@K"].items()) ks.push_back(std::stoi(k));
+  if (retrieval.contains(key) && retrieval[key].is_object()) {
+    for (const auto& [k, value] : retrieval[key].items()) ks.push_back(std::stoi(k));
   }
   std::sort(ks.begin(), ks.end());
   std::vector<std::string> out;
@@ -90,6 +90,32 @@ std::vector<std::vector<std::string>> metric_rows(const nlohmann::json& metrics)
     if (metrics.contains(key) && metrics[key].is_string()) rows.push_back({key, metrics[key].get<std::string>()});
   }
   return rows;
+}
+
+// COCO runs: the three object modes side by side (metrics as rows), from
+// metrics.json's "modes"; empty when the run has none.
+std::pair<std::vector<std::string>, std::vector<std::vector<std::string>>> mode_table(const nlohmann::json& metrics) {
+  if (!metrics.contains("modes") || !metrics["modes"].is_object() || metrics["modes"].empty()) return {};
+  std::vector<std::string> header = {"metric"};
+  std::vector<const nlohmann::json*> summaries;
+  for (const char* mode : {"selection", "aggregation", "weighted"}) {
+    if (!metrics["modes"].contains(mode)) continue;
+    header.push_back(mode);
+    summaries.push_back(&metrics["modes"][mode]);
+  }
+  std::vector<std::vector<std::string>> rows;
+  auto add = [&](const std::string& label, const std::string& key, const std::string& sub, int decimals = 4) {
+    std::vector<std::string> row = {label};
+    for (const nlohmann::json* summary : summaries) row.push_back(fixed(number_at(*summary, key, sub), decimals));
+    rows.push_back(std::move(row));
+  };
+  for (const char* key : {"mAP", "mAP@R"}) add(key, key, "");
+  const nlohmann::json& first = *summaries.front();
+  for (const std::string& k : ks_of(first)) add("P@" + k, "P@K", k);
+  for (const std::string& k : ks_of(first, "nDCG@K")) add("nDCG@" + k, "nDCG@K", k);
+  add("graded mAP", "graded mAP", "");
+  add("queries without relevant", "queries_without_relevant", "", 0);
+  return {header, rows};
 }
 
 void note(HtmlPage& page, const std::string& text) {
@@ -204,6 +230,13 @@ RunPage build_run_page(const ReportedRun& run, const fs::path& out, const Report
   } else {
     try {
       page.table({"metric", "value"}, metric_rows(result.metrics));
+      const auto [header, rows] = mode_table(result.metrics);
+      if (!rows.empty()) {
+        page.paragraph("The same ranking graded in the three object modes: selection (a class in common), "
+                       "aggregation (the same classes), weighted (similar instance counts; nDCG and graded mAP use "
+                       "the overlap itself).");
+        page.table(header, rows);
+      }
     } catch (const std::exception& e) {
       throw Error((run.folder / "metrics.json").string() + ": unexpected content: " + e.what());
     }
@@ -269,8 +302,11 @@ RunPage build_run_page(const ReportedRun& run, const fs::path& out, const Report
                         : selection == "worst" ? "Worst queries (lowest average precision)"
                         : selection == "first" ? "The first queries"
                                                : "Random queries");
-        page.figures({{file, "Each query with its top " + std::to_string(options.grid_k) +
-                                 ": green frame = same class, red = another; rank and " +
+        const std::string relevance = grids.summary.value("relevance", std::string("same class"));
+        const std::string frames = relevance == "same class"
+                                       ? "green frame = same class, red = another"
+                                       : "green frame = relevant (" + relevance + "), red = not";
+        page.figures({{file, "Each query with its top " + std::to_string(options.grid_k) + ": " + frames + "; rank and " +
                                  search::to_string(grid_options.metric) + " score under each",
                        ""}},
                      kWide);
