@@ -14,6 +14,7 @@
 #include "imret/core/progress.hpp"
 #include "imret/data/coco_dataset.hpp"
 #include "imret/data/idx.hpp"
+#include "imret/data/image_folder.hpp"
 #include "imret/data/random.hpp"
 
 namespace imret::data {
@@ -312,6 +313,8 @@ SyntheticCocoSummary write_synthetic_coco(const fs::path& fashion_mnist, const f
   if (out.empty() || out.filename() == "." || out.filename() == "..")
     throw UsageError("coco synth: '" + out_given.string() + "' does not name a new folder");
   if (fs::exists(out)) throw UsageError(out.string() + " already exists; choose a new folder");
+  if (!image_decoding_available())
+    throw Error("coco synth: this build cannot write JPEG images (built without OpenCV, IMRET_WITH_OPENCV=OFF)");
   const fs::path building = out.parent_path() / (out.filename().string() + ".partial");
   fs::remove_all(building);
   fs::create_directories(building / "annotations");
