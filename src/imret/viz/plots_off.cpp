@@ -1,5 +1,6 @@
 // Plots in a build without cairo (IMRET_WITH_CAIRO=OFF): every writer says so.
 #include "imret/core/error.hpp"
+#include "imret/viz/detection_drawing.hpp"
 #include "imret/viz/plot.hpp"
 
 namespace imret::viz {
@@ -25,6 +26,11 @@ void write_line_plot(const std::vector<Series>&, const PlotOptions&, const fs::p
 
 void write_bar_chart(const std::vector<std::string>&, const std::vector<BarGroup>&, const PlotOptions&,
                      const fs::path& file) {
+  no_plots(file);
+}
+
+void write_detection_image(const torch::Tensor&, const detect::Detections&, const DetectionDrawOptions&,
+                           const fs::path& file) {
   no_plots(file);
 }
 
