@@ -5,7 +5,9 @@
 namespace imret::detect {
 
 torch::Tensor ConvLayer::forward(const torch::Tensor& x) const {
-  return torch::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
+  torch::Tensor y = torch::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
+  if (scale.defined()) y.mul_(scale).add_(shift);
+  return y;
 }
 
 ConvLayer conv_with_frozen_bn(WeightTable& weights, const std::string& conv_prefix, const std::string& bn_prefix,
@@ -20,9 +22,13 @@ ConvLayer conv_with_frozen_bn(WeightTable& weights, const std::string& conv_pref
   layer.stride = stride;
   layer.padding = padding;
   if (!weight.defined() || !gamma.defined() || !beta.defined() || !mean.defined() || !var.defined()) return layer;
-  const torch::Tensor scale = gamma * (var + eps).rsqrt();
-  layer.weight = (weight * scale.view({-1, 1, 1, 1})).contiguous();
-  layer.bias = beta - mean * scale;
+  // Folding the scale into the weights would save a pass over the output but
+  // round differently from torchvision: enough to flip detections at the
+  // NMS and score thresholds.
+  layer.weight = weight;
+  layer.scale = gamma * (var + eps).rsqrt();
+  layer.shift = (beta - mean * layer.scale).view({-1, 1, 1});
+  layer.scale = layer.scale.view({-1, 1, 1});
   return layer;
 }
 
@@ -104,8 +110,8 @@ std::vector<torch::Tensor> ResNetFpn::forward(const torch::Tensor& images) const
 
 void ResNetFpn::visit(const TensorVisitor& visitor) {
   auto conv = [&](ConvLayer& layer) {
-    if (layer.weight.defined()) visitor(layer.weight);
-    if (layer.bias.defined()) visitor(layer.bias);
+    for (torch::Tensor* t : {&layer.weight, &layer.bias, &layer.scale, &layer.shift})
+      if (t->defined()) visitor(*t);
   };
   conv(stem_);
   for (auto& stage : stages_)

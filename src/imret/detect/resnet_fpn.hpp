@@ -1,6 +1,6 @@
 #pragma once
 // The detectors' backbone: torchvision's ResNet-50 body with frozen batch
-// norm (folded into the convolutions) and a feature pyramid network with the
+// norm and a feature pyramid network with the
 // extra max-pool level, giving 256-channel maps at strides 4, 8, 16, 32, 64
 // (torchvision's keys "0", "1", "2", "3", "pool").
 #include <torch/types.h>
@@ -12,9 +12,11 @@
 
 namespace imret::detect {
 
-// A convolution with a bias, frozen batch norm folded in where there was one.
+// A convolution with a bias, or followed by a frozen batch norm (x * scale +
+// shift per channel, as torchvision computes it).
 struct ConvLayer {
   torch::Tensor weight, bias;
+  torch::Tensor scale, shift;  // C x 1 x 1, frozen batch norm only
   int64_t stride = 1, padding = 0;
   torch::Tensor forward(const torch::Tensor& x) const;
 };
@@ -22,8 +24,8 @@ struct ConvLayer {
 using TensorVisitor = std::function<void(torch::Tensor&)>;
 
 // `prefix`weight of shape [out, in, k, k] followed by the frozen batch norm
-// `bn_prefix`{weight, bias, running_mean, running_var}: scale = weight /
-// sqrt(running_var + eps), folded into the convolution.
+// `bn_prefix`{weight, bias, running_mean, running_var}: scale = weight *
+// rsqrt(running_var + eps), shift = bias - running_mean * scale.
 ConvLayer conv_with_frozen_bn(WeightTable& weights, const std::string& conv_prefix, const std::string& bn_prefix,
                               std::vector<int64_t> shape, int64_t stride, int64_t padding, double eps);
 // `prefix`weight and `prefix`bias.

@@ -29,7 +29,9 @@ from torchvision.models.detection._utils import overwrite_eps
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-torch.set_num_threads(os.cpu_count() or 1)
+# Convolutions round differently with different thread counts: the parity
+# tests run imret with this many threads too.
+torch.set_num_threads(2)
 
 
 def calibrated_resnet50():
