@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   imret::cli::add_grid_command(app);
   imret::cli::add_report_command(app);
   imret::cli::add_coco_command(app);
+  imret::cli::add_detect_command(app);
 
   try {
     app.parse(argc, argv);

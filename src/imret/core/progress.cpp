@@ -59,14 +59,28 @@ void Progress::finish() {
   if (g_enabled) draw(true);
 }
 
+namespace {
+
+// "1234 images/s", "12.3 images/s", "0.37 images/s": slow work (a detector
+// on the CPU) still shows its rate.
+std::string rate_text(double per_second, const std::string& unit) {
+  char text[96];
+  const char* format = per_second >= 100 ? "%.0f %s/s" : per_second >= 10 ? "%.1f %s/s" : "%.2f %s/s";
+  std::snprintf(text, sizeof text, format, per_second, unit.c_str());
+  return text;
+}
+
+}  // namespace
+
 void Progress::draw(bool final_line) {
   const double seconds = elapsed_seconds();
   const double per_second = seconds > 0 ? static_cast<double>(done_) / seconds : 0.0;
+  const std::string rate = rate_text(per_second, unit_);
   char line[512];
   if (final_line) {
-    std::snprintf(line, sizeof line, "%s: %lld %s in %s (%.0f %s/s)%s%s", label_.c_str(),
-                  static_cast<long long>(done_), unit_.c_str(), format_duration(seconds).c_str(), per_second,
-                  unit_.c_str(), status_.empty() ? "" : "  ", status_.c_str());
+    std::snprintf(line, sizeof line, "%s: %lld %s in %s (%s)%s%s", label_.c_str(), static_cast<long long>(done_),
+                  unit_.c_str(), format_duration(seconds).c_str(), rate.c_str(), status_.empty() ? "" : "  ",
+                  status_.c_str());
   } else if (total_ > 0) {
     const double fraction = std::min(1.0, static_cast<double>(done_) / static_cast<double>(total_));
     const int width = 24;
@@ -74,12 +88,12 @@ void Progress::draw(bool final_line) {
     std::string bar(static_cast<size_t>(filled), '#');
     bar.append(static_cast<size_t>(width - filled), '.');
     const double eta = per_second > 0 ? static_cast<double>(total_ - done_) / per_second : NAN;
-    std::snprintf(line, sizeof line, "%s [%s] %lld/%lld %3.0f%%  %.0f %s/s  ETA %s%s%s", label_.c_str(), bar.c_str(),
-                  static_cast<long long>(done_), static_cast<long long>(total_), 100.0 * fraction, per_second,
-                  unit_.c_str(), format_duration(eta).c_str(), status_.empty() ? "" : "  ", status_.c_str());
+    std::snprintf(line, sizeof line, "%s [%s] %lld/%lld %3.0f%%  %s  ETA %s%s%s", label_.c_str(), bar.c_str(),
+                  static_cast<long long>(done_), static_cast<long long>(total_), 100.0 * fraction, rate.c_str(),
+                  format_duration(eta).c_str(), status_.empty() ? "" : "  ", status_.c_str());
   } else {
-    std::snprintf(line, sizeof line, "%s %lld %s  %.0f %s/s%s%s", label_.c_str(), static_cast<long long>(done_),
-                  unit_.c_str(), per_second, unit_.c_str(), status_.empty() ? "" : "  ", status_.c_str());
+    std::snprintf(line, sizeof line, "%s %lld %s  %s%s%s", label_.c_str(), static_cast<long long>(done_),
+                  unit_.c_str(), rate.c_str(), status_.empty() ? "" : "  ", status_.c_str());
   }
   if (tty_)
     std::fprintf(stderr, "\r\033[K%s%s", line, final_line ? "\n" : "");
