@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
     const auto begin = std::chrono::steady_clock::now();
     for (const auto& image : images) detections += detector->detect({image})[0].size();
     if (device.is_cuda()) torch::cuda::synchronize();
-    const double ours = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count() /
-                        static_cast<double>(count);
+    const double ours =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count() / static_cast<double>(count);
     const double theirs = options.peer && !device.is_cuda() ? peer_seconds(peer, folder, arch, threads) : -1;
     if (theirs > 0)
       std::printf("%-11s %14.3f %14.3f %7.2fx %12lld\n", arch.c_str(), ours, theirs, ours / theirs,

@@ -1,10 +1,10 @@
 // imret detect: torchvision's Faster R-CNN / Mask R-CNN on images -> COCO
 // results JSON, pictures with the detections drawn, predicted objects per
 // image, and (optionally) detector features for retrieval.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -49,7 +49,8 @@ struct DetectArgs {
 bool is_image_file(const fs::path& path) {
   std::string ext = path.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  static const std::set<std::string> known = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"};
+  static const std::set<std::string> known = {".jpg",  ".jpeg", ".png", ".bmp", ".tif",
+                                              ".tiff", ".webp", ".ppm", ".pgm"};
   return known.count(ext) > 0;
 }
 
@@ -147,12 +148,12 @@ void run_detect(const DetectArgs& args) {
   const std::vector<int64_t> ids = image_ids(files);
   const std::vector<std::string> names = picture_names(files);
   const bool skip_bad = args.on_bad_image == "skip";
-  std::vector<std::pair<int64_t, detect::Detections>> results;
+  detect::CocoResultsWriter results(out / "detections.json");
   std::vector<EmbeddedItem> items;
   std::vector<float> embeddings, object_features;
   std::string objects_lines, object_rows;
   std::vector<std::string> bad;
-  int64_t embedding_dim = 0, detections = 0, object_rows_count = 0;
+  int64_t embedding_dim = 0, detections = 0, object_rows_count = 0, detected_images = 0;
 
   Progress progress("detect", static_cast<int64_t>(files.size()), "images");
   for (size_t i = 0; i < files.size(); ++i) {
@@ -179,9 +180,9 @@ void run_detect(const DetectArgs& args) {
     }
     const ObjectCounts objects = predicted_objects(d, args.count_threshold);
     objects_lines += nlohmann::json({{"image_id", ids[i]},
-                                      {"file", files[i].string()},
-                                      {"detections", d.size()},
-                                      {"objects", objects_json(objects)}})
+                                     {"file", files[i].string()},
+                                     {"detections", d.size()},
+                                     {"objects", objects_json(objects)}})
                          .dump() +
                      "\n";
     if (args.features) {
@@ -198,26 +199,26 @@ void run_detect(const DetectArgs& args) {
         const torch::Tensor row = d.features[k].contiguous();
         object_features.insert(object_features.end(), row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
         const auto box = d.boxes[k];
-        object_rows += nlohmann::json({{"image_id", ids[i]},
-                                       {"file", files[i].string()},
-                                       {"category_id", d.labels[k].item<int64_t>()},
-                                       {"category", detect::coco_category_name(d.labels[k].item<int64_t>())},
-                                       {"score", d.scores[k].item<float>()},
-                                       {"box", {box[0].item<float>(), box[1].item<float>(), box[2].item<float>(),
-                                                box[3].item<float>()}}})
-                           .dump() +
-                       "\n";
+        object_rows +=
+            nlohmann::json(
+                {{"image_id", ids[i]},
+                 {"file", files[i].string()},
+                 {"category_id", d.labels[k].item<int64_t>()},
+                 {"category", detect::coco_category_name(d.labels[k].item<int64_t>())},
+                 {"score", d.scores[k].item<float>()},
+                 {"box", {box[0].item<float>(), box[1].item<float>(), box[2].item<float>(), box[3].item<float>()}}})
+                .dump() +
+            "\n";
         ++object_rows_count;
       }
     }
-    if (d.has_masks()) d.masks = (d.masks > 0.5f).to(torch::kUInt8);  // what the results file keeps
-    d.features = torch::Tensor();
-    results.emplace_back(ids[i], std::move(d));
+    results.add(ids[i], d);
+    ++detected_images;
     progress.advance();
   }
   progress.finish();
 
-  detect::write_coco_results(out / "detections.json", results);
+  results.commit();
   write_file_atomic(out / "objects.jsonl", objects_lines);
   if (args.features && !items.empty()) {
     const nlohmann::json meta = {{"weights", fs::absolute(args.weights).string()},
@@ -233,12 +234,11 @@ void run_detect(const DetectArgs& args) {
     write_file_atomic(out / "object_features.jsonl", object_rows);
   }
   std::printf("%lld detections in %lld images -> %s/detections.json%s\n", static_cast<long long>(detections),
-              static_cast<long long>(results.size()), args.out.c_str(),
+              static_cast<long long>(detected_images), args.out.c_str(),
               args.no_draw ? "" : (" and " + args.out + "/images/").c_str());
   if (args.features)
-    std::printf("features: %s/embedding (%lld-d per image), %s/object_features.npy (%lld objects)\n",
-                args.out.c_str(), static_cast<long long>(embedding_dim), args.out.c_str(),
-                static_cast<long long>(object_rows_count));
+    std::printf("features: %s/embedding (%lld-d per image), %s/object_features.npy (%lld objects)\n", args.out.c_str(),
+                static_cast<long long>(embedding_dim), args.out.c_str(), static_cast<long long>(object_rows_count));
   if (!bad.empty()) std::printf("%zu bad images skipped\n", bad.size());
 }
 
@@ -249,8 +249,9 @@ void add_detect_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand(
       "detect", "Detect objects with torchvision's Faster R-CNN / Mask R-CNN weights (-> COCO results JSON, pictures)");
   command->add_option("images", args->inputs, "Image files or folders (searched recursively)")->required();
-  command->add_option("--weights", args->weights,
-                      "torchvision state_dict of fasterrcnn_resnet50_fpn or maskrcnn_resnet50_fpn (.pth or safetensors)")
+  command
+      ->add_option("--weights", args->weights,
+                   "torchvision state_dict of fasterrcnn_resnet50_fpn or maskrcnn_resnet50_fpn (.pth or safetensors)")
       ->required();
   command->add_option("-o,--out", args->out, "Output folder")->required();
   command->add_option("--score-threshold", args->score_threshold, "Keep detections scoring above this")
@@ -261,15 +262,17 @@ void add_detect_command(CLI::App& app) {
   command->add_option("--draw-threshold", args->draw_threshold, "Draw detections scoring at least this")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  command->add_option("--count-threshold", args->count_threshold,
-                      "Predicted objects (objects.jsonl, features) are detections scoring at least this")
+  command
+      ->add_option("--count-threshold", args->count_threshold,
+                   "Predicted objects (objects.jsonl, features) are detections scoring at least this")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   command->add_option("--min-size", args->min_size, "Resize the short side to this")->capture_default_str();
   command->add_option("--max-size", args->max_size, "... unless the long side gets longer than this")
       ->capture_default_str();
-  command->add_option("--bn-eps", args->bn_eps,
-                      "Frozen batch norm epsilon: 0 for torchvision's COCO weights, 1e-5 for models built without them")
+  command
+      ->add_option("--bn-eps", args->bn_eps,
+                   "Frozen batch norm epsilon: 0 for torchvision's COCO weights, 1e-5 for models built without them")
       ->capture_default_str();
   command->add_flag("--no-draw", args->no_draw, "Do not write pictures of the detections");
   command->add_flag("--features", args->features,

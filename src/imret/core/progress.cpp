@@ -92,8 +92,8 @@ void Progress::draw(bool final_line) {
                   static_cast<long long>(done_), static_cast<long long>(total_), 100.0 * fraction, rate.c_str(),
                   format_duration(eta).c_str(), status_.empty() ? "" : "  ", status_.c_str());
   } else {
-    std::snprintf(line, sizeof line, "%s %lld %s  %s%s%s", label_.c_str(), static_cast<long long>(done_),
-                  unit_.c_str(), rate.c_str(), status_.empty() ? "" : "  ", status_.c_str());
+    std::snprintf(line, sizeof line, "%s %lld %s  %s%s%s", label_.c_str(), static_cast<long long>(done_), unit_.c_str(),
+                  rate.c_str(), status_.empty() ? "" : "  ", status_.c_str());
   }
   if (tty_)
     std::fprintf(stderr, "\r\033[K%s%s", line, final_line ? "\n" : "");

@@ -52,86 +52,94 @@ void append_rle_string(std::string& out, const std::string& text) {
 
 }  // namespace
 
-void write_coco_results(const fs::path& file, const std::vector<std::pair<int64_t, Detections>>& images,
-                        const CocoResultsOptions& options) {
-  std::string out = "[";
-  bool first = true;
-  for (const auto& [image_id, detections] : images) {
-    const auto fail = [&, id = image_id](const std::string& what) {
-      throw Error(file.string() + ": image " + std::to_string(id) + ": " + what);
-    };
-    const int64_t k = detections.size();
-    if (k == 0) continue;
-    if (detections.boxes.dim() != 2 || detections.boxes.size(1) != 4) fail("boxes must be K x 4");
-    if (!detections.scores.defined() || detections.scores.dim() != 1 || detections.scores.size(0) != k) {
-      fail("scores must be one per box (" + std::to_string(k) + ")");
-    }
-    if (!detections.labels.defined() || detections.labels.dim() != 1 || detections.labels.size(0) != k) {
-      fail("labels must be one per box (" + std::to_string(k) + ")");
-    }
-    const torch::Tensor boxes = detections.boxes.detach().to(torch::kCPU, torch::kFloat).contiguous();
-    const torch::Tensor scores = detections.scores.detach().to(torch::kCPU, torch::kFloat).contiguous();
-    const torch::Tensor labels = detections.labels.detach().to(torch::kCPU, torch::kLong).contiguous();
-    const bool with_masks = options.masks && detections.has_masks();
-    torch::Tensor masks;
-    if (with_masks) {
-      const torch::Tensor& m = detections.masks;
-      if (m.dim() != 4 || m.size(0) != k || m.size(1) != 1) {
-        fail("masks must be K x 1 x H x W with K = " + std::to_string(k) + ", not " + c10::str(m.sizes()));
-      }
-      masks = m.detach().to(torch::kCPU).contiguous();
-      if (masks.is_complex()) fail("masks must be probabilities or 0/1 values, not complex");
-    }
-    const float* b = boxes.data_ptr<float>();
-    const float* s = scores.data_ptr<float>();
-    const int64_t* l = labels.data_ptr<int64_t>();
-    for (int64_t i = 0; i < k; ++i, b += 4) {
-      const float width = b[2] - b[0], height = b[3] - b[1];  // float32, as torchvision's convert_to_xywh
-      const float bbox[4] = {b[0], b[1], width, height};
-      for (const float v : bbox) {
-        if (!std::isfinite(v)) fail("detection " + std::to_string(i) + ": the box is not finite");
-      }
-      if (!std::isfinite(s[i])) fail("detection " + std::to_string(i) + ": the score is not finite");
-      out += first ? "\n" : ",\n";
-      first = false;
-      out += "{\"image_id\": ";
-      append_int(out, image_id);
-      out += ", \"category_id\": ";
-      append_int(out, l[i]);
-      out += ", \"bbox\": [";
-      for (int j = 0; j < 4; ++j) {
-        if (j) out += ", ";
-        append_float(out, bbox[j]);
-      }
-      out += "], \"score\": ";
-      append_score(out, s[i]);
-      if (with_masks) {
-        Rle rle;
-        try {
-          rle = masks.is_floating_point() ? encode_probabilities(masks[i][0], options.mask_threshold)
-                                          : encode_mask(masks[i][0]);
-        } catch (const Error& e) {
-          fail("detection " + std::to_string(i) + ": " + e.what());
-        }
-        out += ", \"segmentation\": {\"size\": [";
-        append_int(out, rle.height);
-        out += ", ";
-        append_int(out, rle.width);
-        out += "], \"counts\": ";
-        append_rle_string(out, rle_to_string(rle));
-        out += '}';
-      }
-      out += '}';
-    }
+CocoResultsWriter::CocoResultsWriter(fs::path file, CocoResultsOptions options)
+    : file_(std::move(file)), options_(options) {}
+
+void CocoResultsWriter::add(int64_t image_id, const Detections& detections) {
+  const auto fail = [&, id = image_id](const std::string& what) {
+    throw Error(file_.string() + ": image " + std::to_string(id) + ": " + what);
+  };
+  const int64_t k = detections.size();
+  if (k == 0) return;
+  if (detections.boxes.dim() != 2 || detections.boxes.size(1) != 4) fail("boxes must be K x 4");
+  if (!detections.scores.defined() || detections.scores.dim() != 1 || detections.scores.size(0) != k) {
+    fail("scores must be one per box (" + std::to_string(k) + ")");
   }
-  out += first ? "]\n" : "\n]\n";
+  if (!detections.labels.defined() || detections.labels.dim() != 1 || detections.labels.size(0) != k) {
+    fail("labels must be one per box (" + std::to_string(k) + ")");
+  }
+  const torch::Tensor boxes = detections.boxes.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  const torch::Tensor scores = detections.scores.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  const torch::Tensor labels = detections.labels.detach().to(torch::kCPU, torch::kLong).contiguous();
+  const bool with_masks = options_.masks && detections.has_masks();
+  torch::Tensor masks;
+  if (with_masks) {
+    const torch::Tensor& m = detections.masks;
+    if (m.dim() != 4 || m.size(0) != k || m.size(1) != 1) {
+      fail("masks must be K x 1 x H x W with K = " + std::to_string(k) + ", not " + c10::str(m.sizes()));
+    }
+    masks = m.detach().to(torch::kCPU).contiguous();
+    if (masks.is_complex()) fail("masks must be probabilities or 0/1 values, not complex");
+  }
+  const float* b = boxes.data_ptr<float>();
+  const float* s = scores.data_ptr<float>();
+  const int64_t* l = labels.data_ptr<int64_t>();
+  for (int64_t i = 0; i < k; ++i, b += 4) {
+    const float width = b[2] - b[0], height = b[3] - b[1];  // float32, as torchvision's convert_to_xywh
+    const float bbox[4] = {b[0], b[1], width, height};
+    for (const float v : bbox) {
+      if (!std::isfinite(v)) fail("detection " + std::to_string(i) + ": the box is not finite");
+    }
+    if (!std::isfinite(s[i])) fail("detection " + std::to_string(i) + ": the score is not finite");
+    text_ += first_ ? "\n" : ",\n";
+    first_ = false;
+    text_ += "{\"image_id\": ";
+    append_int(text_, image_id);
+    text_ += ", \"category_id\": ";
+    append_int(text_, l[i]);
+    text_ += ", \"bbox\": [";
+    for (int j = 0; j < 4; ++j) {
+      if (j) text_ += ", ";
+      append_float(text_, bbox[j]);
+    }
+    text_ += "], \"score\": ";
+    append_score(text_, s[i]);
+    if (with_masks) {
+      Rle rle;
+      try {
+        rle = masks.is_floating_point() ? encode_probabilities(masks[i][0], options_.mask_threshold)
+                                        : encode_mask(masks[i][0]);
+      } catch (const Error& e) {
+        fail("detection " + std::to_string(i) + ": " + e.what());
+      }
+      text_ += ", \"segmentation\": {\"size\": [";
+      append_int(text_, rle.height);
+      text_ += ", ";
+      append_int(text_, rle.width);
+      text_ += "], \"counts\": ";
+      append_rle_string(text_, rle_to_string(rle));
+      text_ += '}';
+    }
+    text_ += '}';
+  }
+}
+
+void CocoResultsWriter::commit() {
+  text_ += first_ ? "]\n" : "\n]\n";
   try {
-    write_file_atomic(file, out);
+    write_file_atomic(file_, text_);
   } catch (const Error& e) {  // errors name the results file first, whatever failed
     const std::string what = e.what();
-    if (what.rfind(file.string() + ":", 0) == 0) throw;
-    throw Error(file.string() + ": cannot write: " + what);
+    if (what.rfind(file_.string() + ":", 0) == 0) throw;
+    throw Error(file_.string() + ": cannot write: " + what);
   }
+}
+
+void write_coco_results(const fs::path& file, const std::vector<std::pair<int64_t, Detections>>& images,
+                        const CocoResultsOptions& options) {
+  CocoResultsWriter writer(file, options);
+  for (const auto& [image_id, detections] : images) writer.add(image_id, detections);
+  writer.commit();
 }
 
 // ---------------------------------------------------------------------------
@@ -206,7 +214,8 @@ class ResultsReader {
     if (object["counts"].get(counts_value)) fail(where + ": no \"counts\"");
     dom::array size;
     if (size_value.get_array().get(size)) wrong_type(where + ".size", "[height, width]", size_value);
-    if (size.size() != 2) fail(where + ".size: expected [height, width], found " + std::to_string(size.size()) + " numbers");
+    if (size.size() != 2)
+      fail(where + ".size: expected [height, width], found " + std::to_string(size.size()) + " numbers");
     const int64_t height = integer(size.at(0).value_unsafe(), where + ".size[0]");
     const int64_t width = integer(size.at(1).value_unsafe(), where + ".size[1]");
     Rle rle;

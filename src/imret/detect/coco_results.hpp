@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -37,6 +38,22 @@ struct CocoResultsOptions {
 // without detections add nothing; no images at all gives "[]".
 void write_coco_results(const std::filesystem::path& file, const std::vector<std::pair<int64_t, Detections>>& images,
                         const CocoResultsOptions& options = {});
+
+// The same, one image at a time: a detector's masks need not all be kept
+// until the end (each image's results become text as it is added). add()
+// checks as write_coco_results does; commit() writes the file atomically.
+class CocoResultsWriter {
+ public:
+  explicit CocoResultsWriter(std::filesystem::path file, CocoResultsOptions options = {});
+  void add(int64_t image_id, const Detections& detections);
+  void commit();
+
+ private:
+  std::filesystem::path file_;
+  CocoResultsOptions options_;
+  std::string text_ = "[";
+  bool first_ = true;
+};
 
 // The results of one image, read back from a results file.
 struct CocoResultImage {

@@ -42,9 +42,7 @@ DetectorStages Detector::run(const std::vector<torch::Tensor>& images) {
   return stages;
 }
 
-std::vector<Detections> Detector::detect(const std::vector<torch::Tensor>& images) {
-  return run(images).detections;
-}
+std::vector<Detections> Detector::detect(const std::vector<torch::Tensor>& images) { return run(images).detections; }
 
 torch::Tensor pooled_pyramid_features(const DetectorStages& stages, size_t image) {
   const auto [height, width] = stages.batch.sizes[image];

@@ -42,12 +42,12 @@ ImageBatch make_image_batch(const std::vector<torch::Tensor>& images, const Resi
     const torch::Tensor std = torch::tensor({0.229f, 0.224f, 0.225f}, torch::TensorOptions(device)).view({3, 1, 1});
     const torch::Tensor normalized = (image.to(device, torch::kFloat32) - mean) / std;
     const auto [h, w] = resized_size(image.size(1), image.size(2), options);
-    if (h < 1 || w < 1) throw UsageError("an image of " + std::to_string(image.size(1)) + " x " +
-                                         std::to_string(image.size(2)) + " pixels is too thin to detect in");
-    resized.push_back(F::interpolate(normalized.unsqueeze(0), F::InterpolateFuncOptions()
-                                                                  .size(std::vector<int64_t>{h, w})
-                                                                  .mode(torch::kBilinear)
-                                                                  .align_corners(false))[0]);
+    if (h < 1 || w < 1)
+      throw UsageError("an image of " + std::to_string(image.size(1)) + " x " + std::to_string(image.size(2)) +
+                       " pixels is too thin to detect in");
+    resized.push_back(F::interpolate(
+        normalized.unsqueeze(0),
+        F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false))[0]);
     batch.sizes.emplace_back(h, w);
     batch.originals.emplace_back(image.size(1), image.size(2));
     max_h = std::max(max_h, h);

@@ -26,10 +26,9 @@ torch::Tensor paste_masks(const torch::Tensor& masks, const torch::Tensor& boxes
     const int64_t left = std::max<int64_t>(x0, 0), right = std::min<int64_t>(x1 + 1, width);
     const int64_t top = std::max<int64_t>(y0, 0), bottom = std::min<int64_t>(y1 + 1, height);
     if (right <= left || bottom <= top) continue;
-    const torch::Tensor resized = F::interpolate(padded[i].unsqueeze(0), F::InterpolateFuncOptions()
-                                                                             .size(std::vector<int64_t>{h, w})
-                                                                             .mode(torch::kBilinear)
-                                                                             .align_corners(false))[0][0];
+    const torch::Tensor resized = F::interpolate(
+        padded[i].unsqueeze(0),
+        F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false))[0][0];
     result[i][0]
         .narrow(0, top, bottom - top)
         .narrow(1, left, right - left)

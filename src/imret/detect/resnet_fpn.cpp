@@ -97,10 +97,10 @@ std::vector<torch::Tensor> ResNetFpn::forward(const torch::Tensor& images) const
   levels[3] = layer_[3].forward(last_inner);
   for (int level = 2; level >= 0; --level) {
     const torch::Tensor lateral = inner_[level].forward(body[level]);
-    const torch::Tensor top_down = torch::nn::functional::interpolate(
-        last_inner, torch::nn::functional::InterpolateFuncOptions()
-                        .size(std::vector<int64_t>{lateral.size(2), lateral.size(3)})
-                        .mode(torch::kNearest));
+    const torch::Tensor top_down =
+        torch::nn::functional::interpolate(last_inner, torch::nn::functional::InterpolateFuncOptions()
+                                                           .size(std::vector<int64_t>{lateral.size(2), lateral.size(3)})
+                                                           .mode(torch::kNearest));
     last_inner = lateral + top_down;
     levels[level] = layer_[level].forward(last_inner);
   }

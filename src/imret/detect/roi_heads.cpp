@@ -34,7 +34,8 @@ torch::Tensor multiscale_roi_align(const std::vector<torch::Tensor>& features, c
 
   std::vector<torch::Tensor> rois;
   for (size_t i = 0; i < boxes.size(); ++i)
-    rois.push_back(torch::cat({torch::full({boxes[i].size(0), 1}, static_cast<double>(i), boxes[i].options()), boxes[i]}, 1));
+    rois.push_back(
+        torch::cat({torch::full({boxes[i].size(0), 1}, static_cast<double>(i), boxes[i].options()), boxes[i]}, 1));
   const torch::Tensor all_boxes = torch::cat(boxes);
   const torch::Tensor all_rois = torch::cat(rois);
   const int64_t count = all_rois.size(0);
@@ -120,7 +121,7 @@ std::vector<Detections> RoiHeads::forward(const std::vector<torch::Tensor>& feat
 }
 
 void RoiHeads::predict_masks(const std::vector<torch::Tensor>& features, std::vector<Detections>& detections,
-                                      const ImageSizes& image_sizes) const {
+                             const ImageSizes& image_sizes) const {
   std::vector<torch::Tensor> boxes, labels;
   for (const auto& d : detections) {
     boxes.push_back(d.boxes);

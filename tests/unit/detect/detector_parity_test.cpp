@@ -6,8 +6,10 @@
 // of torchvision before 0.13.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "imret/core/error.hpp"
@@ -21,13 +23,25 @@ using imret::testing::load;
 
 namespace {
 
-// One reference folder per architecture, shared by the tests of this process.
+// One reference folder per architecture and version of the reference script,
+// shared by the test processes (ctest runs each test in its own, several at
+// once): made under a private name, then renamed into place.
 fs::path reference_for(const std::string& arch) {
-  static std::map<std::string, fs::path> made;
-  if (made.count(arch)) return made[arch];
-  const fs::path dir = imret::testing::reference_folder("detector", arch);
-  EXPECT_EQ(imret::testing::run_reference("tests/unit/detect/detector_reference.py", arch + " " + dir.string()), 0);
-  return made[arch] = dir;
+  const std::string script = "tests/unit/detect/detector_reference.py";
+  std::ifstream in(fs::path(IMRET_SOURCE_DIR) / script, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const fs::path root =
+      fs::temp_directory_path() / ("imret_detector_reference_" + std::to_string(std::hash<std::string>{}(text)));
+  const fs::path dir = root / arch;
+  if (!fs::exists(dir / "sizes.json")) {
+    const fs::path scratch = root / (arch + ".tmp-" + std::to_string(::getpid()));
+    fs::create_directories(scratch);
+    EXPECT_EQ(imret::testing::run_reference(script, arch + " " + scratch.string()), 0);
+    std::error_code ec;
+    fs::rename(scratch, dir, ec);  // fails harmlessly when another process got there first
+    fs::remove_all(scratch, ec);
+  }
+  return dir;
 }
 
 nlohmann::json sizes_of(const fs::path& dir) {
