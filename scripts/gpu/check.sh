@@ -7,7 +7,7 @@
 #   3. takes a backtrace (cuda-gdb) of std::filesystem::remove_all crashing on
 #      a non-empty folder, seen with the PyTorch 2.11 wheel (docs/gpu.md);
 #   4. `imret demo --device cuda` on Fashion-MNIST, end to end;
-#   5. the search and training benchmarks on CUDA (PyTorch on the GPU as peer);
+#   5. the search, training and detection benchmarks on CUDA (PyTorch on the GPU as peer);
 #   6. the whole CPU unit-test suite under LibTorch 2.x, as time allows.
 # Each stage has its own time limit, so that the logs of the others come back
 # in $OUT whatever happens. Usage: scripts/gpu/check.sh [SECONDS_FOR_ALL]
@@ -100,11 +100,14 @@ if [[ -x $bench/imret_bench_train_throughput ]]; then
       --batches 200 --rounds 2 $method
   done
 fi
-grep -E "queries/s|ratio|best round" "$OUT/bench.log" >>"$summary" 2>/dev/null
+if [[ -x $bench/imret_bench_detection ]]; then
+  stage "detection bench (CUDA)" 120 "$OUT/bench.log" -- "$bench/imret_bench_detection" --device cuda --images 16
+fi
+grep -E "queries/s|ratio|best round|images/s" "$OUT/bench.log" >>"$summary" 2>/dev/null
 
 # The CPU unit tests under LibTorch 2.x (the Cuda* ones ran above).
 stage "unit tests (CPU, LibTorch 2.x)" 200 "$OUT/ctest.log" -- \
-  ctest --test-dir build-gpu -j 16 -R '^(core|data|eval|learn|models|search)\.' -E '\.Cuda' --output-on-failure
+  ctest --test-dir build-gpu -j 16 -R '^(core|data|eval|learn|models|search|detect)\.' -E '\.Cuda' --output-on-failure
 grep -E "tests passed|\(Failed\)|\(Timeout\)|Not Run" "$OUT/ctest.log" | head -30 >>"$summary"
 
 say "done"

@@ -6,57 +6,23 @@
 // of torchvision before 0.13.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <fstream>
-#include <functional>
 #include <nlohmann/json.hpp>
 
+#include "detector_reference.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/tensor_file.hpp"
 #include "imret/detect/detector.hpp"
-#include "support/reference_files.hpp"
 
 namespace fs = std::filesystem;
 using namespace imret;
+using imret::testing::images_of;
 using imret::testing::load;
+using imret::testing::reference_for;
+using imret::testing::sizes_of;
 
 namespace {
-
-// One reference folder per architecture and version of the reference script,
-// shared by the test processes (ctest runs each test in its own, several at
-// once): made under a private name, then renamed into place.
-fs::path reference_for(const std::string& arch) {
-  const std::string script = "tests/unit/detect/detector_reference.py";
-  std::ifstream in(fs::path(IMRET_SOURCE_DIR) / script, std::ios::binary);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const fs::path root =
-      fs::temp_directory_path() / ("imret_detector_reference_" + std::to_string(std::hash<std::string>{}(text)));
-  const fs::path dir = root / arch;
-  if (!fs::exists(dir / "sizes.json")) {
-    const fs::path scratch = root / (arch + ".tmp-" + std::to_string(::getpid()));
-    fs::create_directories(scratch);
-    EXPECT_EQ(imret::testing::run_reference(script, arch + " " + scratch.string()), 0);
-    std::error_code ec;
-    fs::rename(scratch, dir, ec);  // fails harmlessly when another process got there first
-    fs::remove_all(scratch, ec);
-  }
-  return dir;
-}
-
-nlohmann::json sizes_of(const fs::path& dir) {
-  std::ifstream in(dir / "sizes.json");
-  return nlohmann::json::parse(in);
-}
-
-std::vector<torch::Tensor> images_of(const fs::path& dir, const nlohmann::json& sizes) {
-  std::vector<torch::Tensor> images;
-  for (size_t i = 0; i < sizes["images"].size(); ++i) {
-    const auto shape = sizes["images"][i].get<std::vector<int64_t>>();
-    images.push_back(load(dir / ("image" + std::to_string(i) + ".npy")).reshape(shape));
-  }
-  return images;
-}
 
 detect::DetectorOptions options() { return {}; }  // torchvision's defaults, frozen batch norm eps 0
 
