@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The detectors (src/imret/detect: Faster R-CNN / Mask R-CNN, NMS, RoIAlign) on
+# a GPU machine lent through the `device` tool, in one short run: check.sh's
+# build setup (.gpu/ carried, made by scripts/gpu/bundle.sh), but only the
+# targets the detectors need, then, each stage with its own time limit and log
+# in $OUT:
+#   1. the CUDA tests of the detectors (imret_test_detect --gtest_filter='Cuda*');
+#   2. the detection benchmark on CUDA (imret's s/img and images/s);
+#   3. the CPU detect unit tests under LibTorch 2.x, as time allows.
+# The weights the tests and the benchmark need are made while the build runs:
+# with torchvision (detector_reference.py, detection_peer.py) where the
+# machine's Python has it, else random ones of torchvision's keys and shapes
+# (random_detector_weights.py; the CUDA test compares CUDA with CPU only).
+# Usage: scripts/gpu/detect_check.sh [SECONDS_FOR_ALL]
+set -uo pipefail
+budget=${1:-480}
+start=$SECONDS
+left() { echo $((budget - (SECONDS - start))); }
+OUT=${OUT:-/tmp/imret-gpu}
+mkdir -p "$OUT"
+summary=$OUT/summary.txt
+say() { echo "[$((SECONDS - start)) s] $*" | tee -a "$summary"; }
+stage() {  # stage NAME LIMIT LOG -- command...
+  local name=$1 limit=$2 log=$3
+  shift 4
+  (( limit > $(left) )) && limit=$(left)
+  if (( limit < 10 )); then say "$name: skipped, no time left"; return 1; fi
+  local status=0
+  timeout "$limit" "$@" >>"$log" 2>&1 || status=$?
+  say "$name: exit $status (limit $limit s)"
+  return $status
+}
+
+root=$(pwd)
+prefix=$root/.gpu/prefix/usr
+arch=x86_64-linux-gnu
+export LD_LIBRARY_PATH=$prefix/lib/$arch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# Tests and benchmarks call /usr/bin/python3: here, the Python that has torch.
+python=$(command -v python3)
+if [[ $python != /usr/bin/python3 ]] && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  [[ -e /usr/bin/python3 ]] && mv /usr/bin/python3 /usr/bin/python3.system
+  printf '#!/bin/sh\nexec %s "$@"\n' "$python" >/usr/bin/python3
+  chmod +x /usr/bin/python3
+fi
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  g++ --version | head -1
+  cmake --version | head -1
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cxx11 abi", torch._C._GLIBCXX_USE_CXX11_ABI)'
+  python3 -c 'import torchvision; print("torchvision", torchvision.__version__)' || echo "torchvision: missing"
+  nproc
+} >"$OUT/machine.txt" 2>&1
+say "machine: $(tr '\n' ' ' <"$OUT/machine.txt")"
+
+# Where the tests and the benchmark look for their weights (detector_reference.hpp,
+# bench/detection.cpp): std::filesystem::temp_directory_path().
+tmp=${TMPDIR:-/tmp}
+g++ -std=c++17 -O1 -o "$tmp/imret_text_hash" scripts/gpu/text_hash.cpp
+ref_root=$tmp/imret_detector_reference_$("$tmp/imret_text_hash" tests/unit/detect/detector_reference.py)
+bench_dir=$tmp/imret_bench_detection_16
+have_torchvision=0
+python3 -c 'import torchvision' 2>/dev/null && have_torchvision=1
+prepare() {
+  set -x
+  local a
+  for a in fasterrcnn maskrcnn; do
+    [[ -e $ref_root/$a/sizes.json ]] && continue
+    rm -rf "$ref_root/$a.prep"
+    if (( have_torchvision )) && python3 tests/unit/detect/detector_reference.py "$a" "$ref_root/$a.prep"; then
+      echo "reference $a: torchvision"
+    else
+      rm -rf "$ref_root/$a.prep"
+      python3 scripts/gpu/random_detector_weights.py reference "$ref_root/$a.prep" "$a" && echo "reference $a: RANDOM weights"
+    fi
+    mv "$ref_root/$a.prep" "$ref_root/$a"
+  done
+  [[ -e $bench_dir/maskrcnn.pth ]] && return 0
+  if (( have_torchvision )) && python3 bench/detection_peer.py make "$bench_dir" 16; then
+    echo "bench weights: torchvision"
+  else
+    rm -rf "$bench_dir"
+    python3 scripts/gpu/random_detector_weights.py bench "$bench_dir" 16 && echo "bench weights: RANDOM"
+  fi
+}
+prepare >"$OUT/prepare.log" 2>&1 &
+prepare_pid=$!
+
+torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+stage configure 120 "$OUT/build.log" -- cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DIMRET_WITH_OPENCV=OFF -DIMRET_WITH_FAISS=OFF -DIMRET_WITH_CAIRO=OFF -DCMAKE_PREFIX_PATH="$torch_prefix" \
+  -Dnlohmann_json_DIR="$prefix/share/cmake/nlohmann_json" -DCLI11_DIR="$prefix/share/cmake/CLI11" \
+  -Dyaml-cpp_DIR="$prefix/lib/$arch/cmake/yaml-cpp" -Dspdlog_DIR="$prefix/lib/$arch/cmake/spdlog" \
+  -Dfmt_DIR="$prefix/lib/$arch/cmake/fmt" -DGTest_DIR="$prefix/lib/$arch/cmake/GTest" \
+  -Dsimdjson_DIR="$prefix/lib/$arch/cmake/simdjson" \
+  -DZLIB_INCLUDE_DIR="$prefix/include" -DZLIB_LIBRARY="$prefix/lib/$arch/libz.a" || { say "configure failed"; exit 1; }
+stage build 320 "$OUT/build.log" -- ninja -C build-gpu -j16 -k 0 imret_test_detect imret_bench_detection
+grep -E "error:|FAILED" "$OUT/build.log" | head -40 >>"$summary"
+
+wait "$prepare_pid"
+say "weights ready: $(grep -E '^(reference|bench weights)' "$OUT/prepare.log" | tr '\n' ';')"
+
+test=build-gpu/tests/imret_test_detect
+bench=build-gpu/bench/imret_bench_detection
+gtest_lines='^\[ +(OK|FAILED|PASSED|SKIPPED) +\]'
+if [[ -x $test ]]; then
+  stage "cuda tests (detect)" 150 "$OUT/cuda_tests.log" -- "$test" --gtest_filter='Cuda*'
+  grep -E "$gtest_lines|Failure|Expected|Which is|actual|image [0-9]" "$OUT/cuda_tests.log" | head -40 >>"$summary"
+else
+  say "no $test"
+fi
+if [[ -x $bench ]]; then
+  stage "detection bench (CUDA)" 120 "$OUT/bench.log" -- "$bench" --device cuda --images 16
+  grep -vE '^\[' "$OUT/bench.log" | tail -6 >>"$summary"
+else
+  say "no $bench"
+fi
+if [[ -x $test ]]; then
+  stage "cpu detect tests (LibTorch 2.x)" 240 "$OUT/cpu_tests.log" -- "$test" --gtest_filter='-Cuda*:DetectorParity*'
+  grep -E "$gtest_lines" "$OUT/cpu_tests.log" | head -60 >>"$summary"
+fi
+say "done"
