@@ -12,6 +12,8 @@
 # machine's Python has it, else random ones of torchvision's keys and shapes
 # (random_detector_weights.py; the CUDA test compares CUDA with CPU only).
 # Usage: scripts/gpu/detect_check.sh [SECONDS_FOR_ALL]
+# Run from the repository root, or from a snapshot of it (git archive HEAD into
+# .gpu/head, say, while the working tree is being edited) with IMRET_GPU=<the .gpu folder>.
 set -uo pipefail
 budget=${1:-480}
 start=$SECONDS
@@ -32,7 +34,7 @@ stage() {  # stage NAME LIMIT LOG -- command...
 }
 
 root=$(pwd)
-prefix=$root/.gpu/prefix/usr
+prefix=${IMRET_GPU:-$root/.gpu}/prefix/usr
 arch=x86_64-linux-gnu
 export LD_LIBRARY_PATH=$prefix/lib/$arch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 # Tests and benchmarks call /usr/bin/python3: here, the Python that has torch.
