@@ -64,7 +64,7 @@ stage configure 120 "$OUT/build.log" -- cmake -S . -B build-gpu -G Ninja -DCMAKE
 stage build 240 "$OUT/build.log" -- ninja -C build-gpu -k 0
 grep -E "error:|FAILED" "$OUT/build.log" | head -40 >>"$summary"
 
-for stage_name in search models learn; do
+for stage_name in search models learn detect; do
   test=build-gpu/tests/imret_test_$stage_name
   [[ -x $test ]] && stage "cuda tests ($stage_name)" 150 "$OUT/cuda_tests.log" -- "$test" --gtest_filter='Cuda*'
 done

@@ -89,15 +89,18 @@ json_value "$work/eval/metrics.json" "j[\"modes\"][\"selection\"][\"mAP\"]" >/de
 
 # Bad input: a corrupt image (fail or skip), a truncated weight file, an existing results folder.
 printf 'not a png' >"$work/images/broken.png"
+/usr/bin/python3 -c "from PIL import Image; Image.new('RGB', (3000, 1)).save('$work/thin.png')"
 expect_error 1 "broken.png" -- "$IMRET" -q detect "$work/images" --weights "$ref/weights_zip.pth" -o "$work/bad" \
   --on-bad-image fail --no-draw
-[[ ! -e "$work/bad/detections.json" ]] || fail "a failed run left a results file"
+[[ ! -e "$work/bad/detections.json" && ! -e "$work/bad/images" ]] || fail "a failed run left results behind"
+compgen -G "$work/bad/.detect-partial-*" >/dev/null && fail "a failed run left its partial folder"
 head -c 100000 "$ref/weights_zip.pth" >"$work/truncated.pth"
+expect_error 2 "not a folder" -- "$IMRET" -q detect "$work/images" --weights "$ref/weights_zip.pth" -o "$work/truncated.pth"
 expect_error 1 "truncated.pth" -- "$IMRET" -q detect "$work/images" --weights "$work/truncated.pth" -o "$work/bad2"
 [[ ! -e "$work/bad2" ]] || fail "a run with unreadable weights left an output folder"
 expect_error 2 "holds detections already" -- "$IMRET" -q detect "$work/images" --weights "$ref/weights_zip.pth" -o "$out"
-"$IMRET" -q detect "$work/images/broken.png" "$work/images/COCO_val2014_000000000042.png" --no-draw \
+"$IMRET" -q detect "$work/images/broken.png" "$work/thin.png" "$work/images/COCO_val2014_000000000042.png" --no-draw \
   --weights "$ref/weights_zip.pth" -o "$work/skip" >"$work/skip.out" 2>"$work/skip.err" ||
   fail "--on-bad-image skip failed: $(cat "$work/skip.err")"
-grep -q "1 bad images skipped" "$work/skip.out" || fail "the skipped image is not reported: $(cat "$work/skip.out")"
+grep -q "2 bad images skipped" "$work/skip.out" || fail "the skipped image is not reported: $(cat "$work/skip.out")"
 echo "detect e2e: ok"

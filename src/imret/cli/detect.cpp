@@ -3,10 +3,12 @@
 // image, and (optionally) detector features for retrieval.
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -80,13 +82,16 @@ std::vector<fs::path> image_files(const std::vector<std::string>& inputs) {
 }
 
 // COCO ids from the file names when every name has one and they differ;
-// otherwise 1, 2, 3, ... in input order.
+// otherwise 1, 2, 3, ... in input order (with a warning: such ids do not
+// match a COCO annotation file).
 std::vector<int64_t> image_ids(const std::vector<fs::path>& files) {
   std::vector<int64_t> ids;
   std::set<int64_t> seen;
   for (const auto& file : files) {
     const auto id = detect::coco_image_id(file);
     if (!id || !seen.insert(*id).second) {
+      spdlog::warn("{}: {}; numbering the images 1 to {} in input order instead", file.string(),
+                   id ? "another image has the same COCO id" : "no COCO image id in the name", files.size());
       ids.clear();
       for (size_t i = 0; i < files.size(); ++i) ids.push_back(static_cast<int64_t>(i) + 1);
       return ids;
@@ -96,43 +101,106 @@ std::vector<int64_t> image_ids(const std::vector<fs::path>& files) {
   return ids;
 }
 
-// Unique picture names: the image's stem, with -2, -3, ... for repeats.
+// Unique picture names: the image's stem, with -2, -3, ... where taken.
 std::vector<std::string> picture_names(const std::vector<fs::path>& files) {
-  std::map<std::string, int> used;
+  std::set<std::string> used;
   std::vector<std::string> names;
   for (const auto& file : files) {
     const std::string stem = file.stem().string();
-    const int n = ++used[stem];
-    names.push_back(n == 1 ? stem : stem + "-" + std::to_string(n));
+    std::string name = stem;
+    for (int n = 2; !used.insert(name).second; ++n) name = stem + "-" + std::to_string(n);
+    names.push_back(name);
   }
   return names;
 }
 
-ObjectCounts predicted_objects(const detect::Detections& d, double threshold) {
-  std::map<int32_t, int32_t> counts;
-  for (int64_t i = 0; i < d.size(); ++i)
-    if (d.scores[i].item<float>() >= threshold) ++counts[static_cast<int32_t>(d.labels[i].item<int64_t>())];
-  ObjectCounts objects;
-  for (const auto& [label, count] : counts) objects.push_back({label, count});
-  return objects;
+// What a run writes into --out; it refuses a folder holding any of them.
+const std::vector<std::string> kOutputs = {"detections.json", "objects.jsonl",       "images",
+                                           "embedding",       "object_features.npy", "object_features.jsonl"};
+
+// --out must be a folder (or not exist yet) without any of the outputs.
+void check_output_folder(const fs::path& out) {
+  std::error_code ec;
+  if (fs::exists(out, ec) && !fs::is_directory(out, ec)) throw UsageError(out.string() + ": not a folder");
+  for (const auto& name : kOutputs)
+    if (fs::exists(out / name, ec))
+      throw UsageError(out.string() + ": holds detections already (" + name + "); choose another --out");
 }
 
-nlohmann::json objects_json(const ObjectCounts& objects) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& o : objects) list.push_back({detect::coco_category_name(o.category), o.count});
-  return list;
+// The outputs are written into a private folder inside --out and moved into
+// place when the run has succeeded; a failed run removes it.
+class PartialOutputs {
+ public:
+  explicit PartialOutputs(fs::path out) : out_(std::move(out)) {
+    check_output_folder(out_);
+    std::error_code ec;
+    dir_ = out_ / (".detect-partial-" + std::to_string(::getpid()));
+    fs::create_directories(dir_, ec);
+    if (ec) throw Error(dir_.string() + ": cannot create: " + ec.message());
+  }
+  ~PartialOutputs() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  const fs::path& dir() const { return dir_; }
+  void publish() {
+    for (const auto& name : kOutputs) {
+      std::error_code ec;
+      if (!fs::exists(dir_ / name, ec)) continue;
+      fs::rename(dir_ / name, out_ / name, ec);
+      if (ec) throw Error((out_ / name).string() + ": cannot move the results into place: " + ec.message());
+    }
+  }
+
+ private:
+  fs::path out_, dir_;
+};
+
+// Everything the run keeps of one image's detections, read once on the CPU.
+struct ImageResult {
+  ObjectCounts objects;  // detections scoring at least the count threshold
+  std::string object_rows;
+  std::vector<float> object_features;
+  int64_t object_count = 0;
+};
+
+ImageResult summarize(const detect::Detections& d, int64_t image_id, const fs::path& file, double count_threshold,
+                      bool features, const std::function<std::string(int64_t)>& name_of) {
+  ImageResult result;
+  const auto scores = d.scores.accessor<float, 1>();
+  const auto labels = d.labels.accessor<int64_t, 1>();
+  const auto boxes = d.boxes.accessor<float, 2>();
+  std::map<int32_t, int32_t> counts;
+  for (int64_t k = 0; k < d.size(); ++k) {
+    if (scores[k] < count_threshold) continue;
+    ++counts[static_cast<int32_t>(labels[k])];
+    if (!features) continue;
+    const torch::Tensor row = d.features[k].contiguous();
+    result.object_features.insert(result.object_features.end(), row.data_ptr<float>(),
+                                  row.data_ptr<float>() + row.numel());
+    result.object_rows += nlohmann::json({{"image_id", image_id},
+                                          {"file", file.string()},
+                                          {"category_id", labels[k]},
+                                          {"category", name_of(labels[k])},
+                                          {"score", scores[k]},
+                                          {"box", {boxes[k][0], boxes[k][1], boxes[k][2], boxes[k][3]}}})
+                              .dump() +
+                          "\n";
+    ++result.object_count;
+  }
+  for (const auto& [label, count] : counts) result.objects.push_back({label, count});
+  return result;
 }
 
 void run_detect(const DetectArgs& args) {
-  if (args.max_detections < 1) throw UsageError("--max-detections must be at least 1");
   const fs::path out(args.out);
-  if (fs::exists(out / "detections.json"))
-    throw UsageError(args.out + ": holds detections already (detections.json); choose another --out");
+  check_output_folder(out);
   const std::vector<fs::path> files = image_files(args.inputs);
   if (!data::image_decoding_available())
     throw UsageError("imret detect reads image files: this build has no OpenCV; rebuild with libopencv-imgcodecs-dev");
   if (!args.no_draw && !viz::has_plots())
     throw UsageError("drawing detections needs cairo, which this build lacks: add --no-draw");
+  if (args.max_size < args.min_size) throw UsageError("--max-size must be at least --min-size");
 
   detect::DetectorOptions options;
   options.resize.min_size = args.min_size;
@@ -140,105 +208,107 @@ void run_detect(const DetectArgs& args) {
   options.box.score_threshold = args.score_threshold;
   options.box.detections_per_image = args.max_detections;
   options.bn_eps = args.bn_eps;
+  options.binary_masks = true;  // the results file and the pictures keep masks above 0.5 only
   auto detector = detect::Detector::load(args.weights, options);
   detector->to(parse_device(args.device));
   spdlog::info("{}: {} with {} classes on {}", args.weights, detect::detector_arch_name(detector->arch()),
                detector->num_classes(), args.device);
+  // COCO's names for COCO's 91 labels; a detector with other classes gets "class N".
+  const bool coco_labels = detector->num_classes() == 91;
+  const std::function<std::string(int64_t)> name_of = [coco_labels](int64_t label) {
+    return coco_labels ? detect::coco_category_name(label) : "class " + std::to_string(label);
+  };
 
+  PartialOutputs partial(out);
   const std::vector<int64_t> ids = image_ids(files);
   const std::vector<std::string> names = picture_names(files);
   const bool skip_bad = args.on_bad_image == "skip";
-  detect::CocoResultsWriter results(out / "detections.json");
+  detect::CocoResultsWriter results(partial.dir() / "detections.json");
   std::vector<EmbeddedItem> items;
   std::vector<float> embeddings, object_features;
   std::string objects_lines, object_rows;
   std::vector<std::string> bad;
-  int64_t embedding_dim = 0, detections = 0, object_rows_count = 0, detected_images = 0;
+  int64_t embedding_dim = 0, detections = 0, object_count = 0, detected_images = 0;
+  viz::DetectionDrawOptions draw;
+  draw.score_threshold = static_cast<float>(args.draw_threshold);
+  draw.category_name = name_of;
 
   Progress progress("detect", static_cast<int64_t>(files.size()), "images");
   for (size_t i = 0; i < files.size(); ++i) {
-    torch::Tensor image;
+    detect::Detections d;
+    torch::Tensor pooled;
+    // Anything wrong with one image (unreadable, too thin to detect in, too
+    // large to draw) skips it or stops the run, as --on-bad-image says.
     try {
-      image = data::decode_image_rgb(files[i]);
-    } catch (const data::BadImageError& e) {
-      if (!skip_bad) throw;
-      spdlog::warn("{}", e.what());
+      const torch::Tensor image = data::decode_image_rgb(files[i]);
+      detect::DetectorStages stages = detector->run({image});
+      d = stages.detections[0];
+      for (torch::Tensor* t : {&d.boxes, &d.scores, &d.labels, &d.masks, &d.features})
+        if (t->defined()) *t = t->cpu();
+      if (args.features) pooled = detect::pooled_pyramid_features(stages, 0).cpu().contiguous();
+      if (!args.no_draw) viz::write_detection_image(image, d, draw, partial.dir() / "images" / (names[i] + ".png"));
+    } catch (const std::exception& e) {
+      std::string what = e.what();
+      what = what.substr(0, what.find('\n'));
+      if (what.rfind(files[i].string(), 0) != 0) what = files[i].string() + ": " + what;
+      if (!skip_bad) throw Error(what);
+      spdlog::warn("{} (skipped)", what);
       bad.push_back(files[i].string());
       progress.advance();
       continue;
     }
-    detect::DetectorStages stages = detector->run({image});
-    detect::Detections d = stages.detections[0];
-    for (torch::Tensor* t : {&d.boxes, &d.scores, &d.labels, &d.masks, &d.features})
-      if (t->defined()) *t = t->cpu();
     detections += d.size();
-
-    if (!args.no_draw) {
-      viz::DetectionDrawOptions draw;
-      draw.score_threshold = static_cast<float>(args.draw_threshold);
-      viz::write_detection_image(image, d, draw, out / "images" / (names[i] + ".png"));
-    }
-    const ObjectCounts objects = predicted_objects(d, args.count_threshold);
-    objects_lines += nlohmann::json({{"image_id", ids[i]},
-                                     {"file", files[i].string()},
-                                     {"detections", d.size()},
-                                     {"objects", objects_json(objects)}})
-                         .dump() +
-                     "\n";
+    ImageResult summary = summarize(d, ids[i], files[i], args.count_threshold, args.features, name_of);
+    nlohmann::json objects = nlohmann::json::array();
+    for (const auto& o : summary.objects) objects.push_back({name_of(o.category), o.count});
+    objects_lines +=
+        nlohmann::json(
+            {{"image_id", ids[i]}, {"file", files[i].string()}, {"detections", d.size()}, {"objects", objects}})
+            .dump() +
+        "\n";
     if (args.features) {
-      const torch::Tensor pooled = detect::pooled_pyramid_features(stages, 0).cpu().contiguous();
       embedding_dim = pooled.numel();
       embeddings.insert(embeddings.end(), pooled.data_ptr<float>(), pooled.data_ptr<float>() + pooled.numel());
       EmbeddedItem item;
       item.index = static_cast<int64_t>(i);
       item.source = files[i].string();
-      item.objects = objects;
+      item.objects = summary.objects;
       items.push_back(item);
-      for (int64_t k = 0; k < d.size(); ++k) {
-        if (d.scores[k].item<float>() < args.count_threshold) continue;
-        const torch::Tensor row = d.features[k].contiguous();
-        object_features.insert(object_features.end(), row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
-        const auto box = d.boxes[k];
-        object_rows +=
-            nlohmann::json(
-                {{"image_id", ids[i]},
-                 {"file", files[i].string()},
-                 {"category_id", d.labels[k].item<int64_t>()},
-                 {"category", detect::coco_category_name(d.labels[k].item<int64_t>())},
-                 {"score", d.scores[k].item<float>()},
-                 {"box", {box[0].item<float>(), box[1].item<float>(), box[2].item<float>(), box[3].item<float>()}}})
-                .dump() +
-            "\n";
-        ++object_rows_count;
-      }
+      object_features.insert(object_features.end(), summary.object_features.begin(), summary.object_features.end());
+      object_rows += summary.object_rows;
+      object_count += summary.object_count;
     }
     results.add(ids[i], d);
     ++detected_images;
     progress.advance();
   }
   progress.finish();
+  if (detected_images == 0)
+    throw Error("no image could be read: nothing detected (" + std::to_string(bad.size()) + " bad images, the first " +
+                bad.front() + ")");
 
   results.commit();
-  write_file_atomic(out / "objects.jsonl", objects_lines);
-  if (args.features && !items.empty()) {
+  write_file_atomic(partial.dir() / "objects.jsonl", objects_lines);
+  if (args.features) {
     const nlohmann::json meta = {{"weights", fs::absolute(args.weights).string()},
                                  {"detector", detect::detector_arch_name(detector->arch())},
                                  {"features", "pooled FPN levels P2-P6 (5 x 256)"},
                                  {"objects", "predicted, score >= " + std::to_string(args.count_threshold)},
                                  {"bad_images", bad}};
-    save_embedding_set(out / "embedding", embeddings.data(), static_cast<int64_t>(items.size()), embedding_dim, items,
-                       meta);
-    if (object_rows_count > 0)
-      save_npy(out / "object_features.npy", object_features.data(), object_rows_count,
-               static_cast<int64_t>(object_features.size()) / object_rows_count);
-    write_file_atomic(out / "object_features.jsonl", object_rows);
+    save_embedding_set(partial.dir() / "embedding", embeddings.data(), static_cast<int64_t>(items.size()),
+                       embedding_dim, items, meta);
+    if (object_count > 0)
+      save_npy(partial.dir() / "object_features.npy", object_features.data(), object_count,
+               static_cast<int64_t>(object_features.size()) / object_count);
+    write_file_atomic(partial.dir() / "object_features.jsonl", object_rows);
   }
+  partial.publish();
   std::printf("%lld detections in %lld images -> %s/detections.json%s\n", static_cast<long long>(detections),
               static_cast<long long>(detected_images), args.out.c_str(),
               args.no_draw ? "" : (" and " + args.out + "/images/").c_str());
   if (args.features)
     std::printf("features: %s/embedding (%lld-d per image), %s/object_features.npy (%lld objects)\n", args.out.c_str(),
-                static_cast<long long>(embedding_dim), args.out.c_str(), static_cast<long long>(object_rows_count));
+                static_cast<long long>(embedding_dim), args.out.c_str(), static_cast<long long>(object_count));
   if (!bad.empty()) std::printf("%zu bad images skipped\n", bad.size());
 }
 
@@ -258,6 +328,7 @@ void add_detect_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   command->add_option("--max-detections", args->max_detections, "At most this many detections per image")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   command->add_option("--draw-threshold", args->draw_threshold, "Draw detections scoring at least this")
       ->check(CLI::Range(0.0, 1.0))
@@ -267,8 +338,11 @@ void add_detect_command(CLI::App& app) {
                    "Predicted objects (objects.jsonl, features) are detections scoring at least this")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  command->add_option("--min-size", args->min_size, "Resize the short side to this")->capture_default_str();
+  command->add_option("--min-size", args->min_size, "Resize the short side to this")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   command->add_option("--max-size", args->max_size, "... unless the long side gets longer than this")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   command
       ->add_option("--bn-eps", args->bn_eps,

@@ -53,7 +53,23 @@ void append_rle_string(std::string& out, const std::string& text) {
 }  // namespace
 
 CocoResultsWriter::CocoResultsWriter(fs::path file, CocoResultsOptions options)
-    : file_(std::move(file)), options_(options) {}
+    : file_(std::move(file)), options_(options) {
+  try {
+    out_ = std::make_unique<AtomicFile>(file_, /*binary=*/false);
+  } catch (const Error& e) {  // errors name the results file first
+    const std::string what = e.what();
+    if (what.rfind(file_.string() + ":", 0) == 0) throw;
+    throw Error(file_.string() + ": cannot write: " + what);
+  }
+}
+
+CocoResultsWriter::~CocoResultsWriter() = default;
+
+void CocoResultsWriter::write_text() {
+  out_->stream() << text_;
+  text_.clear();
+  if (!out_->stream()) throw Error(file_.string() + ": cannot write (disk full?)");
+}
 
 void CocoResultsWriter::add(int64_t image_id, const Detections& detections) {
   const auto fail = [&, id = image_id](const std::string& what) {
@@ -122,12 +138,14 @@ void CocoResultsWriter::add(int64_t image_id, const Detections& detections) {
     }
     text_ += '}';
   }
+  write_text();
 }
 
 void CocoResultsWriter::commit() {
   text_ += first_ ? "]\n" : "\n]\n";
   try {
-    write_file_atomic(file_, text_);
+    write_text();
+    out_->commit();
   } catch (const Error& e) {  // errors name the results file first, whatever failed
     const std::string what = e.what();
     if (what.rfind(file_.string() + ":", 0) == 0) throw;

@@ -10,11 +10,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "imret/core/atomic_file.hpp"
 #include "imret/detect/coco_rle.hpp"
 #include "imret/detect/detections.hpp"
 
@@ -39,18 +41,23 @@ struct CocoResultsOptions {
 void write_coco_results(const std::filesystem::path& file, const std::vector<std::pair<int64_t, Detections>>& images,
                         const CocoResultsOptions& options = {});
 
-// The same, one image at a time: a detector's masks need not all be kept
-// until the end (each image's results become text as it is added). add()
-// checks as write_coco_results does; commit() writes the file atomically.
+// The same, one image at a time: each image's results go to a temporary
+// file as they are added, so that neither masks nor text pile up in memory.
+// add() checks as write_coco_results does; commit() renames the file into
+// place; without commit() nothing is left behind.
 class CocoResultsWriter {
  public:
   explicit CocoResultsWriter(std::filesystem::path file, CocoResultsOptions options = {});
+  ~CocoResultsWriter();
   void add(int64_t image_id, const Detections& detections);
   void commit();
 
  private:
+  void write_text();
+
   std::filesystem::path file_;
   CocoResultsOptions options_;
+  std::unique_ptr<AtomicFile> out_;
   std::string text_ = "[";
   bool first_ = true;
 };

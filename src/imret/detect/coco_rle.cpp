@@ -14,9 +14,7 @@ namespace {
 
 constexpr uint64_t kMaxPixels = std::numeric_limits<uint32_t>::max();
 
-std::string shape_text(int64_t height, int64_t width) {
-  return std::to_string(height) + " x " + std::to_string(width);
-}
+std::string shape_text(int64_t height, int64_t width) { return std::to_string(height) + " x " + std::to_string(width); }
 
 void check_size(int64_t height, int64_t width) {
   if (height < 0 || width < 0) throw Error("COCO RLE: negative mask size " + shape_text(height, width));

@@ -7,18 +7,17 @@
 
 namespace imret::detect {
 
-// The members are built in order from one table of the file's tensors; the
-// table reports every missing, mis-shaped or unexpected key at once.
-Detector::Detector(TensorFile weights, const std::string& source, const DetectorOptions& options)
-    : arch_(detector_arch_of(weights)),
+Detector::Detector(WeightTable table, const DetectorOptions& options)
+    : arch_(table.has_prefix("roi_heads.mask_head.") ? DetectorArch::MaskRCNN : DetectorArch::FasterRCNN),
       options_(options),
-      table_(std::move(weights), source),
-      backbone_(table_, options.bn_eps),
-      rpn_(table_, options.rpn),
-      heads_(table_, arch_, options.box) {
-  table_.finish();
-  table_ = WeightTable({}, source);  // the tensors now live in the stages
+      backbone_(table, options.bn_eps),
+      rpn_(table, options.rpn),
+      heads_(table, arch_, options.box) {
+  table.finish();  // every missing, mis-shaped or unexpected key at once
 }
+
+Detector::Detector(TensorFile weights, const std::string& source, const DetectorOptions& options)
+    : Detector(WeightTable(std::move(weights), source), options) {}
 
 std::unique_ptr<Detector> Detector::load(const std::filesystem::path& file, const DetectorOptions& options) {
   return std::make_unique<Detector>(load_tensor_file(file), file.string(), options);
@@ -37,7 +36,8 @@ DetectorStages Detector::run(const std::vector<torch::Tensor>& images) {
     Detections& d = stages.detections[i];
     const auto original = stages.batch.originals[i];
     d.boxes = boxes_to_original(d.boxes, stages.batch.sizes[i], original);
-    if (d.masks.defined()) d.masks = paste_masks(d.masks, d.boxes, original.first, original.second);
+    if (d.masks.defined())
+      d.masks = paste_masks(d.masks, d.boxes, original.first, original.second, options_.binary_masks ? 0.5 : -1);
   }
   return stages;
 }
@@ -46,12 +46,11 @@ std::vector<Detections> Detector::detect(const std::vector<torch::Tensor>& image
 
 torch::Tensor pooled_pyramid_features(const DetectorStages& stages, size_t image) {
   const auto [height, width] = stages.batch.sizes[image];
-  const int64_t batch_h = stages.batch.images.size(2), batch_w = stages.batch.images.size(3);
   std::vector<torch::Tensor> pooled;
-  for (const auto& level : stages.features) {
-    // The level covers the batch at stride batch / level size; the image's
-    // area is the cells its pixels fall in.
-    const int64_t stride_h = batch_h / level.size(2), stride_w = batch_w / level.size(3);
+  for (size_t l = 0; l < stages.features.size(); ++l) {
+    const torch::Tensor& level = stages.features[l];
+    // Level l has stride 4 * 2^l; the image's area is the cells its pixels fall in.
+    const int64_t stride_h = int64_t{4} << l, stride_w = stride_h;
     const int64_t h = std::min(level.size(2), (height + stride_h - 1) / stride_h);
     const int64_t w = std::min(level.size(3), (width + stride_w - 1) / stride_w);
     pooled.push_back(level[static_cast<int64_t>(image)].narrow(1, 0, h).narrow(2, 0, w).mean({1, 2}));

@@ -25,6 +25,10 @@ struct DetectorOptions {
   // The frozen batch norm's epsilon: torchvision's COCO v1 weights use 0;
   // torchvision's models built without weights use 1e-5.
   double bn_eps = 0.0;
+  // Masks pasted as uint8 0/1 (probability above 0.5) instead of float
+  // probabilities: a quarter of the memory, all that results files and
+  // pictures need.
+  bool binary_masks = false;
 };
 
 // Every stage's output, for parity tests and feature extraction.
@@ -42,6 +46,8 @@ torch::Tensor pooled_pyramid_features(const DetectorStages& stages, size_t image
 class Detector {
  public:
   Detector(TensorFile weights, const std::string& source, const DetectorOptions& options);
+  Detector(const Detector&) = delete;
+  Detector& operator=(const Detector&) = delete;
   // Reads a weight file; errors name it.
   static std::unique_ptr<Detector> load(const std::filesystem::path& file, const DetectorOptions& options);
 
@@ -58,11 +64,12 @@ class Detector {
   torch::Device device() const { return device_; }
 
  private:
+  // Builds the stages from the file's tensors and checks that they were all used.
+  Detector(WeightTable table, const DetectorOptions& options);
   void visit(const TensorVisitor& visitor);
 
   DetectorArch arch_;
   DetectorOptions options_;
-  WeightTable table_;
   ResNetFpn backbone_;
   RegionProposalNetwork rpn_;
   RoiHeads heads_;

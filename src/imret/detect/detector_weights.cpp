@@ -83,6 +83,11 @@ torch::Tensor WeightTable::take(const std::string& name, const std::vector<int64
   return it->second.to(torch::kFloat32).contiguous();
 }
 
+bool WeightTable::has_prefix(const std::string& prefix) const {
+  const auto it = tensors_.lower_bound(prefix);
+  return it != tensors_.end() && starts_with(it->first, prefix);
+}
+
 int64_t WeightTable::size_of(const std::string& name, int64_t dim, int64_t fallback) const {
   const auto it = tensors_.find(name);
   if (it == tensors_.end() || it->second.dim() <= dim) return fallback;

@@ -42,6 +42,8 @@ class WeightTable {
   // The size of dimension `dim` of tensor `name`, or `fallback` when missing.
   int64_t size_of(const std::string& name, int64_t dim, int64_t fallback) const;
   bool has(const std::string& name) const { return tensors_.count(name) > 0; }
+  // Whether a key starts with `prefix`.
+  bool has_prefix(const std::string& prefix) const;
   void finish() const;
   const std::string& source() const { return source_; }
 

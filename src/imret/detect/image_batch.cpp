@@ -34,12 +34,12 @@ ImageBatch make_image_batch(const std::vector<torch::Tensor>& images, const Resi
   ImageBatch batch;
   std::vector<torch::Tensor> resized;
   int64_t max_h = 0, max_w = 0;
+  const auto device = images.front().device();
+  const torch::Tensor mean = torch::tensor({0.485f, 0.456f, 0.406f}).view({3, 1, 1}).to(device);
+  const torch::Tensor std = torch::tensor({0.229f, 0.224f, 0.225f}).view({3, 1, 1}).to(device);
   for (const auto& image : images) {
     if (image.dim() != 3 || image.size(0) != 3 || image.size(1) < 1 || image.size(2) < 1)
       throw UsageError("detection needs 3 x H x W RGB images");
-    const auto device = images.front().device();
-    const torch::Tensor mean = torch::tensor({0.485f, 0.456f, 0.406f}, torch::TensorOptions(device)).view({3, 1, 1});
-    const torch::Tensor std = torch::tensor({0.229f, 0.224f, 0.225f}, torch::TensorOptions(device)).view({3, 1, 1});
     const torch::Tensor normalized = (image.to(device, torch::kFloat32) - mean) / std;
     const auto [h, w] = resized_size(image.size(1), image.size(2), options);
     if (h < 1 || w < 1)

@@ -5,8 +5,11 @@
 namespace imret::detect {
 namespace F = torch::nn::functional;
 
-torch::Tensor paste_masks(const torch::Tensor& masks, const torch::Tensor& boxes, int64_t height, int64_t width) {
-  torch::Tensor result = torch::zeros({masks.size(0), 1, height, width}, masks.options());
+torch::Tensor paste_masks(const torch::Tensor& masks, const torch::Tensor& boxes, int64_t height, int64_t width,
+                          double threshold) {
+  const bool binary = threshold >= 0;
+  torch::Tensor result =
+      torch::zeros({masks.size(0), 1, height, width}, binary ? masks.options().dtype(torch::kUInt8) : masks.options());
   if (masks.size(0) == 0) return result;
   const int64_t m = masks.size(-1);
   const double scale = static_cast<double>(m + 2) / static_cast<double>(m);
@@ -29,10 +32,11 @@ torch::Tensor paste_masks(const torch::Tensor& masks, const torch::Tensor& boxes
     const torch::Tensor resized = F::interpolate(
         padded[i].unsqueeze(0),
         F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false))[0][0];
+    const torch::Tensor window = resized.narrow(0, top - y0, bottom - top).narrow(1, left - x0, right - left);
     result[i][0]
         .narrow(0, top, bottom - top)
         .narrow(1, left, right - left)
-        .copy_(resized.narrow(0, top - y0, bottom - top).narrow(1, left - x0, right - left));
+        .copy_(binary ? (window > threshold).to(torch::kUInt8) : window);
   }
   return result;
 }

@@ -8,7 +8,9 @@
 namespace imret::detect {
 
 // masks K x 1 x M x M probabilities, boxes K x 4 in the image's pixels ->
-// K x 1 x height x width.
-torch::Tensor paste_masks(const torch::Tensor& masks, const torch::Tensor& boxes, int64_t height, int64_t width);
+// K x 1 x height x width probabilities, or with threshold >= 0 uint8 0/1
+// (probability above the threshold).
+torch::Tensor paste_masks(const torch::Tensor& masks, const torch::Tensor& boxes, int64_t height, int64_t width,
+                          double threshold = -1);
 
 }  // namespace imret::detect

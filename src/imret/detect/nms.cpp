@@ -14,20 +14,14 @@
 namespace imret::detect {
 namespace {
 
-std::string shape_of(const torch::Tensor& t) {
-  std::string s = "[";
-  for (int64_t d = 0; d < t.dim(); ++d) s += (d ? " x " : "") + std::to_string(t.size(d));
-  return s + "]";
-}
-
 void check_inputs(const char* what, const torch::Tensor& boxes, const torch::Tensor& scores) {
   const std::string name(what);
   if (!boxes.defined() || !scores.defined()) throw UsageError(name + ": boxes and scores must be defined tensors");
   if (boxes.dim() != 2 || boxes.size(1) != 4)
-    throw UsageError(name + ": boxes must be K x 4 (x1, y1, x2, y2), got " + shape_of(boxes));
+    throw UsageError(name + ": boxes must be K x 4 (x1, y1, x2, y2), got " + c10::str(boxes.sizes()));
   if (scores.dim() != 1 || scores.size(0) != boxes.size(0))
     throw UsageError(name + ": scores must be a vector of K = " + std::to_string(boxes.size(0)) +
-                     " values (one per box), got " + shape_of(scores));
+                     " values (one per box), got " + c10::str(scores.sizes()));
   if (boxes.scalar_type() != torch::kFloat && boxes.scalar_type() != torch::kDouble)
     throw UsageError(name + ": boxes must be float32 or float64, got " +
                      std::string(c10::toString(boxes.scalar_type())));
@@ -147,7 +141,7 @@ torch::Tensor batched_nms(const torch::Tensor& boxes, const torch::Tensor& score
   check_inputs("batched_nms", boxes, scores);
   if (!groups.defined() || groups.dim() != 1 || groups.size(0) != boxes.size(0))
     throw UsageError("batched_nms: groups must be a vector of K = " + std::to_string(boxes.size(0)) +
-                     " group ids (one per box), got " + (groups.defined() ? shape_of(groups) : "undefined"));
+                     " group ids (one per box), got " + (groups.defined() ? c10::str(groups.sizes()) : "undefined"));
   if (!at::isIntegralType(groups.scalar_type(), /*includeBool=*/false))
     throw UsageError("batched_nms: groups must be integers (int64), got " +
                      std::string(c10::toString(groups.scalar_type())));

@@ -15,21 +15,15 @@
 namespace imret::detect {
 namespace {
 
-std::string shape_of(const torch::Tensor& t) {
-  std::string s = "[";
-  for (int64_t d = 0; d < t.dim(); ++d) s += (d ? " x " : "") + std::to_string(t.size(d));
-  return s + "]";
-}
-
 // Checks the arguments; returns the rois in input's type, on the CPU, contiguous.
 torch::Tensor checked_rois(const torch::Tensor& input, const torch::Tensor& rois, int64_t pooled_h, int64_t pooled_w) {
   if (!input.defined() || !rois.defined()) throw UsageError("roi_align: input and rois must be defined tensors");
-  if (input.dim() != 4) throw UsageError("roi_align: input must be N x C x H x W, got " + shape_of(input));
+  if (input.dim() != 4) throw UsageError("roi_align: input must be N x C x H x W, got " + c10::str(input.sizes()));
   if (input.scalar_type() != torch::kFloat && input.scalar_type() != torch::kDouble)
     throw UsageError("roi_align: input must be float32 or float64, got " +
                      std::string(c10::toString(input.scalar_type())));
   if (rois.dim() != 2 || rois.size(1) != 5)
-    throw UsageError("roi_align: rois must be K x 5 (batch index, x1, y1, x2, y2), got " + shape_of(rois));
+    throw UsageError("roi_align: rois must be K x 5 (batch index, x1, y1, x2, y2), got " + c10::str(rois.sizes()));
   if (!at::isFloatingType(rois.scalar_type()))
     throw UsageError("roi_align: rois must be floating point, got " + std::string(c10::toString(rois.scalar_type())));
   if (rois.device() != input.device())
@@ -39,7 +33,7 @@ torch::Tensor checked_rois(const torch::Tensor& input, const torch::Tensor& rois
     throw UsageError("roi_align: the output size must be at least 1 x 1, got " + std::to_string(pooled_h) + " x " +
                      std::to_string(pooled_w));
   if (rois.size(0) > 0 && (input.size(2) == 0 || input.size(3) == 0))
-    throw UsageError("roi_align: the feature map is empty (" + shape_of(input) + ")");
+    throw UsageError("roi_align: the feature map is empty (" + c10::str(input.sizes()) + ")");
   torch::Tensor result = rois.detach().to(torch::kCPU, input.scalar_type()).contiguous();
   const int64_t images = input.size(0);
   const int64_t count = result.size(0);

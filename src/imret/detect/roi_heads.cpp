@@ -14,24 +14,14 @@ namespace {
 
 constexpr int64_t kBoxPool = 7, kMaskPool = 14, kSamplingRatio = 2, kRepresentation = 1024;
 
-// torchvision's _infer_scale: 2^round(log2(feature height / image height)).
-double infer_scale(int64_t feature_size, int64_t image_size) {
-  const float approx = static_cast<float>(static_cast<double>(feature_size) / static_cast<double>(image_size));
-  return std::pow(2.0, static_cast<double>(std::round(std::log2(approx))));
-}
-
 }  // namespace
 
 torch::Tensor multiscale_roi_align(const std::vector<torch::Tensor>& features, const std::vector<torch::Tensor>& boxes,
-                                   const ImageSizes& image_sizes, int64_t output_size, int64_t sampling_ratio) {
+                                   int64_t output_size, int64_t sampling_ratio) {
+  // torchvision infers the levels' scales from the first batch it sees:
+  // 1/4, 1/8, 1/16, 1/32 for any image that is not a few pixels thin.
   constexpr size_t kLevels = 4;
-  int64_t max_h = 0;
-  for (const auto& [h, w] : image_sizes) max_h = std::max(max_h, h);
-  std::vector<double> scales;
-  for (size_t level = 0; level < kLevels; ++level) scales.push_back(infer_scale(features[level].size(2), max_h));
-  const int64_t k_min = static_cast<int64_t>(-std::log2(static_cast<float>(scales.front())));
-  const int64_t k_max = static_cast<int64_t>(-std::log2(static_cast<float>(scales.back())));
-
+  constexpr int64_t k_min = 2, k_max = 5;
   std::vector<torch::Tensor> rois;
   for (size_t i = 0; i < boxes.size(); ++i)
     rois.push_back(
@@ -51,8 +41,9 @@ torch::Tensor multiscale_roi_align(const std::vector<torch::Tensor>& features, c
   for (size_t level = 0; level < kLevels; ++level) {
     const torch::Tensor index = torch::where(levels == static_cast<int64_t>(level))[0];
     if (index.numel() == 0) continue;
+    const double scale = 1.0 / static_cast<double>(int64_t{4} << level);
     result.index_put_({index}, roi_align(features[level], all_rois.index_select(0, index), output_size, output_size,
-                                         scales[level], sampling_ratio, false));
+                                         scale, sampling_ratio, false));
   }
   return result;
 }
@@ -82,7 +73,7 @@ RoiHeads::RoiHeads(WeightTable& weights, DetectorArch arch, BoxHeadOptions optio
 std::vector<Detections> RoiHeads::forward(const std::vector<torch::Tensor>& features,
                                           const std::vector<torch::Tensor>& proposals,
                                           const ImageSizes& image_sizes) const {
-  const torch::Tensor pooled = multiscale_roi_align(features, proposals, image_sizes, kBoxPool, kSamplingRatio);
+  const torch::Tensor pooled = multiscale_roi_align(features, proposals, kBoxPool, kSamplingRatio);
   torch::Tensor x = torch::linear(pooled.flatten(1), fc6_w_, fc6_b_).relu_();
   const torch::Tensor representation = torch::linear(x, fc7_w_, fc7_b_).relu_();
   const torch::Tensor class_logits = torch::linear(representation, cls_w_, cls_b_);
@@ -116,18 +107,17 @@ std::vector<Detections> RoiHeads::forward(const std::vector<torch::Tensor>& feat
     results.push_back(std::move(d));
     offset += k;
   }
-  if (masks_) predict_masks(features, results, image_sizes);
+  if (masks_) predict_masks(features, results);
   return results;
 }
 
-void RoiHeads::predict_masks(const std::vector<torch::Tensor>& features, std::vector<Detections>& detections,
-                             const ImageSizes& image_sizes) const {
+void RoiHeads::predict_masks(const std::vector<torch::Tensor>& features, std::vector<Detections>& detections) const {
   std::vector<torch::Tensor> boxes, labels;
   for (const auto& d : detections) {
     boxes.push_back(d.boxes);
     labels.push_back(d.labels);
   }
-  torch::Tensor x = multiscale_roi_align(features, boxes, image_sizes, kMaskPool, kSamplingRatio);
+  torch::Tensor x = multiscale_roi_align(features, boxes, kMaskPool, kSamplingRatio);
   if (x.size(0) == 0) {
     for (auto& d : detections) d.masks = torch::zeros({0, 1, 2 * kMaskPool, 2 * kMaskPool}, x.options());
     return;

@@ -24,10 +24,10 @@ struct BoxHeadOptions {
 
 using ImageSizes = std::vector<std::pair<int64_t, int64_t>>;
 
-// MultiScaleRoIAlign over features[0..3]: one box list per image (in the
-// resized images' pixels) -> sum(K) x 256 x output x output.
+// MultiScaleRoIAlign over features[0..3] (strides 4, 8, 16, 32): one box
+// list per image (in the resized images' pixels) -> sum(K) x 256 x output x output.
 torch::Tensor multiscale_roi_align(const std::vector<torch::Tensor>& features, const std::vector<torch::Tensor>& boxes,
-                                   const ImageSizes& image_sizes, int64_t output_size, int64_t sampling_ratio);
+                                   int64_t output_size, int64_t sampling_ratio);
 
 class RoiHeads {
  public:
@@ -43,8 +43,7 @@ class RoiHeads {
   void visit(const TensorVisitor& visitor);
 
  private:
-  void predict_masks(const std::vector<torch::Tensor>& features, std::vector<Detections>& detections,
-                     const ImageSizes& image_sizes) const;
+  void predict_masks(const std::vector<torch::Tensor>& features, std::vector<Detections>& detections) const;
 
   BoxHeadOptions options_;
   bool masks_ = false;

@@ -164,8 +164,7 @@ TEST(CocoResults, ReadsBackWhatItWrote) {
     ASSERT_EQ(image.bboxes.sizes(), (std::vector<int64_t>{k, 4}));
     EXPECT_EQ(image.bboxes.scalar_type(), torch::kFloat);
     // Exactly x, y, x2 - x1, y2 - y1 in float32.
-    const torch::Tensor xywh =
-        torch::cat({d.boxes.slice(1, 0, 2), d.boxes.slice(1, 2, 4) - d.boxes.slice(1, 0, 2)}, 1);
+    const torch::Tensor xywh = torch::cat({d.boxes.slice(1, 0, 2), d.boxes.slice(1, 2, 4) - d.boxes.slice(1, 0, 2)}, 1);
     EXPECT_TRUE(torch::equal(image.bboxes, xywh));
     EXPECT_TRUE(torch::allclose(image.scores, d.scores, 5e-6, 1e-30));
     EXPECT_TRUE(torch::equal(image.labels, d.labels));
@@ -251,7 +250,9 @@ TEST(CocoResults, FailedWritesLeaveNoFile) {
     fs::create_directories(locked);
     fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
     const fs::path target = locked / "results.json";
-    EXPECT_NE(error_of([&] { write_coco_results(target, {{1, box_detections(3, 6)}}); }).find(target.string()),
+    EXPECT_NE(error_of([&] {
+                write_coco_results(target, {{1, box_detections(3, 6)}});
+              }).find(target.string()),
               std::string::npos);
     fs::permissions(locked, fs::perms::owner_all);
     EXPECT_EQ(imret::testing::count_entries(locked), 0);
@@ -349,8 +350,7 @@ TEST(CocoResults, MalformedFilesGiveErrorsNamingTheFile) {
   EXPECT_EQ(error_of([&] { read_coco_results(missing); }), missing.string() + ": no such file");
   const fs::path folder = scratch("a_folder.json");
   fs::create_directories(folder);
-  EXPECT_NE(error_of([&] { read_coco_results(folder); }).find(folder.string() + ": is a directory"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { read_coco_results(folder); }).find(folder.string() + ": is a directory"), std::string::npos);
 }
 
 TEST(CocoResults, ReadsOtherWritersResults) {
@@ -371,7 +371,8 @@ TEST(CocoResults, ReadsOtherWritersResults) {
   EXPECT_EQ(images[1].image_id, 2);
   EXPECT_TRUE(torch::equal(images[0].labels, torch::tensor({3, 1}, torch::kLong)));
   EXPECT_TRUE(torch::equal(images[0].scores, torch::tensor({1.f, 0.25f})));
-  EXPECT_TRUE(torch::equal(images[0].bboxes, torch::tensor({1.f, 0.f, 2.f, 2.f, 1.5f, 2.f, 30.f, 4.f}).reshape({2, 4})));
+  EXPECT_TRUE(
+      torch::equal(images[0].bboxes, torch::tensor({1.f, 0.f, 2.f, 2.f, 1.5f, 2.f, 30.f, 4.f}).reshape({2, 4})));
   EXPECT_TRUE(torch::equal(decode_mask(images[0].masks[0]),
                            torch::tensor({0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0}, torch::kUInt8).reshape({3, 4})));
   // "0<": 0 then 12 set: the whole mask; "<": 12 unset.

@@ -1,6 +1,4 @@
 // Detections drawn on their image (built with cairo only).
-#include "imret/viz/detection_drawing.hpp"
-
 #include <cairo.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -12,6 +10,7 @@
 #include <string>
 
 #include "imret/core/error.hpp"
+#include "imret/viz/detection_drawing.hpp"
 #include "support/errors.hpp"
 #include "support/scratch.hpp"
 
@@ -80,7 +79,8 @@ torch::Tensor test_image() {
 // inside the box and be pushed left to stay in the image).
 Detections test_detections() {
   Detections d;
-  d.boxes = torch::tensor({40.f, 50.f, 120.f, 110.f, 150.f, 0.f, 199.f, 40.f, 140.f, 100.f, 190.f, 150.f}).reshape({3, 4});
+  d.boxes =
+      torch::tensor({40.f, 50.f, 120.f, 110.f, 150.f, 0.f, 199.f, 40.f, 140.f, 100.f, 190.f, 150.f}).reshape({3, 4});
   d.scores = torch::tensor({0.9f, 0.8f, 0.3f});
   d.labels = torch::tensor({1, 88, 3}, torch::kLong);
   return d;
@@ -114,7 +114,8 @@ TEST(DetectionDrawing, BoxesTagsAndUntouchedPixels) {
   EXPECT_FALSE(person == teddy);
   EXPECT_FALSE(person == car);
   // A's edges (4 px wide, centred on the box): left, right, top, bottom.
-  for (const auto& [x, y] : {std::pair{40, 80}, {39, 80}, {41, 95}, {120, 80}, {118, 70}, {100, 50}, {80, 110}, {60, 111}}) {
+  for (const auto& [x, y] :
+       {std::pair{40, 80}, {39, 80}, {41, 95}, {120, 80}, {118, 70}, {100, 50}, {80, 110}, {60, 111}}) {
     EXPECT_EQ(png.at(x, y), person) << x << "," << y;
   }
   // A's tag: above the box, from its outer left edge (the tag's padding).
@@ -231,8 +232,7 @@ TEST(DetectionDrawing, ErrorsNameTheFile) {
             std::string::npos);
   EXPECT_NE(error(image[0], d, options(), file).find(file.string() + ": the image must be 3 x H x W"),
             std::string::npos);
-  EXPECT_NE(error(torch::zeros({3, 4, 20000}), d, options(), file).find("the limit is 1 to 10000"),
-            std::string::npos);
+  EXPECT_NE(error(torch::zeros({3, 4, 20000}), d, options(), file).find("the limit is 1 to 10000"), std::string::npos);
   EXPECT_NE(error(image.to(torch::kInt), d, options(), file).find("floating-point in [0, 1] or uint8"),
             std::string::npos);
   Detections wrong = d;

@@ -29,9 +29,12 @@ inline std::filesystem::path reference_for(const std::string& arch) {
   if (!std::filesystem::exists(dir / "sizes.json")) {
     const std::filesystem::path scratch = root / (arch + ".tmp-" + std::to_string(::getpid()));
     std::filesystem::create_directories(scratch);
-    EXPECT_EQ(run_reference(script, arch + " " + scratch.string()), 0);
+    const int status = run_reference(script, arch + " " + scratch.string());
+    EXPECT_EQ(status, 0) << script << " failed";
     std::error_code ec;
-    std::filesystem::rename(scratch, dir, ec);  // fails harmlessly when another process got there first
+    // Only a complete folder goes into the cache; rename fails harmlessly
+    // when another process got there first.
+    if (status == 0 && std::filesystem::exists(scratch / "sizes.json")) std::filesystem::rename(scratch, dir, ec);
     std::filesystem::remove_all(scratch, ec);
   }
   return dir;

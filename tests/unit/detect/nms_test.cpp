@@ -18,6 +18,7 @@
 
 #include "imret/core/error.hpp"
 #include "support/reference_files.hpp"
+#include "tensor_table.hpp"
 
 namespace fs = std::filesystem;
 using imret::detect::batched_nms;
@@ -25,6 +26,8 @@ using imret::detect::nms;
 using imret::detect::detail::nms_by_mask;
 
 namespace {
+
+using imret::testing::table;
 
 struct NmsCase {
   std::string name;
@@ -119,14 +122,6 @@ torch::Tensor clustered_boxes(int64_t k, int64_t clusters, torch::ScalarType typ
   const torch::Tensor c = centre.index_select(0, pick) + torch::randn({k, 2}, torch::kDouble) * 8;
   const torch::Tensor s = size.index_select(0, pick) * (torch::rand({k, 2}, torch::kDouble) * 0.5 + 0.75);
   return torch::cat({c - s / 2, c + s / 2}, 1).to(type);
-}
-
-// A K x M tensor of `type` from rows of numbers.
-torch::Tensor table(const std::vector<std::vector<double>>& rows, torch::ScalarType type = torch::kFloat) {
-  std::vector<double> flat;
-  for (const auto& row : rows) flat.insert(flat.end(), row.begin(), row.end());
-  const int64_t k = static_cast<int64_t>(rows.size());
-  return torch::tensor(flat, torch::kDouble).reshape({k, k ? -1 : 0}).to(type);
 }
 
 }  // namespace

@@ -20,12 +20,15 @@
 
 #include "imret/core/error.hpp"
 #include "support/reference_files.hpp"
+#include "tensor_table.hpp"
 
 namespace fs = std::filesystem;
 using imret::detect::roi_align;
 using imret::detect::detail::roi_align_by_gather;
 
 namespace {
+
+using imret::testing::table;
 
 struct RoiCase {
   std::string name;
@@ -120,15 +123,6 @@ torch::Tensor random_rois(int64_t k, int64_t images, double height, double width
   return torch::cat({batch, x1, y1, x1 + w, y1 + h}, 1).to(type);
 }
 
-
-// A K x M tensor of `type` from rows of numbers.
-torch::Tensor table(const std::vector<std::vector<double>>& rows, torch::ScalarType type = torch::kFloat) {
-  std::vector<double> flat;
-  for (const auto& row : rows) flat.insert(flat.end(), row.begin(), row.end());
-  const int64_t k = static_cast<int64_t>(rows.size());
-  return torch::tensor(flat, torch::kDouble).reshape({k, k ? -1 : 0}).to(type);
-}
-
 }  // namespace
 
 TEST(RoiAlign, RandomRoisMatchTorchvision) {
@@ -169,20 +163,21 @@ TEST(RoiAlign, EdgeCasesMatchTorchvision) {
   // fully outside (within and beyond the one-pixel margin), zero width or
   // height, a point, inverted (x2 < x1), sub-pixel, covering the whole map.
   const torch::Tensor edge = table({{0, 2, 3, 8, 7},
-                                            {0, -3, -2, 4, 5},
-                                            {0, 8, 6, 14, 13},
-                                            {0, -5, -5, -1.5, -1.2},
-                                            {0, -0.9, 1, -0.2, 3},
-                                            {0, 12, 10, 13, 11},
-                                            {0, 11.5, 2, 12.5, 4},
-                                            {0, 3, 3, 3, 6},
-                                            {0, 3, 3, 7, 3},
-                                            {0, 4, 4, 4, 4},
-                                            {0, 7, 6, 2, 1},
-                                            {0, 5.2, 5.3, 5.4, 5.45},
-                                            {0, 0, 0, 12, 10},
-                                            {0, -40, -40, 60, 60},
-                                            {0, 10.999, 9.999, 11.0, 10.0}}, torch::kDouble);
+                                    {0, -3, -2, 4, 5},
+                                    {0, 8, 6, 14, 13},
+                                    {0, -5, -5, -1.5, -1.2},
+                                    {0, -0.9, 1, -0.2, 3},
+                                    {0, 12, 10, 13, 11},
+                                    {0, 11.5, 2, 12.5, 4},
+                                    {0, 3, 3, 3, 6},
+                                    {0, 3, 3, 7, 3},
+                                    {0, 4, 4, 4, 4},
+                                    {0, 7, 6, 2, 1},
+                                    {0, 5.2, 5.3, 5.4, 5.45},
+                                    {0, 0, 0, 12, 10},
+                                    {0, -40, -40, 60, 60},
+                                    {0, 10.999, 9.999, 11.0, 10.0}},
+                                   torch::kDouble);
   std::vector<RoiCase> cases;
   torch::manual_seed(42);
   const torch::Tensor map = torch::randn({1, 9, 10, 12}, torch::kDouble);
@@ -222,8 +217,8 @@ TEST(RoiAlign, EmptyInputsGiveEmptyOutputs) {
       EXPECT_EQ(out.scalar_type(), type);
     }
     // No channels: K x 0 x PH x PW.
-    const torch::Tensor no_channels = roi_align(torch::empty({1, 0, 8, 9}, type),
-                                                table({{0, 1, 1, 5, 5}}, type), 2, 2, 1.0, 2, true);
+    const torch::Tensor no_channels =
+        roi_align(torch::empty({1, 0, 8, 9}, type), table({{0, 1, 1, 5, 5}}, type), 2, 2, 1.0, 2, true);
     EXPECT_EQ(no_channels.sizes(), torch::IntArrayRef({1, 0, 2, 2}));
   }
 }
