@@ -1,7 +1,7 @@
 // Faster R-CNN and Mask R-CNN (ResNet-50 FPN) inference, one 480 x 640 image
 // at a time at torchvision's default size (short side 800): imret vs
 // torchvision in Python on the same weights, images and threads, in one run.
-// With --device cuda, imret's images/s on the GPU too (no peer).
+// With --device cuda, both on the GPU (PyTorch with CUDA as the peer).
 //
 //   build/bench/imret_bench_detection [--images 8] [--threads N] [--arch fasterrcnn|maskrcnn|both]
 //                                     [--device cpu|cuda] [--no-peer]
@@ -24,8 +24,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-double peer_seconds(const std::string& peer, const fs::path& folder, const std::string& arch, int threads) {
-  const std::string command = peer + " time " + folder.string() + " " + arch + " " + std::to_string(threads);
+double peer_seconds(const std::string& peer, const fs::path& folder, const std::string& arch, int threads,
+                    const torch::Device& device) {
+  const std::string command =
+      peer + " time " + folder.string() + " " + arch + " " + std::to_string(threads) + " " + device.str();
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return -1;
   double seconds = -1;
@@ -73,10 +75,11 @@ int main(int argc, char** argv) {
     if (device.is_cuda()) torch::cuda::synchronize();
     const double ours =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count() / static_cast<double>(count);
-    const double theirs = options.peer && !device.is_cuda() ? peer_seconds(peer, folder, arch, threads) : -1;
+    const double theirs = options.peer ? peer_seconds(peer, folder, arch, threads, device) : -1;
+    if (options.peer && theirs < 0) std::fprintf(stderr, "the Python peer failed: %s time ...\n", peer.c_str());
     if (theirs > 0)
-      std::printf("%-11s %14.3f %14.3f %7.2fx %12lld\n", arch.c_str(), ours, theirs, ours / theirs,
-                  static_cast<long long>(detections));
+      std::printf("%-11s %14.3f %14.3f %7.2fx %12lld   (%.1f images/s)\n", arch.c_str(), ours, theirs, ours / theirs,
+                  static_cast<long long>(detections), 1.0 / ours);
     else
       std::printf("%-11s %14.3f %14s %8s %12lld   (%.1f images/s)\n", arch.c_str(), ours, "-", "-",
                   static_cast<long long>(detections), 1.0 / ours);

@@ -1,7 +1,7 @@
 """Peer of bench/detection.cpp: torchvision's detector on the same weights and images.
 
 usage: detection_peer.py make DIR IMAGES     writes DIR/{fasterrcnn,maskrcnn}.pth and DIR/imageI.npy (480 x 640)
-       detection_peer.py time DIR ARCH THREADS   prints "seconds_per_image <s> detections <n>"
+       detection_peer.py time DIR ARCH THREADS [DEVICE]   prints "seconds_per_image <s> detections <n>"
 """
 import os
 import sys
@@ -23,21 +23,25 @@ def make(folder, count):
         np.save(os.path.join(folder, f"image{i}.npy"), img.reshape(1, -1).numpy())
 
 
-def time_model(folder, arch, threads):
+def time_model(folder, arch, threads, device="cpu"):
     torch.set_num_threads(threads)
     model = detector_reference.build(arch)
     model.load_state_dict(torch.load(os.path.join(folder, arch + ".pth")))
+    model.to(device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     images = []
     i = 0
     while os.path.exists(os.path.join(folder, f"image{i}.npy")):
-        images.append(torch.from_numpy(np.load(os.path.join(folder, f"image{i}.npy"))).reshape(3, 480, 640))
+        images.append(torch.from_numpy(np.load(os.path.join(folder, f"image{i}.npy"))).reshape(3, 480, 640).to(device))
         i += 1
     detections = 0
     with torch.no_grad():
         model([images[0]])  # warm-up
+        sync()
         begin = time.perf_counter()
         for image in images:
             detections += len(model([image])[0]["boxes"])
+        sync()
         elapsed = time.perf_counter() - begin
     print(f"seconds_per_image {elapsed / len(images):.4f} detections {detections}")
 
@@ -46,4 +50,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "make":
         make(sys.argv[2], int(sys.argv[3]))
     else:
-        time_model(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        time_model(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else "cpu")

@@ -5,7 +5,7 @@
 # targets the detectors need, then, each stage with its own time limit and log
 # in $OUT:
 #   1. the CUDA tests of the detectors (imret_test_detect --gtest_filter='Cuda*');
-#   2. the detection benchmark on CUDA (imret's s/img and images/s);
+#   2. the detection benchmark on CUDA (imret and torchvision, s/img and images/s);
 #   3. the CPU detect unit tests under LibTorch 2.x, as time allows.
 # The weights the tests and the benchmark need are made while the build runs:
 # with torchvision (detector_reference.py, detection_peer.py) where the
@@ -111,7 +111,7 @@ else
   say "no $test"
 fi
 if [[ -x $bench ]]; then
-  stage "detection bench (CUDA)" 120 "$OUT/bench.log" -- "$bench" --device cuda --images 16
+  stage "detection bench (CUDA, PyTorch on CUDA as peer)" 180 "$OUT/bench.log" -- "$bench" --device cuda --images 16
   grep -vE '^\[' "$OUT/bench.log" | tail -6 >>"$summary"
 else
   say "no $bench"
