@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
   const torch::Device device = imret::parse_device(options.text("device", "cpu"));
   const std::string peer = std::string("/usr/bin/python3 ") + IMRET_SOURCE_DIR + "/bench/detection_peer.py";
   const fs::path folder = fs::temp_directory_path() / ("imret_bench_detection_" + std::to_string(count));
-  if (!fs::exists(folder / "maskrcnn.pth")) {
+  // Ready when the last file the peer writes is there.
+  if (!fs::exists(folder / ("image" + std::to_string(count - 1) + ".npy"))) {
     std::printf("writing weights and %lld images to %s\n", static_cast<long long>(count), folder.c_str());
     if (std::system((peer + " make " + folder.string() + " " + std::to_string(count)).c_str()) != 0) return 1;
   }

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "imret/core/error.hpp"
+#include "ops_test_tensors.hpp"
 #include "support/reference_files.hpp"
-#include "tensor_table.hpp"
 
 namespace fs = std::filesystem;
 using imret::detect::batched_nms;
@@ -27,6 +27,7 @@ using imret::detect::detail::nms_by_mask;
 
 namespace {
 
+using imret::testing::save_value;
 using imret::testing::table;
 
 struct NmsCase {
@@ -36,20 +37,6 @@ struct NmsCase {
   double threshold = 0.5;
   bool public_is_exact = false;  // batched_nms: torchvision's public function must agree too
 };
-
-// Writes `t` (float32, or float64 as float32 hi + lo parts, see ops_reference.py);
-// returns the value the reference reads (t itself for float32).
-torch::Tensor save_value(const fs::path& dir, const std::string& name, const torch::Tensor& t) {
-  if (t.scalar_type() != torch::kDouble) {
-    imret::testing::save(dir / (name + ".npy"), t);
-    return t;
-  }
-  const torch::Tensor hi = t.to(torch::kFloat);
-  const torch::Tensor lo = (t - hi.to(torch::kDouble)).to(torch::kFloat);
-  imret::testing::save(dir / (name + "_hi.npy"), hi);
-  imret::testing::save(dir / (name + "_lo.npy"), lo);
-  return hi.to(torch::kDouble) + lo.to(torch::kDouble);
-}
 
 torch::Tensor load_indices(const fs::path& file) {
   return imret::testing::load(file).reshape({-1}).round().to(torch::kLong);

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "imret/core/error.hpp"
+#include "ops_test_tensors.hpp"
 #include "support/reference_files.hpp"
-#include "tensor_table.hpp"
 
 namespace fs = std::filesystem;
 using imret::detect::roi_align;
@@ -28,6 +28,7 @@ using imret::detect::detail::roi_align_by_gather;
 
 namespace {
 
+using imret::testing::save_value;
 using imret::testing::table;
 
 struct RoiCase {
@@ -39,20 +40,6 @@ struct RoiCase {
   int64_t sampling_ratio = 2;
   bool aligned = false;
 };
-
-// Writes `t` as rows (float32, or float64 as float32 hi + lo parts, see
-// ops_reference.py); returns the value the reference reads.
-torch::Tensor save_value(const fs::path& dir, const std::string& name, const torch::Tensor& t) {
-  if (t.scalar_type() != torch::kDouble) {
-    imret::testing::save(dir / (name + ".npy"), t);
-    return t;
-  }
-  const torch::Tensor hi = t.to(torch::kFloat);
-  const torch::Tensor lo = (t - hi.to(torch::kDouble)).to(torch::kFloat);
-  imret::testing::save(dir / (name + "_hi.npy"), hi);
-  imret::testing::save(dir / (name + "_lo.npy"), lo);
-  return hi.to(torch::kDouble) + lo.to(torch::kDouble);
-}
 
 torch::Tensor load_value(const fs::path& dir, const std::string& name, torch::ScalarType type) {
   if (type != torch::kDouble) return imret::testing::load(dir / (name + ".npy"));
