@@ -92,8 +92,7 @@ printf 'not a png' >"$work/images/broken.png"
 /usr/bin/python3 -c "from PIL import Image; Image.new('RGB', (3000, 1)).save('$work/thin.png')"
 expect_error 1 "broken.png" -- "$IMRET" -q detect "$work/images" --weights "$ref/weights_zip.pth" -o "$work/bad" \
   --on-bad-image fail --no-draw
-[[ ! -e "$work/bad/detections.json" && ! -e "$work/bad/images" ]] || fail "a failed run left results behind"
-compgen -G "$work/bad/.detect-partial-*" >/dev/null && fail "a failed run left its partial folder"
+[[ ! -e "$work/bad" ]] || fail "a failed run left its output folder behind: $(ls -A "$work/bad")"
 head -c 100000 "$ref/weights_zip.pth" >"$work/truncated.pth"
 expect_error 2 "not a folder" -- "$IMRET" -q detect "$work/images" --weights "$ref/weights_zip.pth" -o "$work/truncated.pth"
 expect_error 1 "truncated.pth" -- "$IMRET" -q detect "$work/images" --weights "$work/truncated.pth" -o "$work/bad2"

@@ -134,6 +134,7 @@ class PartialOutputs {
   explicit PartialOutputs(fs::path out) : out_(std::move(out)) {
     check_output_folder(out_);
     std::error_code ec;
+    created_out_ = !fs::exists(out_, ec);
     dir_ = out_ / (".detect-partial-" + std::to_string(::getpid()));
     fs::create_directories(dir_, ec);
     if (ec) throw Error(dir_.string() + ": cannot create: " + ec.message());
@@ -141,6 +142,7 @@ class PartialOutputs {
   ~PartialOutputs() {
     std::error_code ec;
     fs::remove_all(dir_, ec);
+    if (!published_ && created_out_) fs::remove(out_, ec);  // only when empty
   }
   const fs::path& dir() const { return dir_; }
   void publish() {
@@ -150,10 +152,12 @@ class PartialOutputs {
       fs::rename(dir_ / name, out_ / name, ec);
       if (ec) throw Error((out_ / name).string() + ": cannot move the results into place: " + ec.message());
     }
+    published_ = true;
   }
 
  private:
   fs::path out_, dir_;
+  bool created_out_ = false, published_ = false;
 };
 
 // Everything the run keeps of one image's detections, read once on the CPU.
