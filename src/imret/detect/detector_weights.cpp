@@ -49,12 +49,6 @@ void normalize_detector_keys(TensorFile& file) {
   for (auto& [name, tensor] : file.tensors) name = current_spelling(name);
 }
 
-DetectorArch detector_arch_of(const TensorFile& file) {
-  for (const auto& [name, tensor] : file.tensors)
-    if (starts_with(current_spelling(name), "roi_heads.mask_head.")) return DetectorArch::MaskRCNN;
-  return DetectorArch::FasterRCNN;
-}
-
 WeightTable::WeightTable(TensorFile file, std::string source) : source_(std::move(source)) {
   normalize_detector_keys(file);
   for (auto& [name, tensor] : file.tensors) {

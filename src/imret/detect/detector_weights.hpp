@@ -24,9 +24,6 @@ const char* detector_arch_name(DetectorArch arch);
 // and strips a "module." prefix (files saved from DataParallel). Current keys are kept.
 void normalize_detector_keys(TensorFile& file);
 
-// Mask R-CNN when the file has a mask head, Faster R-CNN otherwise.
-DetectorArch detector_arch_of(const TensorFile& file);
-
 // The tensors of one file, taken by name and expected shape. Problems are
 // collected and reported together by finish(): one imret::Error naming the
 // file with the missing, mis-shaped and unexpected keys (batch-norm
@@ -41,7 +38,6 @@ class WeightTable {
   torch::Tensor take(const std::string& name, const std::vector<int64_t>& shape);
   // The size of dimension `dim` of tensor `name`, or `fallback` when missing.
   int64_t size_of(const std::string& name, int64_t dim, int64_t fallback) const;
-  bool has(const std::string& name) const { return tensors_.count(name) > 0; }
   // Whether a key starts with `prefix`.
   bool has_prefix(const std::string& prefix) const;
   void finish() const;

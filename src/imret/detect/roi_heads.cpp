@@ -2,8 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <cmath>
-
 #include "imret/detect/box_ops.hpp"
 #include "imret/detect/nms.hpp"
 #include "imret/detect/roi_align.hpp"

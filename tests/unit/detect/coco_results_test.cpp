@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "detect_test_tensors.hpp"
 #include "imret/core/error.hpp"
 #include "imret/detect/coco_categories.hpp"
 #include "support/errors.hpp"
@@ -22,6 +23,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+using imret::testing::bits_of;
 
 fs::path scratch(const std::string& name) { return imret::testing::scratch_path("detect_results", name); }
 
@@ -90,14 +93,6 @@ json python_view(const fs::path& results) {
   json view;
   std::ifstream(out) >> view;
   return view["results"];
-}
-
-std::string bits_of(const torch::Tensor& mask) {
-  const torch::Tensor m = mask.to(torch::kUInt8).contiguous();
-  std::string bits(static_cast<size_t>(m.numel()), '0');
-  const auto* p = m.data_ptr<uint8_t>();
-  for (int64_t i = 0; i < m.numel(); ++i) bits[static_cast<size_t>(i)] = p[i] ? '1' : '0';
-  return bits;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "detect_test_tensors.hpp"
 #include "imret/core/error.hpp"
 #include "support/errors.hpp"
 #include "support/reference_files.hpp"
@@ -21,6 +22,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+using imret::testing::bits_of;
 
 // A height x width uint8 mask whose column-major runs are `runs` (0s first),
 // the rest 0s.
@@ -61,14 +64,6 @@ torch::Tensor noise_mask(int64_t height, int64_t width, double density, std::mt1
   auto* m = mask.data_ptr<uint8_t>();
   for (int64_t i = 0; i < height * width; ++i) m[i] = bit(rng);
   return mask;
-}
-
-std::string bits_of(const torch::Tensor& mask) {
-  const torch::Tensor m = mask.to(torch::kUInt8).contiguous();
-  std::string bits(static_cast<size_t>(m.numel()), '0');
-  const auto* p = m.data_ptr<uint8_t>();
-  for (int64_t i = 0; i < m.numel(); ++i) bits[static_cast<size_t>(i)] = p[i] ? '1' : '0';
-  return bits;
 }
 
 std::vector<uint32_t> as_counts(const json& list) {

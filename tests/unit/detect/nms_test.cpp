@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "detect_test_tensors.hpp"
 #include "imret/core/error.hpp"
-#include "ops_test_tensors.hpp"
 #include "support/reference_files.hpp"
 
 namespace fs = std::filesystem;

@@ -1,6 +1,6 @@
 #pragma once
-// Tensors the detect tests write out by hand or exchange with
-// ops_reference.py.
+// Tensors the detect tests write out by hand or exchange with their Python
+// references (ops_reference.py, rle_reference.py).
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -31,6 +31,15 @@ inline torch::Tensor save_value(const std::filesystem::path& dir, const std::str
   save(dir / (name + "_hi.npy"), hi);
   save(dir / (name + "_lo.npy"), lo);
   return hi.to(torch::kDouble) + lo.to(torch::kDouble);
+}
+
+// A mask as a string of '0' and '1' in row-major order, as rle_reference.py reads it.
+inline std::string bits_of(const torch::Tensor& mask) {
+  const torch::Tensor m = mask.to(torch::kUInt8).contiguous();
+  std::string bits(static_cast<size_t>(m.numel()), '0');
+  const auto* p = m.data_ptr<uint8_t>();
+  for (int64_t i = 0; i < m.numel(); ++i) bits[static_cast<size_t>(i)] = p[i] ? '1' : '0';
+  return bits;
 }
 
 }  // namespace imret::testing
