@@ -3,6 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <cstdint>
+#include <string>
 
 #include "imret/core/error.hpp"
 
@@ -84,24 +86,43 @@ nlohmann::json scalar(const YAML::Node& node) {
   return plain_scalar(node.Scalar());
 }
 
-nlohmann::json to_json(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      nlohmann::json object = nlohmann::json::object();
-      for (const auto& entry : node) object[entry.first.as<std::string>()] = to_json(entry.second);
-      return object;
+// Limits on the JSON a YAML document expands to: aliases share nodes, so a
+// small file can name a huge tree ("billion laughs") or a cycle (&a [*a]).
+constexpr int kMaxDepth = 256;
+constexpr int64_t kMaxValues = 100000;
+
+// Converts a document, counting the values made against kMaxValues.
+class JsonConverter {
+ public:
+  explicit JsonConverter(std::string file) : file_(std::move(file)) {}
+
+  nlohmann::json convert(const YAML::Node& node, int depth = 0) {
+    if (depth > kMaxDepth)
+      throw Error(file_ + ": YAML nested more than " + std::to_string(kMaxDepth) + " levels deep (an alias inside itself?)");
+    if (++values_ > kMaxValues)
+      throw Error(file_ + ": YAML expands to more than " + std::to_string(kMaxValues) + " values (aliases of aliases?)");
+    switch (node.Type()) {
+      case YAML::NodeType::Map: {
+        nlohmann::json object = nlohmann::json::object();
+        for (const auto& entry : node) object[entry.first.as<std::string>()] = convert(entry.second, depth + 1);
+        return object;
+      }
+      case YAML::NodeType::Sequence: {
+        nlohmann::json array = nlohmann::json::array();
+        for (const auto& entry : node) array.push_back(convert(entry, depth + 1));
+        return array;
+      }
+      case YAML::NodeType::Scalar:
+        return scalar(node);
+      default:
+        return nullptr;
     }
-    case YAML::NodeType::Sequence: {
-      nlohmann::json array = nlohmann::json::array();
-      for (const auto& entry : node) array.push_back(to_json(entry));
-      return array;
-    }
-    case YAML::NodeType::Scalar:
-      return scalar(node);
-    default:
-      return nullptr;
   }
-}
+
+ private:
+  std::string file_;
+  int64_t values_ = 0;
+};
 
 }  // namespace
 
@@ -114,7 +135,7 @@ std::string to_yaml(const nlohmann::json& value) {
 nlohmann::json load_yaml(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) throw Error(path.string() + ": no such file");
   try {
-    return to_json(YAML::LoadFile(path.string()));
+    return JsonConverter(path.string()).convert(YAML::LoadFile(path.string()));
   } catch (const YAML::Exception& e) {
     throw Error(path.string() + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
   }

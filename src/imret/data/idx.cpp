@@ -101,7 +101,8 @@ IdxContent parse_idx(const fs::path& file, size_t expected_dims) {
     if (dim == 0 && d > 0) throw Error(file.string() + ": dimension " + std::to_string(d) + " is 0");
     if (dim > (1u << 30)) throw Error(file.string() + ": implausible dimension " + std::to_string(dim));
     idx.dims.push_back(dim);
-    expected_size *= dim;
+    if (__builtin_mul_overflow(expected_size, uint64_t{dim}, &expected_size))
+      throw Error(file.string() + ": implausible dimensions (their product overflows 64 bits)");
   }
   const uint64_t actual_size = bytes.size() - idx.data_offset;
   if (actual_size < expected_size) {
@@ -117,7 +118,8 @@ IdxContent parse_idx(const fs::path& file, size_t expected_dims) {
 
 at::Tensor to_uint8_tensor(const IdxContent& idx) {
   auto tensor = torch::empty(idx.dims, torch::kUInt8);
-  std::memcpy(tensor.data_ptr<uint8_t>(), idx.bytes.data() + idx.data_offset, idx.bytes.size() - idx.data_offset);
+  const size_t size = idx.bytes.size() - idx.data_offset;
+  if (size > 0) std::memcpy(tensor.data_ptr<uint8_t>(), idx.bytes.data() + idx.data_offset, size);  // no data: null pointer
   return tensor;
 }
 
