@@ -92,8 +92,9 @@ class IdLookup {
   // Position of `id`, -1 when absent.
   int64_t find(int64_t id) const {
     if (!table_.empty()) {
-      if (id < base_ || static_cast<uint64_t>(id - base_) >= table_.size()) return -1;
-      return table_[static_cast<size_t>(id - base_)];
+      const uint64_t offset = static_cast<uint64_t>(id) - static_cast<uint64_t>(base_);  // id - base_ may overflow
+      if (id < base_ || offset >= table_.size()) return -1;
+      return table_[static_cast<size_t>(offset)];
     }
     const auto it = std::lower_bound(sorted_.begin(), sorted_.end(), std::make_pair(id, int64_t{-1}));
     return it != sorted_.end() && it->first == id ? it->second : -1;
