@@ -110,30 +110,53 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
   return c;
 }
 
-TrainConfig TrainConfig::from_settings(const nlohmann::json& settings, const std::string& source) {
-  if (!settings.is_object()) throw UsageError(source + ": expected a mapping of training settings");
-  // The network's settings may also be given flat: arch, embedding_dim, head_dim.
-  nlohmann::json flat = settings;
-  for (const char* key : {"arch", "embedding_dim", "head_dim"})
-    if (flat.contains(key)) {
-      flat["network"][key] = flat[key];
-      flat.erase(key);
-    }
-  const nlohmann::json known = TrainConfig().to_json();
-  for (const auto& [key, value] : flat.items()) {
+namespace {
+
+// Throws UsageError naming `source` for a key of `given` that `known` lacks or
+// whose value is of another kind than known's (any number for a float;
+// weights_prefix may be one string). `prefix` names the section ("network.").
+void check_settings(const nlohmann::json& given, const nlohmann::json& known, const std::string& source,
+                    const std::string& prefix) {
+  for (const auto& [key, value] : given.items()) {
     if (!known.contains(key)) {
       std::string list;
-      for (const auto& [name, unused] : known.items()) list += (list.empty() ? "" : ", ") + name;
-      throw UsageError(source + ": unknown training setting '" + key + "' (known: " + list + ")");
+      for (const auto& [name, unused] : known.items()) list += (list.empty() ? "" : ", ") + prefix + name;
+      throw UsageError(source + ": unknown training setting '" + prefix + key + "' (known: " + list + ")");
     }
     const nlohmann::json& expected = known.at(key);
     const bool same_kind = (expected.is_number_integer() && value.is_number_integer()) ||
                            (expected.is_number_float() && value.is_number()) || expected.type() == value.type() ||
                            (key == "weights_prefix" && value.is_string());
     if (!same_kind)
-      throw UsageError(source + ": training setting '" + key + "' should be " + expected.type_name() + ", got " +
-                       value.dump());
+      throw UsageError(source + ": training setting '" + prefix + key + "' should be " + expected.type_name() +
+                       ", got " + value.dump());
   }
+}
+
+// The network's settings, each with a value of its type (the optional ones too).
+nlohmann::json known_network_settings() {
+  models::NetworkSpec spec;
+  spec.embedding_relu = false;
+  spec.head_dim = 1;
+  spec.learned_metric = true;
+  return spec.to_json();
+}
+
+}  // namespace
+
+TrainConfig TrainConfig::from_settings(const nlohmann::json& settings, const std::string& source) {
+  if (!settings.is_object()) throw UsageError(source + ": expected a mapping of training settings");
+  nlohmann::json flat = settings;
+  if (flat.contains("network") && !flat["network"].is_object())
+    throw UsageError(source + ": training setting 'network' should be object, got " + flat["network"].dump());
+  // The network's settings may also be given flat: arch, embedding_dim, head_dim.
+  for (const char* key : {"arch", "embedding_dim", "head_dim"})
+    if (flat.contains(key)) {
+      flat["network"][key] = flat[key];
+      flat.erase(key);
+    }
+  check_settings(flat, TrainConfig().to_json(), source, "");
+  if (flat.contains("network")) check_settings(flat["network"], known_network_settings(), source, "network.");
   if (flat.contains("weights_prefix") && flat["weights_prefix"].is_string())
     flat["weights_prefix"] = nlohmann::json::array({flat["weights_prefix"]});
   try {
