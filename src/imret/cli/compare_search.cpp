@@ -6,6 +6,7 @@
 
 #include "imret/cli/commands.hpp"
 #include "imret/cli/common.hpp"
+#include "imret/cli/queries.hpp"
 #include "imret/core/error.hpp"
 #include "imret/eval/search_comparison.hpp"
 
@@ -42,6 +43,7 @@ void run_compare_search(const CompareSearchArgs& args) {
   options.train_size = args.train_size;
   options.seed = args.seed;
   options.metric = search::parse_metric(args.metric);
+  note_k_above_database(args.k, static_cast<int64_t>(database.items.size()));
   const auto rows = eval::compare_search_backends(args.indexes, embeddings_tensor(database), database.labels(),
                                                   embeddings_tensor(queries), queries.labels(), options);
   std::printf("\n%s", eval::search_comparison_markdown(args.title, rows).c_str());

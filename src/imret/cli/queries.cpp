@@ -1,5 +1,6 @@
 #include "imret/cli/queries.hpp"
 
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -146,8 +147,15 @@ void QueryParameterArgs::apply(search::Index& index) const {
   }
 }
 
+void note_k_above_database(int64_t k, int64_t database_items) {
+  if (k > database_items)
+    spdlog::warn("k {} is more than the {} database items: each query gets at most {}", k, database_items,
+                 database_items);
+}
+
 void print_search_results(const search::SearchResult& result, const std::vector<EmbeddedItem>& queries, int64_t count,
                           const std::vector<EmbeddedItem>& database, bool json) {
+  note_k_above_database(result.ids.size(1), static_cast<int64_t>(database.size()));
   auto ids = result.ids.accessor<int64_t, 2>();
   auto scores = result.scores.accessor<float, 2>();
   nlohmann::json out = nlohmann::json::array();

@@ -44,8 +44,13 @@ struct QueryParameterArgs {
   void apply(search::Index& index) const;
 };
 
+// Warns (one line on stderr) when k is above the database's item count: the
+// search is not truncated to k results, each query gets the items there are.
+void note_k_above_database(int64_t k, int64_t database_items);
+
 // The first `count` queries' results: a table (rank, score, same class or
-// not, class, source) or, with `json`, one JSON array.
+// not, class, source) or, with `json`, one JSON array. A k (the result's
+// columns) above the database's size is noted (note_k_above_database).
 void print_search_results(const search::SearchResult& result, const std::vector<EmbeddedItem>& queries, int64_t count,
                           const std::vector<EmbeddedItem>& database, bool json);
 void print_range_results(const search::RangeResult& result, const std::vector<EmbeddedItem>& queries,

@@ -2,16 +2,32 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "imret/core/error.hpp"
 
 namespace imret {
 
-int configure_threads(int n) {
-  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(n);
-  return n;
+namespace {
+
+int64_t cores() { return std::max<int64_t>(1, std::thread::hardware_concurrency()); }
+
+}  // namespace
+
+int64_t max_threads() { return 4 * cores(); }
+
+void check_thread_count(const std::string& setting, int64_t n, int64_t min_threads) {
+  if (n < min_threads || n > max_threads())
+    throw UsageError(setting + " " + std::to_string(n) + ": expected " + std::to_string(min_threads) + " to " +
+                     std::to_string(max_threads()) + " (up to 4 x the " + std::to_string(cores()) + " cores)");
+}
+
+int configure_threads(int64_t n) {
+  if (n != 0) check_thread_count("threads", n);
+  const int threads = static_cast<int>(n == 0 ? cores() : n);
+  torch::set_num_threads(threads);
+  return threads;
 }
 
 c10::Device parse_device(const std::string& text) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "imret/core/error.hpp"
+#include "imret/core/runtime.hpp"
 #include "imret/learn/freeze.hpp"
 #include "imret/learn/objective.hpp"
 
@@ -50,7 +51,7 @@ void TrainConfig::validate() const {
   if (step_size < 1) throw UsageError("--step-size must be at least 1");
   if (!(val_fraction >= 0 && val_fraction < 1)) throw UsageError("--val-fraction must be in [0, 1)");
   if (limit < 0) throw UsageError("--limit must be >= 0");
-  if (workers < 0) throw UsageError("--workers must be >= 0");
+  check_thread_count("workers", workers, 0);  // 0: images decoded in the training thread
   parse_freeze(freeze);
   if (freeze != "none" && weights.empty()) throw UsageError("--freeze " + freeze + " needs --weights to start from");
 }
@@ -164,6 +165,15 @@ TrainConfig TrainConfig::from_settings(const nlohmann::json& settings, const std
   } catch (const std::exception& e) {
     throw UsageError(source + ": " + e.what());
   }
+}
+
+void check_class_count(const TrainConfig& config, int64_t classes) {
+  if (classes >= 2 || config.epochs == 0) return;
+  const std::string count = classes == 1 ? "only one class" : "no classes";
+  if (config.method == "classification")
+    throw UsageError(count + ": a classifier needs at least two classes (with one its loss is always 0 and it learns "
+                     "nothing)");
+  throw UsageError(count + ": metric learning needs at least two classes to find negatives");
 }
 
 double learning_rate_at(const TrainConfig& config, int64_t epoch) {

@@ -68,6 +68,13 @@ struct TrainConfig {
   static TrainConfig from_settings(const nlohmann::json& settings, const std::string& source);
 };
 
+// Checks that `classes` (the training data's) can train `config`: throws
+// UsageError for fewer than two, whatever the method. Metric learning finds no
+// negatives in one class (online P x K batches and offline tuples cannot be
+// drawn), and a classifier over one class has a constant loss of 0. Epochs 0
+// (the untrained network, a baseline) trains nothing and passes.
+void check_class_count(const TrainConfig& config, int64_t classes);
+
 // Learning rate of `epoch` (0-based) under the config's schedule.
 double learning_rate_at(const TrainConfig& config, int64_t epoch);
 

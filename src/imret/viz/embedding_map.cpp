@@ -32,6 +32,21 @@ std::vector<int64_t> chosen_rows(int64_t n, int64_t sample, uint64_t seed) {
   return rows;
 }
 
+// The options map_embeddings() gives t-SNE and UMAP for a 2-D map.
+TsneOptions map_tsne_options(const MapOptions& options) {
+  TsneOptions tsne_options = options.tsne;
+  tsne_options.seed = options.seed;
+  tsne_options.dimensions = 2;
+  return tsne_options;
+}
+
+UmapOptions map_umap_options(const MapOptions& options) {
+  UmapOptions umap_options = options.umap;
+  umap_options.seed = options.seed;
+  umap_options.n_components = 2;
+  return umap_options;
+}
+
 std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"\n") == std::string::npos) return text;
   std::string quoted = "\"";
@@ -41,18 +56,28 @@ std::string csv_field(const std::string& text) {
 
 }  // namespace
 
+void check_map_options(const std::vector<std::string>& methods, const MapOptions& options, int64_t rows,
+                       int64_t features) {
+  const int64_t points = options.sample > 0 ? std::min(options.sample, rows) : rows;
+  for (const auto& method : methods) {
+    if (method != "pca" && method != "tsne" && method != "umap")
+      throw UsageError("--method " + method + ": expected pca, tsne or umap");
+    if (points < 3) throw UsageError("visualize: " + std::to_string(points) + " points; a map needs at least 3");
+    if (method == "tsne") check_tsne_options(map_tsne_options(options), points, features);
+    if (method == "umap") check_umap_options(map_umap_options(options), points);
+  }
+}
+
 EmbeddingMap map_embeddings(const at::Tensor& embeddings, const std::vector<int64_t>& labels, const MapOptions& options) {
   if (embeddings.dim() != 2) throw UsageError("visualize: embeddings must be an N x D matrix");
   if (static_cast<int64_t>(labels.size()) != embeddings.size(0))
     throw Error("visualize: " + std::to_string(labels.size()) + " labels for " + std::to_string(embeddings.size(0)) +
                 " embeddings");
-  if (options.method != "pca" && options.method != "tsne" && options.method != "umap")
-    throw UsageError("--method " + options.method + ": expected pca, tsne or umap");
+  check_map_options({options.method}, options, embeddings.size(0), embeddings.size(1));
   EmbeddingMap map;
   map.method = options.method;
   map.rows = chosen_rows(embeddings.size(0), options.sample, options.seed);
   const int64_t m = static_cast<int64_t>(map.rows.size());
-  if (m < 3) throw UsageError("visualize: " + std::to_string(m) + " points; a map needs at least 3");
   const at::Tensor index = torch::tensor(map.rows, torch::kLong);
   const at::Tensor data = embeddings.index_select(0, index).to(torch::kFloat32).contiguous();
   std::vector<int64_t> point_labels(static_cast<size_t>(m));
@@ -66,9 +91,7 @@ EmbeddingMap map_embeddings(const at::Tensor& embeddings, const std::vector<int6
                                                : torch::cat({result.projected, torch::zeros({m, 1})}, 1);
     map.details["explained_variance_ratio"] = result.explained_variance_ratio;
   } else if (options.method == "umap") {
-    UmapOptions umap_options = options.umap;
-    umap_options.seed = options.seed;
-    umap_options.n_components = 2;
+    const UmapOptions umap_options = map_umap_options(options);
     const UmapResult result = umap(data, umap_options);
     map.points = result.embedding;
     map.details["n_neighbors"] = umap_options.n_neighbors;
@@ -81,9 +104,7 @@ EmbeddingMap map_embeddings(const at::Tensor& embeddings, const std::vector<int6
     map.details["edges"] = result.edges;
     map.details["neighbours"] = result.neighbours;
   } else {
-    TsneOptions tsne_options = options.tsne;
-    tsne_options.seed = options.seed;
-    tsne_options.dimensions = 2;
+    const TsneOptions tsne_options = map_tsne_options(options);
     const TsneResult result = tsne(data, tsne_options);
     map.points = result.embedding;
     map.details["kl_divergence"] = result.kl_divergence;

@@ -44,6 +44,15 @@ struct EmbeddingMap {
 // "init", "components" (of the graph), "edges", "neighbours". Throws UsageError for an unknown method or bad options.
 EmbeddingMap map_embeddings(const at::Tensor& embeddings, const std::vector<int64_t>& labels, const MapOptions& options);
 
+// Checks, before any map is computed, that every one of `methods` ("pca",
+// "tsne", "umap") can map `rows` x `features` embeddings with `options` (the
+// points after options.sample): a known method, at least 3 points for any map,
+// t-SNE's perplexity below the points (check_tsne_options), UMAP's n_neighbors
+// below them (check_umap_options). Throws UsageError naming the method's
+// setting, as map_embeddings would, but before a first map is written.
+void check_map_options(const std::vector<std::string>& methods, const MapOptions& options, int64_t rows,
+                       int64_t features);
+
 // CSV: "row,index,x,y,label,class,source", one line per point (atomic write).
 void write_map_csv(const EmbeddingMap& map, const EmbeddingSet& set, const std::filesystem::path& file);
 

@@ -35,12 +35,11 @@ std::string text(double value) {
   return out.str();
 }
 
-void validate(const at::Tensor& data, const TsneOptions& o) {
-  if (data.dim() != 2 || !data.is_floating_point() || !data.device().is_cpu())
-    bad_option("data must be an N x D floating-point matrix on the CPU");
-  const int64_t n = data.size(0);
+}  // namespace
+
+void check_tsne_options(const TsneOptions& o, int64_t n, int64_t features) {
   if (n < 2) bad_option("needs at least 2 points (got " + std::to_string(n) + ")");
-  if (data.size(1) < 1) bad_option("data has no features");
+  if (features < 1) bad_option("data has no features");
   if (o.method != "barnes_hut" && o.method != "exact")
     bad_option("unknown method '" + o.method + "' (expected barnes_hut or exact)");
   if (o.init != "pca" && o.init != "random") bad_option("unknown init '" + o.init + "' (expected pca or random)");
@@ -51,9 +50,9 @@ void validate(const at::Tensor& data, const TsneOptions& o) {
     bad_option("dimensions must be 2 or 3 for method barnes_hut (a quadtree or octree), got " +
                std::to_string(o.dimensions));
   if (o.dimensions < 1) bad_option("dimensions must be at least 1, got " + std::to_string(o.dimensions));
-  if (o.init == "pca" && o.dimensions > std::min(n, data.size(1)))
+  if (o.init == "pca" && o.dimensions > std::min(n, features))
     bad_option("init pca needs dimensions (" + std::to_string(o.dimensions) +
-               ") <= min(points, features) = " + std::to_string(std::min(n, data.size(1))));
+               ") <= min(points, features) = " + std::to_string(std::min(n, features)));
   if (!(o.early_exaggeration >= 1)) bad_option("early_exaggeration must be at least 1, got " + text(o.early_exaggeration));
   if (o.iterations < kExplorationIterations)
     bad_option("iterations must be at least 250, got " + std::to_string(o.iterations));
@@ -62,6 +61,14 @@ void validate(const at::Tensor& data, const TsneOptions& o) {
   if (!(o.min_grad_norm >= 0)) bad_option("min_grad_norm must be non-negative, got " + text(o.min_grad_norm));
   if (!(o.angle >= 0 && o.angle <= 1)) bad_option("angle must be in [0, 1], got " + text(o.angle));
   if (!std::isfinite(o.learning_rate)) bad_option("learning_rate must be finite (<= 0: auto)");
+}
+
+namespace {
+
+void validate(const at::Tensor& data, const TsneOptions& o) {
+  if (data.dim() != 2 || !data.is_floating_point() || !data.device().is_cpu())
+    bad_option("data must be an N x D floating-point matrix on the CPU");
+  check_tsne_options(o, data.size(0), data.size(1));
   if (!torch::isfinite(data).all().item<bool>()) bad_option("data contains NaN or infinity");
 }
 

@@ -43,4 +43,9 @@ struct TsneResult {
 // neighbour search and the PCA come from LibTorch.
 TsneResult tsne(const at::Tensor& data, const TsneOptions& options = {});
 
+// Checks the options for `points` x `features` data; throws UsageError as
+// tsne() does (e.g. "t-SNE: perplexity must be positive and less than the
+// number of points (12), got 30", sklearn's "perplexity must be less than n_samples").
+void check_tsne_options(const TsneOptions& options, int64_t points, int64_t features);
+
 }  // namespace imret::viz
