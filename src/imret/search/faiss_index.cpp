@@ -20,6 +20,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <new>
 #include <limits>
 #include <sstream>
 
@@ -107,19 +109,84 @@ class OneBlasThread {
   int threads_ = 1;
 };
 
-// FAISS's messages carry "Error in <function> at <file>:<line>: "; keep the reason.
-std::string reason(const faiss::FaissException& e) {
-  const std::string text = e.msg;
+// FAISS's own words without its "Error in <function> at <file>:<line>: "
+// prefix and the "Error: '<condition>' failed: " of its assertions.
+std::string reason(const std::exception& e) {
+  const auto* faiss_error = dynamic_cast<const faiss::FaissException*>(&e);
+  std::string text = faiss_error ? faiss_error->msg : e.what();
   const size_t at = text.find(": ", text.find(" at "));
-  std::string message = at == std::string::npos ? text : text.substr(at + 2);
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  return message;
+  if (text.rfind("Error in ", 0) == 0 && at != std::string::npos) text = text.substr(at + 2);
+  if (text.rfind("Error: ", 0) == 0) text = text.substr(7);
+  const size_t failed = text.find("' failed: ");
+  if (text.rfind("'", 0) == 0 && failed != std::string::npos) text = text.substr(failed + 10);
+  // Some carry a backtrace after a newline, FAISS's formatted ones their buffer's NUL.
+  text = text.substr(0, text.find_first_of(std::string("\n\0", 2)));
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+std::string too_few_training_vectors(const std::string& name, int64_t n, int64_t centroids) {
+  return name + ": " + std::to_string(n) + " training vectors are too few to train its " + std::to_string(centroids) +
+         " k-means centroids (at least one vector per centroid, and FAISS asks for " +
+         std::to_string(kPointsPerCentroid) + " per centroid); use fewer IVF lists or PQ bits, or more data";
+}
+
+// The PQ<M> / OPQ<M> sizes of a factory string that do not divide `dim`.
+std::string pq_sizes_not_dividing(const std::string& factory, int64_t dim) {
+  std::string found;
+  for (size_t at = factory.find("PQ"); at != std::string::npos; at = factory.find("PQ", at + 2)) {
+    const size_t digits = std::min(factory.find_first_not_of("0123456789", at + 2), factory.size());
+    const std::string m = factory.substr(at + 2, digits - at - 2);
+    if (m.empty() || m.size() > 9 || dim % std::stoll(m) == 0) continue;
+    const size_t from = at > 0 && factory[at - 1] == 'O' ? at - 1 : at;
+    found += (found.empty() ? "" : ", ") + factory.substr(from, digits - from);
+  }
+  return found;
+}
+
+// Throws one line for a failed FAISS call on the index `name` (e.g.
+// "faiss:IVF256,PQ16") of `dim`-d vectors while `doing` (e.g. "training on 100
+// vectors"): the frequent failures in a user's terms, others in FAISS's words.
+// UsageError where the factory string is at fault (always when `making`).
+[[noreturn]] void throw_faiss_failure(const std::string& name, const std::string& factory, int64_t dim,
+                                      const std::string& doing, const std::exception& e, bool making = false) {
+  if (dynamic_cast<const std::bad_alloc*>(&e)) throw Error(name + ": out of memory " + doing);
+  const std::string why = reason(e);
+  long long points = 0, clusters = 0;
+  if (std::sscanf(why.c_str(), "Number of training points (%lld) should be at least as large as number of clusters (%lld)",
+                  &points, &clusters) == 2)
+    throw Error(too_few_training_vectors(name, points, clusters));
+  if (why.find("could not parse") != std::string::npos)
+    throw UsageError(name + ": not a valid FAISS index_factory string for " + std::to_string(dim) +
+                     "-d vectors: FAISS cannot parse it (examples: Flat, IVF256,Flat, IVF256,PQ16, HNSW32)");
+  if (why.find("multiple of the number of subquantizers") != std::string::npos) {
+    const std::string sizes = pq_sizes_not_dividing(factory, dim);
+    throw UsageError(name + ": product quantization cannot split " + std::to_string(dim) + "-d vectors into " +
+                     (sizes.empty() ? "M" : sizes + "'s") + " sub-vectors; M must divide the dimension");
+  }
+  if (making)
+    throw UsageError(name + ": not a valid FAISS index_factory string for " + std::to_string(dim) + "-d vectors: " + why);
+  throw Error(name + ": " + doing + " failed: " + why);
+}
+
+// A 0 in an index_factory string (PQ0, IVF0,Flat, HNSW0, PQ8x0) makes FAISS
+// divide by zero or fail an assertion, which ends the process: refused first.
+void check_no_zero_sizes(const std::string& factory) {
+  for (size_t start = factory.find_first_of("0123456789"); start != std::string::npos;
+       start = factory.find_first_of("0123456789", start)) {
+    const size_t end = std::min(factory.find_first_not_of("0123456789", start), factory.size());
+    if (factory.find_first_not_of('0', start) >= end)
+      throw UsageError("faiss:" + factory + ": a size of 0 (lists, sub-quantizers, bits, links) is not valid; "
+                       "e.g. faiss:IVF256,PQ16");
+    start = end;
+  }
 }
 
 }  // namespace
 
 FaissIndex::FaissIndex(std::string factory, Metric metric) : factory_(std::move(factory)), metric_(metric) {
   if (factory_.empty()) throw UsageError("faiss: needs an index_factory string, e.g. faiss:Flat or faiss:IVF256,Flat");
+  check_no_zero_sizes(factory_);
 }
 
 FaissIndex::~FaissIndex() = default;
@@ -129,7 +196,9 @@ std::unique_ptr<FaissIndex> FaissIndex::load(std::string factory, Metric metric,
   auto index = std::make_unique<FaissIndex>(std::move(factory), metric);
   try {
     index->index_.reset(faiss::read_index(file.c_str()));
-  } catch (const faiss::FaissException& e) {
+  } catch (const std::bad_alloc&) {
+    throw Error(file.string() + ": out of memory reading the FAISS index");
+  } catch (const std::exception& e) {
     throw Error(file.string() + ": not a readable FAISS index (" + reason(e) + ")");
   }
   if (index->index_->metric_type != faiss_metric(metric))
@@ -149,9 +218,8 @@ void FaissIndex::create(int64_t dim) {
   }
   try {
     index_.reset(faiss::index_factory(static_cast<int>(dim), factory_.c_str(), faiss_metric(metric_)));
-  } catch (const faiss::FaissException& e) {
-    throw UsageError("faiss:" + factory_ + ": not a valid FAISS index_factory string for " + std::to_string(dim) +
-                     "-d vectors (" + reason(e) + ")");
+  } catch (const std::exception& e) {
+    throw_faiss_failure(spec(), factory_, dim, "making the index", e, /*making=*/true);
   }
   adjust_training(index_.get());
   for (const auto& [name, value] : parameters_) apply_parameter(name, value);
@@ -177,10 +245,7 @@ void FaissIndex::train(const at::Tensor& sample_in) {
   if (index_->is_trained) return;
   const int64_t n = sample.size(0);
   const int64_t centroids = centroids_to_train(index_.get());
-  if (n < centroids)
-    throw Error("faiss:" + factory_ + ": " + std::to_string(n) + " training points are too few to train it (it learns " +
-                std::to_string(centroids) + " centroids, so it needs at least " + std::to_string(centroids) +
-                "); use a smaller index or more data");
+  if (n < centroids) throw Error(too_few_training_vectors(spec(), n, centroids));
   if (n < kPointsPerCentroid * centroids)
     spdlog::warn("faiss:{}: training on {} points, fewer than the {} it asks for ({} per centroid x {} centroids); "
                  "the centroids will be poor",
@@ -189,8 +254,8 @@ void FaissIndex::train(const at::Tensor& sample_in) {
     OneBlasThread one_blas_thread;
     index_->train(n, sample.data_ptr<float>());
     trained_on_ = n;
-  } catch (const faiss::FaissException& e) {
-    throw Error("faiss:" + factory_ + ": training failed on " + std::to_string(n) + " points (" + reason(e) + ")");
+  } catch (const std::exception& e) {
+    throw_faiss_failure(spec(), factory_, dim(), "training on " + std::to_string(n) + " vectors", e);
   }
 }
 
@@ -210,8 +275,8 @@ void FaissIndex::add(const at::Tensor& embeddings) {
       index_->add(count, vectors.data_ptr<float>() + start * vectors.size(1));
       if (progress) progress->advance(count);
     }
-  } catch (const faiss::FaissException& e) {
-    throw Error("faiss:" + factory_ + ": adding vectors failed (" + reason(e) + ")");
+  } catch (const std::exception& e) {
+    throw_faiss_failure(spec(), factory_, dim(), "adding " + std::to_string(n) + " vectors", e);
   }
   if (progress) progress->finish();
 }
@@ -239,8 +304,8 @@ SearchResult FaissIndex::search(const at::Tensor& queries_in, int64_t k) const {
                      reinterpret_cast<faiss::Index::idx_t*>(labels.data_ptr<int64_t>()) + start * k);
       if (progress) progress->advance(count);
     }
-  } catch (const faiss::FaissException& e) {
-    throw Error(name + ": search failed (" + reason(e) + ")");
+  } catch (const std::exception& e) {
+    throw_faiss_failure(name, factory_, dim(), "searching " + std::to_string(nq) + " queries", e);
   }
   if (progress) progress->finish();
   const at::Tensor missing = labels.lt(0);
@@ -268,7 +333,9 @@ RangeResult FaissIndex::range_search(const at::Tensor& queries_in, double radius
   try {
     index_->range_search(nq, queries.data_ptr<float>(), static_cast<float>(euclidean ? radius * radius : radius),
                          &found);
-  } catch (const faiss::FaissException& e) {
+  } catch (const std::bad_alloc& e) {
+    throw_faiss_failure(name, factory_, dim(), "in a range search", e);
+  } catch (const std::exception& e) {
     throw UsageError(name + ": no range search (" + reason(e) + ")");
   }
   // FAISS returns each query's results unordered: sort them, best first.
@@ -333,7 +400,7 @@ void FaissIndex::apply_parameter(const std::string& name, double value) {
   }
   try {
     faiss::ParameterSpace().set_index_parameter(index_.get(), name, value);
-  } catch (const faiss::FaissException& e) {
+  } catch (const faiss::FaissException&) {
     throw UsageError("faiss:" + factory_ + " has no query-time parameter '" + name +
                      "' (IVF indexes take nprobe, HNSW indexes efSearch and efConstruction)");
   }
@@ -342,7 +409,11 @@ void FaissIndex::apply_parameter(const std::string& name, double value) {
 int64_t FaissIndex::memory_bytes() const {
   if (!index_) return 0;
   faiss::VectorIOWriter writer;
-  faiss::write_index(index_.get(), &writer);
+  try {
+    faiss::write_index(index_.get(), &writer);
+  } catch (const std::exception& e) {
+    throw_faiss_failure(spec(), factory_, dim(), "measuring the index", e);
+  }
   return static_cast<int64_t>(writer.data.size());
 }
 
@@ -351,7 +422,7 @@ void FaissIndex::save(const fs::path& file) const {
   write_via_temp(file, [&](const fs::path& temp) {
     try {
       faiss::write_index(index_.get(), temp.c_str());
-    } catch (const faiss::FaissException& e) {
+    } catch (const std::exception& e) {
       throw Error(file.string() + ": cannot write the FAISS index (" + reason(e) + ")");
     }
   });
