@@ -113,6 +113,11 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
 
 namespace {
 
+// A setting's value for an error line (invalid UTF-8 from the file replaced, not thrown on).
+std::string shown(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 // Throws UsageError naming `source` for a key of `given` that `known` lacks or
 // whose value is of another kind than known's (any number for a float;
 // weights_prefix may be one string). `prefix` names the section ("network.").
@@ -130,7 +135,7 @@ void check_settings(const nlohmann::json& given, const nlohmann::json& known, co
                            (key == "weights_prefix" && value.is_string());
     if (!same_kind)
       throw UsageError(source + ": training setting '" + prefix + key + "' should be " + expected.type_name() +
-                       ", got " + value.dump());
+                       ", got " + shown(value));
   }
 }
 
@@ -149,7 +154,7 @@ TrainConfig TrainConfig::from_settings(const nlohmann::json& settings, const std
   if (!settings.is_object()) throw UsageError(source + ": expected a mapping of training settings");
   nlohmann::json flat = settings;
   if (flat.contains("network") && !flat["network"].is_object())
-    throw UsageError(source + ": training setting 'network' should be object, got " + flat["network"].dump());
+    throw UsageError(source + ": training setting 'network' should be object, got " + shown(flat["network"]));
   // The network's settings may also be given flat: arch, embedding_dim, head_dim.
   for (const char* key : {"arch", "embedding_dim", "head_dim"})
     if (flat.contains(key)) {

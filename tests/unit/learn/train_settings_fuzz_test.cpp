@@ -49,3 +49,9 @@ TEST(TrainSettingsFuzz, EveryNetworkSettingIsStillAccepted) {
   EXPECT_EQ(config.network.head_dim, 8);
   EXPECT_FALSE(config.network.normalize_before_metric);
 }
+
+TEST(TrainSettingsFuzz, ValueWithInvalidUtf8IsShownNotThrownOn) {  // json::type_error 316 from dump()
+  EXPECT_EQ(settings_error({{"lr", std::string("6\x89") + "4"}}),
+            "plan.yaml: training setting 'lr' should be number, got \"6\xEF\xBF\xBD" "4\"");
+  EXPECT_EQ(settings_error({{"network", "\xff"}}), "plan.yaml: training setting 'network' should be object, got \"\xEF\xBF\xBD\"");
+}
