@@ -10,6 +10,7 @@ packages=(
   cmake ninja-build g++ ccache pkg-config
   libtorch-dev libfaiss-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libjpeg-dev libpng-dev  # JPEG and PNG decoded directly, with limits and damage detection
   libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   zlib1g-dev libgtest-dev libbenchmark-dev
   libcairo2-dev fonts-dejavu-core  # plots (imret visualize)

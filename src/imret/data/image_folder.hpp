@@ -3,14 +3,17 @@
 //
 //   root/<split>/<class>/<image>.{jpg,jpeg,png,bmp}
 //
-// Images are decoded with OpenCV (image_folder_cv.cpp); a build without
-// OpenCV throws imret::Error ("built without OpenCV") when one is opened.
+// Images are decoded by decode_image_rgb (image_folder_cv.cpp): JPEG and PNG
+// with libjpeg/libpng when built with them, other formats with OpenCV; a
+// build without OpenCV throws imret::Error ("built without OpenCV") when one
+// is opened.
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "imret/data/dataset.hpp"
+#include "imret/data/image_header.hpp"
 #include "imret/data/idx.hpp"  // open_dataset also opens IDX folders (kDefaultFashionMnist)
 
 namespace imret::data {
@@ -38,10 +41,17 @@ std::shared_ptr<Dataset> load_image_folder(const std::filesystem::path& root, co
 std::shared_ptr<Dataset> open_dataset(const std::filesystem::path& path, const std::string& split,
                                       const std::vector<std::string>& classes = {});
 
-// Decodes one image file to float32 3 x H x W RGB in [0, 1].
-// Throws BadImageError when the file is missing, unreadable or not a decodable
-// image; imret::Error when imret was built without OpenCV.
+// Decodes one image file to float32 3 x H x W RGB in [0, 1], turned upright
+// by its EXIF orientation (JPEG APP1, PNG eXIf), with the pixels of OpenCV's
+// imdecode(IMREAD_COLOR). Throws BadImageError when the file is missing,
+// unreadable, not a decodable image, damaged (a truncated or corrupt JPEG or
+// PNG: any libjpeg warning, any libpng error or image-data warning), or when
+// its size breaks `limits` (checked from the file's header before decoding
+// where the header is known: image_header.hpp); imret::Error when imret was
+// built without OpenCV. Prints nothing.
+// The one-argument form uses the default ImageLimits.
 at::Tensor decode_image_rgb(const std::filesystem::path& file);
+at::Tensor decode_image_rgb(const std::filesystem::path& file, const ImageLimits& limits);
 
 // True when this build can decode image files (built with OpenCV).
 bool image_decoding_available();

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <exception>
 #include <map>
+#include <new>
 #include <thread>
 
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
@@ -41,9 +42,11 @@ BadImagePolicy parse_bad_image_policy(const std::string& text) {
   throw UsageError("unknown bad-image policy '" + text + "' (use skip or fail)");
 }
 
-void BadImageLog::add(const std::string& path, const std::string& reason) {
+bool BadImageLog::add(const std::string& path, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!paths_.insert(path).second) return false;
   entries_.emplace_back(path, reason);
+  return true;
 }
 
 int64_t BadImageLog::count() const {
@@ -86,6 +89,35 @@ struct BatchResult {
 };
 
 constexpr uint64_t kShuffleStream = UINT64_MAX;  // never an item index
+
+// The first non-empty line of an exception's text: a c10::Error's what()
+// continues with a backtrace, which is no reason to show a user.
+std::string first_line(const char* text) {
+  std::string line;
+  for (const char* c = text; *c; ++c) {
+    if (*c == '\n' || *c == '\r') {
+      if (!line.empty()) break;
+    } else {
+      line += *c;
+    }
+  }
+  return line.empty() ? std::string("unknown error") : line;
+}
+
+// Why the exception being handled made item loading fail, in one line.
+BadImageError bad_image_of_current_exception(const std::string& source) {
+  try {
+    throw;
+  } catch (const BadImageError& e) {
+    return e;
+  } catch (const std::bad_alloc&) {
+    return BadImageError(source, "out of memory while loading the image");
+  } catch (const std::exception& e) {
+    return BadImageError(source, first_line(e.what()));
+  } catch (...) {
+    return BadImageError(source, "unknown error while loading the image");
+  }
+}
 
 }  // namespace
 
@@ -270,10 +302,10 @@ class Loader::Impl {
       try {
         images.push_back(load_item(index));
         kept.push_back(index);
-      } catch (const BadImageError& e) {
-        if (options_.on_bad_image == BadImagePolicy::Fail) throw;
-        bad_images_->add(e.path(), e.reason());
-        spdlog::warn("skipping bad image {}: {}", e.path(), e.reason());
+      } catch (...) {
+        const BadImageError bad = bad_image_of_current_exception(dataset_->source(index));
+        if (options_.on_bad_image == BadImagePolicy::Fail) throw bad;
+        if (bad_images_->add(bad.path(), bad.reason())) spdlog::warn("skipping bad image {}: {}", bad.path(), bad.reason());
       }
     }
     indices = std::move(kept);

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -22,17 +23,22 @@ enum class BadImagePolicy { Skip, Fail };
 // "skip" or "fail"; throws UsageError otherwise.
 BadImagePolicy parse_bad_image_policy(const std::string& text);
 
-// The images skipped under BadImagePolicy::Skip. Thread-safe.
+// The images skipped under BadImagePolicy::Skip, each file once however
+// many epochs meet it. Thread-safe.
 class BadImageLog {
  public:
-  void add(const std::string& path, const std::string& reason);
+  // Records `path` unless it is already recorded (then the first reason is
+  // kept); true when it was new.
+  bool add(const std::string& path, const std::string& reason);
+  // Distinct files recorded.
   int64_t count() const;
-  // {path, reason} in the order they were added.
+  // {path, reason} in the order the files were first added.
   std::vector<std::pair<std::string, std::string>> entries() const;
 
  private:
   mutable std::mutex mutex_;
   std::vector<std::pair<std::string, std::string>> entries_;
+  std::unordered_set<std::string> paths_;
 };
 
 struct Batch {
@@ -65,10 +71,16 @@ at::Tensor object_count_rows(const Dataset& dataset, const std::vector<int64_t>&
 // transform, a whole batch is loaded with load_many and transformed at once.
 // Items of one batch must share one size after the transform (else the
 // error names two of them).
-// Bad images (BadImageError): Skip -> recorded in the log, warned about,
-// dropped from their batch (a batch left empty is not returned); Fail -> the
-// error is rethrown by next(). Any other exception of a worker is rethrown by
-// next() too, after which the epoch is over (next() returns nullopt).
+// Bad images: any exception from loading or transforming one item (a
+// BadImageError, a cv::Exception, an allocation failure: std::bad_alloc or
+// c10::Error...) is a bad image of that item's file (dataset.source(i)),
+// with the first line of the exception's text as the reason (c10 messages
+// carry a backtrace after it). Skip -> recorded in the log, warned about the
+// first time the file is seen, dropped from its batch (a batch left empty is
+// not returned); Fail -> next() throws a BadImageError "<file>: <reason>".
+// Any other exception of a worker (e.g. items of one batch with different
+// sizes) is rethrown by next() too. After a throw the epoch is over (next()
+// returns nullopt).
 // Worker threads run at most one intra-op thread each (no oversubscription).
 // Not thread-safe: use one Loader from one thread.
 class Loader {

@@ -236,13 +236,19 @@ TEST(Loader, FailPolicyRethrowsTheBadImageError) {
   }
 }
 
-TEST(Loader, WorkerErrorsPropagateEvenWhenSkipping) {
+TEST(Loader, AnyErrorLoadingAnItemIsABadImageOfItsFile) {
   auto data = std::make_shared<FakeDataset>(20);
-  data->error_at = 13;
-  Loader loader(data, nullptr, options_with(4, 3));
-  loader.start_epoch(0);
-  for (int k = 0; k < 3; ++k) ASSERT_TRUE(loader.next().has_value());
-  EXPECT_TRUE(throws_with<imret::Error>([&] { loader.next(); }, "fake failure on item 13"));
+  data->error_at = 13;  // a plain imret::Error, not a BadImageError
+  Loader skipping(data, nullptr, options_with(4, 3));
+  EXPECT_EQ(epoch_indices(skipping, 0).size(), 19u);
+  EXPECT_EQ(skipping.bad_images()->entries(),
+            (std::vector<std::pair<std::string, std::string>>{{"fake/13.png", "fake failure on item 13"}}));
+  auto options = options_with(4, 3);
+  options.on_bad_image = BadImagePolicy::Fail;
+  Loader failing(data, nullptr, options);
+  failing.start_epoch(0);
+  for (int k = 0; k < 3; ++k) ASSERT_TRUE(failing.next().has_value());
+  EXPECT_TRUE(throws_with<BadImageError>([&] { failing.next(); }, "fake/13.png: fake failure on item 13"));
 }
 
 TEST(Loader, MixedSizesInABatchNameTheItems) {
@@ -311,11 +317,28 @@ TEST(BadImageLog, IsThreadSafe) {
   BadImageLog log;
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
-    threads.emplace_back([&] {
-      for (int k = 0; k < 1000; ++k) log.add("p", "r");
+    threads.emplace_back([&log, t] {
+      for (int k = 0; k < 1000; ++k) log.add("p" + std::to_string(t * 1000 + k), "r");
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(log.count(), 4000);
+}
+
+TEST(BadImageLog, CountsEachFileOnce) {
+  BadImageLog log;
+  EXPECT_TRUE(log.add("a.png", "first"));
+  EXPECT_TRUE(log.add("b.png", "other"));
+  EXPECT_FALSE(log.add("a.png", "second"));
+  EXPECT_EQ(log.count(), 2);
+  EXPECT_EQ(log.entries(), (std::vector<std::pair<std::string, std::string>>{{"a.png", "first"}, {"b.png", "other"}}));
+}
+
+TEST(Loader, ABadImageSeenInEveryEpochIsLoggedOnce) {
+  auto data = std::make_shared<FakeDataset>(10);
+  data->bad = {4};
+  Loader loader(data, nullptr, options_with(3, 2, true, 5));
+  for (int64_t epoch = 0; epoch < 3; ++epoch) EXPECT_EQ(epoch_indices(loader, epoch).size(), 9u);
+  EXPECT_EQ(loader.bad_images()->count(), 1);
 }
 
 TEST(Loader, FashionMnistEpochIsFast) {
