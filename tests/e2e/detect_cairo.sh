@@ -94,10 +94,10 @@ expect_error 1 "broken.png" -- "$IMRET" -q detect "$work/images" --weights "$ref
   --on-bad-image fail --no-draw
 [[ ! -e "$work/bad" ]] || fail "a failed run left its output folder behind: $(ls -A "$work/bad")"
 head -c 100000 "$ref/weights_zip.pth" >"$work/truncated.pth"
-expect_error 2 "not a folder" -- "$IMRET" -q detect "$work/images" --weights "$ref/weights_zip.pth" -o "$work/truncated.pth"
+expect_error 1 "not a folder" -- "$IMRET" -q detect "$work/images" --weights "$ref/weights_zip.pth" -o "$work/truncated.pth"
 expect_error 1 "truncated.pth" -- "$IMRET" -q detect "$work/images" --weights "$work/truncated.pth" -o "$work/bad2"
 [[ ! -e "$work/bad2" ]] || fail "a run with unreadable weights left an output folder"
-expect_error 2 "holds detections already" -- "$IMRET" -q detect "$work/images" --weights "$ref/weights_zip.pth" -o "$out"
+expect_error 1 "already holds a detections folder; pass --overwrite" -- "$IMRET" -q detect "$work/images" --weights "$ref/weights_zip.pth" -o "$out"
 "$IMRET" -q detect "$work/images/broken.png" "$work/thin.png" "$work/images/COCO_val2014_000000000042.png" --no-draw \
   --weights "$ref/weights_zip.pth" -o "$work/skip" >"$work/skip.out" 2>"$work/skip.err" ||
   fail "--on-bad-image skip failed: $(cat "$work/skip.err")"

@@ -106,7 +106,7 @@ PY
 
 # Bad input: one line naming the file, the old index kept.
 cp -r "$work/ivf" "$work/ivf.keep"
-expect_error 1 "too few to train" -- "$IMRET" index build "$work/q" -o "$work/ivf" --index faiss:IVF256,Flat
+expect_error 1 "too few to train" -- "$IMRET" index build "$work/q" -o "$work/ivf" --index faiss:IVF256,Flat --overwrite
 cmp -s "$work/ivf/index.faiss" "$work/ivf.keep/index.faiss" || fail "a failed build touched the old index"
 expect_error 2 "not a valid FAISS index_factory string" -- "$IMRET" index build "$work/db" -o "$work/bad" --index faiss:Nonsense7
 expect_error 2 "no query-time parameter 'nprobe'" -- "$IMRET" index search "$work/flat" -q "$work/q" --nprobe 3

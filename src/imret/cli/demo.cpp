@@ -12,11 +12,13 @@
 #include "imret/cli/pipeline.hpp"
 #include "imret/cli/run_names.hpp"
 #include "imret/core/atomic_file.hpp"
+#include "imret/core/output_folder.hpp"
 #include "imret/core/progress.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/core/yaml.hpp"
 #include "imret/data/image_folder.hpp"
 #include "imret/data/idx.hpp"
+#include "imret/learn/run_folder.hpp"
 #include "imret/learn/trainer.hpp"
 #include "imret/viz/plot.hpp"
 #include "imret/viz/run_report.hpp"
@@ -54,7 +56,10 @@ void run_demo(DemoArgs& args) {
   auto test_set = data::open_dataset(args.data, "test", train_set->classes());
   PreprocessArgs preprocess;
   config.preprocess = preprocess.resolve(train_set->channels());
-  write_file_atomic(run_dir / "config.yaml",
+  config.validate();
+  // The demo's run is built aside and replaces the previous demo run only when complete.
+  OutputFolder out(run_dir, learn::run_folder_rules("demo", "demo", true, "", {args.data}));
+  write_file_atomic(out.path() / "config.yaml",
                     to_yaml({{"command", "demo"}, {"data", args.data}, {"quick", args.quick}, {"metric", args.metric},
                              {"train", config.to_json()}}));
 
@@ -67,12 +72,13 @@ void run_demo(DemoArgs& args) {
     request.database_limit = 10000;
     request.query_limit = 1000;
   }
-  train_embed_evaluate(config, request, run_dir);
+  train_embed_evaluate(config, request, out.path(), out.target());
   bool report = args.report && viz::has_plots();
   if (report) {
     std::printf("\n== report: metrics, curves, embedding maps, retrieval grids ==\n");
     try {
-      viz::write_run_report({folder_name(run_dir), run_dir}, run_dir / "report", viz::ReportOptions{});
+      viz::write_run_report({folder_name(run_dir), out.path(), out.target()}, out.path() / "report",
+                            viz::ReportOptions{});
     } catch (const Error& e) {  // the run itself is complete: keep it, say what is missing
       spdlog::warn("demo: no report: {}", e.what());
       report = false;
@@ -80,6 +86,7 @@ void run_demo(DemoArgs& args) {
   } else if (args.report) {
     spdlog::warn("demo: no report: this build has no plots (cairo)");
   }
+  out.publish();
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("\nrun directory %s (%s in all)\n", run_dir.string().c_str(), format_duration(seconds).c_str());

@@ -3,7 +3,6 @@
 // image, and (optionally) detector features for retrieval.
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/embedding_set.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/output_folder.hpp"
 #include "imret/core/npy.hpp"
 #include "imret/core/progress.hpp"
 #include "imret/core/runtime.hpp"
@@ -45,6 +45,7 @@ struct DetectArgs {
   double bn_eps = 0.0;
   bool no_draw = false;
   bool features = false;
+  bool overwrite = false;
   std::string on_bad_image = "skip";
 };
 
@@ -114,52 +115,6 @@ std::vector<std::string> picture_names(const std::vector<fs::path>& files) {
   return names;
 }
 
-// What a run writes into --out; it refuses a folder holding any of them.
-const std::vector<std::string> kOutputs = {"detections.json", "objects.jsonl",       "images",
-                                           "embedding",       "object_features.npy", "object_features.jsonl"};
-
-// --out must be a folder (or not exist yet) without any of the outputs.
-void check_output_folder(const fs::path& out) {
-  std::error_code ec;
-  if (fs::exists(out, ec) && !fs::is_directory(out, ec)) throw UsageError(out.string() + ": not a folder");
-  for (const auto& name : kOutputs)
-    if (fs::exists(out / name, ec))
-      throw UsageError(out.string() + ": holds detections already (" + name + "); choose another --out");
-}
-
-// The outputs are written into a private folder inside --out and moved into
-// place when the run has succeeded; a failed run removes it.
-class PartialOutputs {
- public:
-  explicit PartialOutputs(fs::path out) : out_(std::move(out)) {
-    check_output_folder(out_);
-    std::error_code ec;
-    created_out_ = !fs::exists(out_, ec);
-    dir_ = out_ / (".detect-partial-" + std::to_string(::getpid()));
-    fs::create_directories(dir_, ec);
-    if (ec) throw Error(dir_.string() + ": cannot create: " + ec.message());
-  }
-  ~PartialOutputs() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-    if (!published_ && created_out_) fs::remove(out_, ec);  // only when empty
-  }
-  const fs::path& dir() const { return dir_; }
-  void publish() {
-    for (const auto& name : kOutputs) {
-      std::error_code ec;
-      if (!fs::exists(dir_ / name, ec)) continue;
-      fs::rename(dir_ / name, out_ / name, ec);
-      if (ec) throw Error((out_ / name).string() + ": cannot move the results into place: " + ec.message());
-    }
-    published_ = true;
-  }
-
- private:
-  fs::path out_, dir_;
-  bool created_out_ = false, published_ = false;
-};
-
 // Everything the run keeps of one image's detections, read once on the CPU.
 struct ImageResult {
   ObjectCounts objects;  // detections scoring at least the count threshold
@@ -197,8 +152,15 @@ ImageResult summarize(const detect::Detections& d, int64_t image_id, const fs::p
 }
 
 void run_detect(const DetectArgs& args) {
-  const fs::path out(args.out);
-  check_output_folder(out);
+  // Checked before the model loads; the results are built aside and put in place whole when the run succeeds.
+  OutputRules rules;
+  rules.kind = "detections";
+  rules.command = "detect";
+  rules.replace = args.overwrite;
+  rules.replace_hint = "pass --overwrite";
+  rules.inputs.assign(args.inputs.begin(), args.inputs.end());
+  rules.legacy = [](const fs::path& folder) { return fs::exists(folder / "detections.json"); };
+  OutputFolder partial(args.out, rules);
   const std::vector<fs::path> files = image_files(args.inputs);
   if (!data::image_decoding_available())
     throw UsageError("imret detect reads image files: this build has no OpenCV; rebuild with libopencv-imgcodecs-dev");
@@ -223,11 +185,10 @@ void run_detect(const DetectArgs& args) {
     return coco_labels ? detect::coco_category_name(label) : "class " + std::to_string(label);
   };
 
-  PartialOutputs partial(out);
   const std::vector<int64_t> ids = image_ids(files);
   const std::vector<std::string> names = picture_names(files);
   const bool skip_bad = args.on_bad_image == "skip";
-  detect::CocoResultsWriter results(partial.dir() / "detections.json");
+  detect::CocoResultsWriter results(partial.path() / "detections.json");
   std::vector<EmbeddedItem> items;
   std::vector<float> embeddings, object_features;
   std::string objects_lines, object_rows;
@@ -250,7 +211,7 @@ void run_detect(const DetectArgs& args) {
       for (torch::Tensor* t : {&d.boxes, &d.scores, &d.labels, &d.masks, &d.features})
         if (t->defined()) *t = t->cpu();
       if (args.features) pooled = detect::pooled_pyramid_features(stages, 0).cpu().contiguous();
-      if (!args.no_draw) viz::write_detection_image(image, d, draw, partial.dir() / "images" / (names[i] + ".png"));
+      if (!args.no_draw) viz::write_detection_image(image, d, draw, partial.path() / "images" / (names[i] + ".png"));
     } catch (const std::exception& e) {
       std::string what = e.what();
       what = what.substr(0, what.find('\n'));
@@ -292,19 +253,19 @@ void run_detect(const DetectArgs& args) {
                 bad.front() + ")");
 
   results.commit();
-  write_file_atomic(partial.dir() / "objects.jsonl", objects_lines);
+  write_file_atomic(partial.path() / "objects.jsonl", objects_lines);
   if (args.features) {
     const nlohmann::json meta = {{"weights", fs::absolute(args.weights).string()},
                                  {"detector", detect::detector_arch_name(detector->arch())},
                                  {"features", "pooled FPN levels P2-P6 (5 x 256)"},
                                  {"objects", "predicted, score >= " + std::to_string(args.count_threshold)},
                                  {"bad_images", bad}};
-    save_embedding_set(partial.dir() / "embedding", embeddings.data(), static_cast<int64_t>(items.size()),
+    save_embedding_set(partial.path() / "embedding", embeddings.data(), static_cast<int64_t>(items.size()),
                        embedding_dim, items, meta);
     if (object_count > 0)
-      save_npy(partial.dir() / "object_features.npy", object_features.data(), object_count,
+      save_npy(partial.path() / "object_features.npy", object_features.data(), object_count,
                static_cast<int64_t>(object_features.size()) / object_count);
-    write_file_atomic(partial.dir() / "object_features.jsonl", object_rows);
+    write_file_atomic(partial.path() / "object_features.jsonl", object_rows);
   }
   partial.publish();
   std::printf("%lld detections in %lld images -> %s/detections.json%s\n", static_cast<long long>(detections),
@@ -328,6 +289,7 @@ void add_detect_command(CLI::App& app) {
                    "torchvision state_dict of fasterrcnn_resnet50_fpn or maskrcnn_resnet50_fpn (.pth or safetensors)")
       ->required();
   command->add_option("-o,--out", args->out, "Output folder")->required();
+  command->add_flag("--overwrite", args->overwrite, "Replace the detections already in --out");
   command->add_option("--score-threshold", args->score_threshold, "Keep detections scoring above this")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();

@@ -75,7 +75,10 @@ void run_embed(const EmbedArgs& args) {
   options.on_bad_image = data::parse_bad_image_policy(args.on_bad_image);
   options.label = "embed " + args.split;
   options.channels_last = true;
-  const int64_t count = embed_to_folder(loaded, dataset, meta, options, args.out);
+  std::vector<std::filesystem::path> inputs = {args.data};
+  if (!args.checkpoint.empty()) inputs.push_back(args.checkpoint);
+  if (!args.weights.empty()) inputs.push_back(args.weights);
+  const int64_t count = embed_to_folder(loaded, dataset, meta, options, args.out, inputs);
   std::printf("embedded %lld of %lld images (%lld-d) -> %s/{embeddings.npy,items.jsonl,meta.json}\n",
               static_cast<long long>(count), static_cast<long long>(dataset->size()),
               static_cast<long long>(loaded.network->embedding_dim()), args.out.c_str());

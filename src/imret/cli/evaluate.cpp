@@ -20,6 +20,7 @@ struct EvaluateArgs {
   std::string device = "cpu";
   std::string relevance = "auto";
   double weighted_threshold = 0.5;
+  bool drop_nonfinite = false;
 };
 
 void run_evaluate(const EvaluateArgs& args) {
@@ -31,8 +32,9 @@ void run_evaluate(const EvaluateArgs& args) {
   request.device = args.device;
   request.relevance = args.relevance;
   request.weighted_threshold = args.weighted_threshold;
-  const EmbeddingSet queries = load_embedding_set(args.queries);
-  const EmbeddingSet database = args.database == args.queries ? queries : load_embedding_set(args.database);
+  const EmbeddingSet queries = load_embedding_set(args.queries, {args.drop_nonfinite});
+  const EmbeddingSet database =
+      args.database == args.queries ? queries : load_embedding_set(args.database, {args.drop_nonfinite});
   const EvaluationOutcome outcome = evaluate_to_folder(queries, database, request, args.out);
   print_metrics(outcome);
   std::printf("wrote %s/metrics.json and %s/pr_curve.csv\n", args.out.c_str(), args.out.c_str());
@@ -52,6 +54,8 @@ void add_evaluate_command(CLI::App& app) {
   command->add_flag("--exclude-self", args->exclude_self,
                     "Queries are the database: ignore each query's own row");
   command->add_option("--device", args->device, "cpu, cuda or cuda:N")->capture_default_str();
+  command->add_flag("--drop-nonfinite", args->drop_nonfinite,
+                    "Leave out embeddings with NaN or infinite values (default: refuse them)");
   command->add_option("--relevance", args->relevance,
                       "auto (same class; for COCO items the three object modes), same-class, or the object mode "
                       "reported first: selection (a class in common), aggregation (the same classes), weighted "

@@ -16,6 +16,9 @@
 #include "imret/cli/pipeline.hpp"
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/json_text.hpp"
+#include "imret/core/output_folder.hpp"
+#include "imret/learn/run_folder.hpp"
 #include "imret/core/progress.hpp"
 #include "imret/core/yaml.hpp"
 #include "imret/data/idx.hpp"
@@ -170,6 +173,16 @@ void run_experiments(const ExperimentArgs& args) {
   std::shared_ptr<const data::Dataset> database_set;
   if (!plan.database_split.empty() && plan.database_split != plan.train_split)
     database_set = data::open_dataset(plan.data, plan.database_split, train_set->classes());
+  // The experiment folder is written in place: its finished rows are kept when a later row fails or is stopped.
+  OutputRules folder_rules;
+  folder_rules.kind = "experiment";
+  folder_rules.command = "experiment";
+  folder_rules.inputs = {plan.data};
+  folder_rules.legacy = [](const fs::path& folder) {
+    std::error_code ec;
+    return fs::exists(folder / "results.json", ec) || fs::exists(folder / "results.md", ec);
+  };
+  WorkFolder work(out, folder_rules);
   PreprocessArgs preprocess;
   std::vector<eval::ExperimentResult> results;
   const auto start = std::chrono::steady_clock::now();
@@ -198,8 +211,10 @@ void run_experiments(const ExperimentArgs& args) {
     if (!selected) continue;
     std::printf("\n[%zu/%zu] %s%s%s\n", index, plan.rows.size(), row.name.c_str(),
                 row.description.empty() ? "" : ": ", row.description.c_str());
-    write_file_atomic(run_dir / "config.yaml", to_yaml({{"command", "experiment"}, {"plan", args.plan},
-                                                        {"name", row.name}, {"key", key}}));
+    // Each row's run is built aside and swapped in whole when it is complete.
+    OutputFolder row_folder(run_dir, learn::run_folder_rules("run", "experiment", true, "", {plan.data}));
+    write_file_atomic(row_folder.path() / "config.yaml", to_yaml({{"command", "experiment"}, {"plan", args.plan},
+                                                                  {"name", row.name}, {"key", key}}));
     RetrievalRunRequest request;
     request.data = plan.data;
     request.train_set = train_set;
@@ -211,12 +226,16 @@ void run_experiments(const ExperimentArgs& args) {
     request.metric = row.metric;
     request.database_limit = plan.database_limit;
     request.query_limit = plan.query_limit;
-    const RetrievalRun run = train_embed_evaluate(row.config, request, run_dir);
+    const RetrievalRun run = train_embed_evaluate(row.config, request, row_folder.path(), row_folder.target());
     results.push_back(summarise(row, run));
-    write_file_atomic(result_path, nlohmann::json({{"key", key}, {"result", results.back().to_json()}}).dump(2) + "\n");
+    write_file_atomic(row_folder.path() / "result.json",
+                      dump_json({{"key", key}, {"result", results.back().to_json()}}, 2) + "\n");
+    row_folder.publish();
+    work.keep();
     eval::write_comparison(out, plan.title, results);
   }
   eval::write_comparison(out, plan.title, results);
+  work.complete({{"rows", results.size()}});
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("\n%s", eval::comparison_markdown(plan.title, results).c_str());
   std::printf("\n%zu of %zu experiments in the table (%s); written: %s/results.{md,csv,json}\n", results.size(),

@@ -11,6 +11,7 @@
 #include "imret/cli/common.hpp"
 #include "imret/cli/queries.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/output_folder.hpp"
 #include "imret/core/progress.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/search/index_store.hpp"
@@ -60,7 +61,9 @@ void print_info(const search::StoredIndex& stored, const std::filesystem::path& 
 
 struct BuildArgs {
   std::string embeddings;
-  std::string output;
+  std::string out;
+  bool overwrite = false;
+  bool drop_nonfinite = false;
   std::string index = "exact";
   std::string metric = "euclidean";
   int64_t train_size = 0;
@@ -69,7 +72,10 @@ struct BuildArgs {
 };
 
 void run_build(const BuildArgs& args) {
-  const EmbeddingSet set = load_embedding_set(args.embeddings);
+  // Before the (long) build: a folder that may not be written fails first.
+  OutputFolder out(args.out, search::index_folder_rules("index build", args.overwrite, "pass --overwrite",
+                                                        {args.embeddings}));
+  const EmbeddingSet set = load_embedding_set(args.embeddings, {args.drop_nonfinite});
   if (set.embeddings.rows == 0) throw UsageError(args.embeddings + ": no embeddings to index (the folder is empty)");
   auto index = search::make_index(args.index, c10::kCPU, search::parse_metric(args.metric));
   search::IndexManifest manifest;
@@ -78,8 +84,9 @@ void run_build(const BuildArgs& args) {
   manifest.trained_on = train_and_add(*index, set, args.train_size, args.seed);
   manifest.sources = {std::filesystem::absolute(args.embeddings).lexically_normal().string()};
   manifest.embedding_meta = set.meta;
-  search::save_index_folder(args.output, *index, manifest, set.items);
-  spdlog::info("built {} in {:.2f} s -> {}", index->describe(), seconds_since(start), args.output);
+  search::write_index_files(out.path(), *index, manifest, set.items);
+  out.publish({{"count", index->size()}, {"dimension", index->dim()}});
+  spdlog::info("built {} in {:.2f} s -> {}", index->describe(), seconds_since(start), args.out);
 }
 
 struct InfoArgs {
@@ -120,11 +127,14 @@ void run_index_search(const IndexSearchArgs& args) {
 struct AddArgs {
   std::string folder;
   std::string embeddings;
+  bool drop_nonfinite = false;
 };
 
 void run_add(const AddArgs& args) {
+  // Locked before it is read: two adds at once would each lose the other's vectors.
+  OutputFolder out(args.folder, search::index_folder_rules("index add", true, "", {args.embeddings}));
   search::StoredIndex stored = search::load_index_folder(args.folder);
-  const EmbeddingSet set = load_embedding_set(args.embeddings);
+  const EmbeddingSet set = load_embedding_set(args.embeddings, {args.drop_nonfinite});
   if (set.embeddings.rows == 0) throw UsageError(args.embeddings + ": no embeddings to add (the folder is empty)");
   const int64_t dim = stored.index->dim();
   if (dim > 0 && set.embeddings.cols != dim)
@@ -140,7 +150,8 @@ void run_add(const AddArgs& args) {
   stored.index->add(embeddings_tensor(set));
   stored.items.insert(stored.items.end(), set.items.begin(), set.items.end());
   stored.manifest.sources.push_back(std::filesystem::absolute(args.embeddings).lexically_normal().string());
-  search::save_index_folder(args.folder, *stored.index, stored.manifest, stored.items);
+  search::write_index_files(out.path(), *stored.index, stored.manifest, stored.items);
+  out.publish({{"count", stored.index->size()}, {"dimension", stored.index->dim()}});
   spdlog::info("added {} vectors: {}", set.embeddings.rows, stored.index->describe());
 }
 
@@ -153,7 +164,10 @@ void add_index_command(CLI::App& app) {
   auto build = std::make_shared<BuildArgs>();
   CLI::App* build_command = command->add_subcommand("build", "Index an embedding folder and save it");
   build_command->add_option("embeddings", build->embeddings, "Embedding folder (from imret embed)")->required();
-  build_command->add_option("-o,--output", build->output, "Index folder to write")->required();
+  build_command->add_option("-o,--out,--output", build->out, "Index folder to write")->required();
+  build_command->add_flag("--overwrite", build->overwrite, "Replace an index already in --out");
+  build_command->add_flag("--drop-nonfinite", build->drop_nonfinite,
+                          "Leave out embeddings with NaN or infinite values (default: refuse them)");
   build_command
       ->add_option("--index", build->index,
                    "exact, exact:cosine or faiss:<index_factory string> (faiss:Flat, faiss:IVF1024,Flat, "
@@ -193,6 +207,8 @@ void add_index_command(CLI::App& app) {
   CLI::App* add_command = command->add_subcommand("add", "Add the vectors of another embedding folder to a saved index");
   add_command->add_option("folder", add->folder, "Index folder")->required();
   add_command->add_option("embeddings", add->embeddings, "Embedding folder to add")->required();
+  add_command->add_flag("--drop-nonfinite", add->drop_nonfinite,
+                        "Leave out embeddings with NaN or infinite values (default: refuse them)");
   add_command->callback([add] { run_add(*add); });
 }
 

@@ -7,6 +7,8 @@
 #include "imret/cli/common.hpp"
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/json_text.hpp"
+#include "imret/core/output_folder.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/eval/evaluate.hpp"
 #include "imret/eval/knn.hpp"
@@ -17,10 +19,13 @@ namespace imret::cli {
 namespace fs = std::filesystem;
 
 int64_t embed_to_folder(const models::LoadedNetwork& loaded, std::shared_ptr<const data::Dataset> dataset,
-                        const nlohmann::json& meta_in, const models::EmbedOptions& options, const fs::path& folder) {
+                        const nlohmann::json& meta_in, const models::EmbedOptions& options, const fs::path& folder,
+                        const std::vector<fs::path>& inputs) {
   if (dataset->channels() != loaded.info.spec.in_channels)
     throw UsageError(loaded.info.spec.arch + ": the network takes " + std::to_string(loaded.info.spec.in_channels) +
                      "-channel images but the data has " + std::to_string(dataset->channels()) + " channels");
+  // Before the (long) embedding: a folder that may not be written, or that another imret writes, fails first.
+  OutputFolder out(folder, embedding_folder_rules("embed", inputs));
   auto transform = data::make_eval_transform(data::Preprocess::from_json(loaded.info.preprocess));
   auto bad_images = std::make_shared<data::BadImageLog>();
   models::Embeddings embedded = models::embed_dataset(*loaded.network, dataset, transform, options, bad_images);
@@ -33,15 +38,29 @@ int64_t embed_to_folder(const models::LoadedNetwork& loaded, std::shared_ptr<con
     if (dataset->has_objects()) item.objects = dataset->objects(index);
     items.push_back(std::move(item));
   }
+  if (items.empty())
+    throw Error("no image of " + std::to_string(dataset->size()) + " could be embedded (" +
+                std::to_string(bad_images->count()) + " bad images): nothing written to " + folder.string());
+  const float* values = embedded.values.data_ptr<float>();
+  const int64_t cols = embedded.values.size(1);
+  const int64_t bad_row = first_nonfinite_row(values, embedded.values.size(0), cols);
+  if (bad_row >= 0)
+    throw Error(items[static_cast<size_t>(bad_row)].source + ": the network gives NaN or infinite embeddings (the "
+                "checkpoint is broken: did training diverge?); nothing written to " + folder.string());
   nlohmann::json bad = nlohmann::json::array();
-  for (const auto& [path, reason] : bad_images->entries()) bad.push_back({{"path", path}, {"reason", reason}});
+  for (const auto& [path, reason] : bad_images->entries()) {
+    nlohmann::json entry;
+    put_text(entry, "path", path);
+    entry["reason"] = reason;
+    bad.push_back(std::move(entry));
+  }
   nlohmann::json meta = meta_in;
   meta["network"] = loaded.info.spec.to_json();
   meta["preprocess"] = loaded.info.preprocess;
   meta["classes"] = dataset->classes();
   meta["bad_images"] = bad;
-  save_embedding_set(folder, embedded.values.data_ptr<float>(), embedded.values.size(0), embedded.values.size(1), items,
-                     meta);
+  write_embedding_files(out.path(), values, embedded.values.size(0), cols, items, meta);
+  out.publish({{"count", items.size()}, {"dimension", cols}});
   return static_cast<int64_t>(items.size());
 }
 
@@ -111,12 +130,13 @@ EvaluationOutcome evaluate_same_class(const EmbeddingSet& queries, const Embeddi
   metrics["retrieval"] = evaluation.summary.to_json();
   if (request.knn_k > 0)
     metrics["knn"] = knn_report(queries, database, query_tensor, database_tensor, request, device);
-  write_file_atomic(out / "metrics.json", metrics.dump(2) + "\n");
+  // metrics.json last: it is the record that the evaluation finished.
   eval::write_pr_curve_csv(out / "pr_curve.csv", evaluation.summary);
   for (const char* mode : {"selection", "aggregation", "weighted"}) {  // an earlier object-mode evaluation's
     std::error_code ignored;
     fs::remove(out / ("pr_curve_" + std::string(mode) + ".csv"), ignored);
   }
+  write_file_atomic(out / "metrics.json", dump_json(metrics, 2) + "\n");
   return {metrics, evaluation.summary.to_table()};
 }
 
@@ -157,7 +177,7 @@ EvaluationOutcome evaluate_object_modes(const EmbeddingSet& queries, const Embed
       eval::write_pr_curve_csv(out / "pr_curve.csv", evaluations[m].summary);
     }
   }
-  write_file_atomic(out / "metrics.json", metrics.dump(2) + "\n");
+  write_file_atomic(out / "metrics.json", dump_json(metrics, 2) + "\n");
   return {metrics, eval::modes_table(columns)};
 }
 
@@ -193,7 +213,7 @@ std::shared_ptr<const data::Dataset> stratified_part(std::shared_ptr<const data:
 }
 
 RetrievalRun train_embed_evaluate(const learn::TrainConfig& config, const RetrievalRunRequest& request,
-                                  const fs::path& run_dir) {
+                                  const fs::path& run_dir, const fs::path& final_run_dir) {
   RetrievalRun run;
   std::printf("== 1/3 train: %s, method %s, %lld epochs ==\n", config.network.arch.c_str(), config.method.c_str(),
               static_cast<long long>(config.epochs));
@@ -206,19 +226,21 @@ RetrievalRun train_embed_evaluate(const learn::TrainConfig& config, const Retrie
               request.query_split.c_str());
   const fs::path checkpoint = run.trained.best_checkpoint;
   models::LoadedNetwork loaded = models::load_checkpoint(checkpoint);
+  // Recorded where the run will be once its folder is published.
+  const fs::path recorded_checkpoint = final_run_dir / "checkpoints" / checkpoint.filename();
   models::EmbedOptions options;
   options.batch_size = 512;
   options.workers = config.workers;
   options.device = parse_device(config.device);
-  const std::string checkpoint_path = fs::absolute(checkpoint).string();
+  const std::string checkpoint_path = fs::absolute(recorded_checkpoint).lexically_normal().string();
   options.label = "embed database";
   embed_to_folder(loaded, stratified_part(database_set, request.database_limit, config.seed),
                   {{"data", request.data}, {"split", database_split}, {"checkpoint", checkpoint_path}}, options,
-                  run_dir / "embeddings" / "database");
+                  run_dir / "embeddings" / "database", {request.data});
   options.label = "embed queries";
   embed_to_folder(loaded, stratified_part(request.query_set, request.query_limit, config.seed),
                   {{"data", request.data}, {"split", request.query_split}, {"checkpoint", checkpoint_path}}, options,
-                  run_dir / "embeddings" / "queries");
+                  run_dir / "embeddings" / "queries", {request.data});
 
   std::printf("\n== 3/3 evaluate: every query against the whole database (full ranking, %s) ==\n",
               search::to_string(request.metric).c_str());
@@ -229,6 +251,8 @@ RetrievalRun train_embed_evaluate(const learn::TrainConfig& config, const Retrie
   const EmbeddingSet queries = load_embedding_set(run_dir / "embeddings" / "queries");
   run.evaluation = evaluate_to_folder(queries, database, evaluation, run_dir);
   print_metrics(run.evaluation);
+  run.trained.last_checkpoint = final_run_dir / "checkpoints" / run.trained.last_checkpoint.filename();
+  run.trained.best_checkpoint = recorded_checkpoint;
   return run;
 }
 

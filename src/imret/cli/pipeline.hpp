@@ -18,12 +18,15 @@
 namespace imret::cli {
 
 // Embeds `dataset` with a loaded network and writes the embedding set into
-// `folder`; returns the number of items embedded. `meta` (where the data and
+// `folder` (the output-folder contract: an earlier embedding folder there is
+// replaced whole, anything else is refused, as is a folder holding one of
+// `inputs`); returns the number of items embedded. `meta` (where the data and
 // the network came from: "data", "split", and "checkpoint" or "weights") goes
-// into meta.json.
+// into meta.json. Error when no image could be embedded or the network gives
+// NaN/inf embeddings.
 int64_t embed_to_folder(const models::LoadedNetwork& loaded, std::shared_ptr<const data::Dataset> dataset,
                         const nlohmann::json& meta, const models::EmbedOptions& options,
-                        const std::filesystem::path& folder);
+                        const std::filesystem::path& folder, const std::vector<std::filesystem::path>& inputs = {});
 
 struct EvaluationRequest {
   search::Metric metric = search::Metric::Euclidean;
@@ -78,7 +81,10 @@ struct RetrievalRun {
 // the database (the training split unless another is given) and the query split with the best
 // checkpoint (embeddings/database, embeddings/queries), evaluate the full
 // ranking (metrics.json, pr_curve.csv). Prints each step's header.
+// `run_dir` is where the files are written (an OutputFolder's staging
+// folder), `final_run_dir` where the run will be: the embeddings record
+// their checkpoint there, and the result's paths point there.
 RetrievalRun train_embed_evaluate(const learn::TrainConfig& config, const RetrievalRunRequest& request,
-                                  const std::filesystem::path& run_dir);
+                                  const std::filesystem::path& run_dir, const std::filesystem::path& final_run_dir);
 
 }  // namespace imret::cli

@@ -10,6 +10,7 @@
 #include "imret/cli/commands.hpp"
 #include "imret/cli/run_names.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/output_folder.hpp"
 #include "imret/viz/plot.hpp"
 #include "imret/viz/run_report.hpp"
 
@@ -39,12 +40,18 @@ void run_report(ReportArgs& args) {
   const std::vector<std::string> names = run_names(args.runs, args.names);
   std::vector<viz::ReportedRun> runs;
   for (std::size_t i = 0; i < args.runs.size(); ++i) runs.push_back({names[i], args.runs[i]});
-  const fs::path page = args.runs.size() == 1
-                            ? viz::write_run_report(runs[0], args.out.empty() ? fs::path(args.runs[0]) / "report"
-                                                                              : fs::path(args.out),
-                                                    args.options)
-                            : viz::write_comparison_report(runs, args.out, args.options);
-  std::printf("wrote %s\n", page.string().c_str());
+  const fs::path target = args.out.empty() ? fs::path(args.runs[0]) / "report" : fs::path(args.out);
+  OutputRules rules;
+  rules.kind = "report";
+  rules.command = "report";
+  rules.replace = true;
+  rules.inputs.assign(args.runs.begin(), args.runs.end());
+  rules.legacy = [](const fs::path& folder) { return fs::exists(folder / "index.html"); };
+  OutputFolder out(target, rules);
+  const fs::path page = args.runs.size() == 1 ? viz::write_run_report(runs[0], out.path(), args.options)
+                                              : viz::write_comparison_report(runs, out.path(), args.options);
+  out.publish();
+  std::printf("wrote %s\n", (target / page.filename()).string().c_str());
 }
 
 }  // namespace

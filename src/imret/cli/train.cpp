@@ -8,9 +8,11 @@
 #include "imret/cli/common.hpp"
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/output_folder.hpp"
 #include "imret/core/yaml.hpp"
 #include "imret/data/dataset.hpp"
 #include "imret/data/image_folder.hpp"
+#include "imret/learn/run_folder.hpp"
 #include "imret/learn/trainer.hpp"
 
 namespace imret::cli {
@@ -27,6 +29,27 @@ struct TrainArgs {
   PreprocessArgs preprocess;
 };
 
+// Where the run goes: --out, or for --resume without --out the run the checkpoint belongs to.
+std::filesystem::path run_folder(const TrainArgs& args, const CLI::App& command) {
+  if (command.count("--out") > 0 || args.resume.empty()) return args.out;
+  try {
+    return learn::run_folder_of_checkpoint(args.resume);
+  } catch (const Error& e) {
+    throw UsageError(std::string(e.what()) + " (--out)");
+  }
+}
+
+// Trains into `folder` (a run folder being written) and prints the summary
+// with the paths where the run will be (`run_dir`).
+void train_into(const TrainArgs& args, std::shared_ptr<data::Dataset> dataset, const std::filesystem::path& folder,
+                const std::filesystem::path& run_dir, const nlohmann::json& recorded) {
+  write_file_atomic(folder / "config.yaml", to_yaml(recorded));
+  learn::TrainResult result = learn::train_embedding(args.config, dataset, folder, args.resume);
+  result.last_checkpoint = run_dir / "checkpoints" / result.last_checkpoint.filename();
+  result.best_checkpoint = run_dir / "checkpoints" / result.best_checkpoint.filename();
+  print_training_summary(result, run_dir);
+}
+
 void run_train(TrainArgs& args, const CLI::App& command) {
   bool preprocess_from_file = false;
   if (!args.settings_file.empty()) {
@@ -38,16 +61,34 @@ void run_train(TrainArgs& args, const CLI::App& command) {
   }
   auto dataset = data::open_dataset(args.data, args.split);
   if (!preprocess_from_file) args.config.preprocess = args.preprocess.resolve(dataset->channels());
-  const std::filesystem::path run_dir = args.out;
-  if (args.resume.empty() && !args.overwrite && std::filesystem::exists(run_dir / "checkpoints" / "last.safetensors"))
-    throw UsageError(run_dir.string() + " already holds a trained run: continue it with --resume " +
+  const std::filesystem::path run_dir = std::filesystem::absolute(run_folder(args, command)).lexically_normal();
+  // A run folder without a checkpoint (stopped before its first epoch ended) has nothing to keep.
+  const bool existing_run =
+      learn::holds_run(run_dir, "run") && std::filesystem::exists(run_dir / "checkpoints" / "last.safetensors");
+  if (args.resume.empty() && !args.overwrite && existing_run)
+    throw UsageError(run_dir.string() + " already holds a training run: continue it with --resume " +
                      (run_dir / "checkpoints" / "last.safetensors").string() + ", or pass --overwrite or another --out");
   args.config.validate();  // before anything is written
-  nlohmann::json recorded = {{"command", "train"}, {"data", args.data}, {"split", args.split},
-                             {"train", args.config.to_json()}};
-  write_file_atomic(run_dir / "config.yaml", to_yaml(recorded));
-  learn::TrainResult result = learn::train_embedding(args.config, dataset, run_dir, args.resume);
-  print_training_summary(result, run_dir);
+  const nlohmann::json recorded = {{"command", "train"}, {"data", args.data}, {"split", args.split},
+                                   {"train", args.config.to_json()}};
+  const std::vector<std::filesystem::path> inputs = {args.data};
+  if (args.resume.empty() && args.overwrite && existing_run) {
+    // Replacing a run: the new one is built aside and swapped in when done; until then the old one stays.
+    OutputFolder out(run_dir, learn::run_folder_rules("run", "train", true, "", inputs));
+    train_into(args, dataset, out.path(), run_dir, recorded);
+    out.publish();
+    return;
+  }
+  // A new run, or one continued: written in place, so that a stopped run can be resumed.
+  WorkFolder work(run_dir, learn::run_folder_rules("run", "train", false, "", inputs));
+  try {
+    train_into(args, dataset, work.path(), run_dir, recorded);
+  } catch (...) {
+    std::error_code ec;
+    if (std::filesystem::exists(work.path() / "checkpoints" / "last.safetensors", ec)) work.keep();
+    throw;
+  }
+  work.complete();
 }
 
 }  // namespace
@@ -65,7 +106,9 @@ void add_train_command(CLI::App& app) {
   command->add_option("--config", args->settings_file,
                       "YAML training settings (keys as in a run's config.yaml; flags given here override them)")
       ->check(CLI::ExistingFile);
-  command->add_option("--resume", args->resume, "Continue from this checkpoint (its .optim.pt next to it)");
+  command->add_option("--resume", args->resume,
+                      "Continue from this checkpoint (RUN/checkpoints/last.safetensors; the run goes on in RUN unless "
+                      "--out says otherwise)");
   command->add_flag("--overwrite", args->overwrite, "Replace a trained run already in --out");
   command->callback([args, command] { run_train(*args, *command); });
 }

@@ -3,10 +3,8 @@
 // is (trustworthiness, k-NN accuracy in 2-D).
 #include <CLI/CLI.hpp>
 
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <limits>
 #include <memory>
 
 #include "imret/cli/commands.hpp"
@@ -14,6 +12,8 @@
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/embedding_set.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/json_text.hpp"
+#include "imret/core/output_folder.hpp"
 #include "imret/viz/embedding_map.hpp"
 #include "imret/viz/item_pictures.hpp"
 #include "imret/viz/map_thumbnails.hpp"
@@ -31,6 +31,7 @@ struct VisualizeArgs {
   std::vector<std::string> formats = {"png", "svg"};
   std::string title;
   viz::MapOptions map;
+  bool drop_nonfinite = false;
   std::string tsne_method = "barnes_hut";
   std::string learning_rate = "auto";
   int64_t thumbnails = 0;
@@ -77,21 +78,24 @@ void run_visualize(const VisualizeArgs& args) {
     }
     if (options.tsne.learning_rate <= 0) throw UsageError("--learning-rate must be > 0 (or auto)");
   }
-  for (const auto& method : args.methods)
-    if (method != "pca" && method != "tsne" && method != "umap")
-      throw UsageError("--method " + method + ": expected pca, tsne or umap");
-  if (std::find(args.methods.begin(), args.methods.end(), "umap") != args.methods.end()) {
-    // Before the (slow) maps; the point count is checked once the set is loaded.
-    viz::check_umap_options(options.umap, std::numeric_limits<int64_t>::max());
-  }
-
   if (args.thumbnails < 0) throw UsageError("--thumbnails must be >= 0");
-  const EmbeddingSet set = load_embedding_set(args.embeddings);
+  const EmbeddingSet set = load_embedding_set(args.embeddings, {args.drop_nonfinite});
+  // Every map's settings against the points, before a first map is computed.
+  viz::check_map_options(args.methods, options, set.embeddings.rows, set.embeddings.cols);
   // Opened before the (slow) maps: a set whose images are gone fails first.
   std::unique_ptr<viz::ItemPictures> pictures;
   if (args.thumbnails > 0 && plots) pictures = std::make_unique<viz::ItemPictures>(set, args.embeddings);
   const at::Tensor embeddings = embeddings_tensor(set);
-  const fs::path out = args.out.empty() ? fs::path(args.embeddings) / "visualize" : fs::path(args.out);
+  const fs::path target = args.out.empty() ? fs::path(args.embeddings) / "visualize" : fs::path(args.out);
+  // The maps are written aside and replace an earlier visualize folder only when all are done.
+  OutputRules rules;
+  rules.kind = "visualization";
+  rules.command = "visualize";
+  rules.replace = true;
+  rules.inputs = {args.embeddings};
+  rules.legacy = [](const fs::path& folder) { return fs::exists(folder / "visualize.json"); };
+  OutputFolder output(target, rules);
+  const fs::path& out = output.path();
   const std::string name = args.title.empty() ? fs::path(args.embeddings).lexically_normal().string() : args.title;
 
   nlohmann::json summary = nlohmann::json::object();
@@ -112,10 +116,11 @@ void run_visualize(const VisualizeArgs& args) {
     summary[method] = map.details;
     std::printf("%-5s %lld points in %.1f s; %s\n      -> %s/{%s}\n", method.c_str(),
                 static_cast<long long>(map.rows.size()), map.seconds, quality_text(map.details).c_str(),
-                out.string().c_str(), written.c_str());
+                target.string().c_str(), written.c_str());
     std::fflush(stdout);
   }
-  write_file_atomic(out / "visualize.json", summary.dump(2) + "\n");
+  write_file_atomic(out / "visualize.json", dump_json(summary, 2) + "\n");
+  output.publish();
 }
 
 }  // namespace
@@ -131,6 +136,8 @@ void add_visualize_command(CLI::App& app) {
   command->add_option("-o,--out", args->out, "Output folder (default: EMBEDDINGS/visualize)");
   command->add_option("--format", args->formats, "Plot formats: png and/or svg")->delimiter(',')->capture_default_str();
   command->add_option("--title", args->title, "Name in the plot titles (default: the folder)");
+  command->add_flag("--drop-nonfinite", args->drop_nonfinite,
+                    "Leave out embeddings with NaN or infinite values (default: refuse them)");
   command->add_option("--sample", args->map.sample, "Map a random subset of this many points (0: all)")
       ->capture_default_str();
   command->add_option("--seed", args->map.seed, "Random seed (sample, t-SNE, UMAP)")->capture_default_str();

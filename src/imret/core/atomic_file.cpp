@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "imret/core/error.hpp"
+#include "imret/core/fault_injection.hpp"
 
 namespace imret {
 namespace fs = std::filesystem;
@@ -29,12 +30,14 @@ void make_parent(const fs::path& target) {
 }
 
 void rename_into_place(const fs::path& temp, const fs::path& target) {
+  commit_point("file written");
   std::error_code ec;
   fs::rename(temp, target, ec);
   if (ec) {
     fs::remove(temp, ec);
     throw Error(target.string() + ": cannot write file: " + ec.message());
   }
+  commit_point("file renamed into place");
 }
 }  // namespace
 

@@ -1,10 +1,15 @@
 #include "imret/core/embedding_set.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/json_text.hpp"
+#include "imret/core/output_folder.hpp"
 
 namespace imret {
 namespace fs = std::filesystem;
@@ -37,7 +42,10 @@ std::vector<ObjectCounts> EmbeddingSet::all_objects() const {
 std::string items_jsonl(const std::vector<EmbeddedItem>& items) {
   std::ostringstream lines;
   for (const auto& item : items) {
-    nlohmann::json line{{"index", item.index}, {"source", item.source}, {"label", item.label}, {"class", item.class_name}};
+    nlohmann::json line{{"index", item.index}};
+    put_text(line, "source", item.source);
+    line["label"] = item.label;
+    put_text(line, "class", item.class_name);
     if (item.objects) {
       auto objects = nlohmann::json::array();
       for (const ObjectCount& o : *item.objects) objects.push_back({o.category, o.count});
@@ -60,9 +68,10 @@ std::vector<EmbeddedItem> load_items_jsonl(const fs::path& path) {
       const auto json = nlohmann::json::parse(line);
       EmbeddedItem item;
       item.index = json.value("index", static_cast<int64_t>(items.size()));
-      item.source = json.value("source", std::string());
+      const std::string where = path.string() + ":" + std::to_string(number);
+      item.source = get_text(json, "source", where);
       item.label = json.value("label", int64_t{-1});
-      item.class_name = json.value("class", std::string());
+      item.class_name = get_text(json, "class", where);
       if (json.contains("objects")) {
         ObjectCounts objects;
         for (const auto& pair : json.at("objects")) {
@@ -82,8 +91,8 @@ std::vector<EmbeddedItem> load_items_jsonl(const fs::path& path) {
   return items;
 }
 
-void save_embedding_set(const fs::path& folder, const float* embeddings, int64_t rows, int64_t cols,
-                        const std::vector<EmbeddedItem>& items, const nlohmann::json& meta) {
+void write_embedding_files(const fs::path& folder, const float* embeddings, int64_t rows, int64_t cols,
+                           const std::vector<EmbeddedItem>& items, const nlohmann::json& meta) {
   if (static_cast<int64_t>(items.size()) != rows)
     throw Error(folder.string() + ": " + std::to_string(rows) + " embeddings but " + std::to_string(items.size()) +
                 " items");
@@ -92,12 +101,90 @@ void save_embedding_set(const fs::path& folder, const float* embeddings, int64_t
   nlohmann::json full_meta = meta;
   full_meta["count"] = rows;
   full_meta["dimension"] = cols;
-  write_file_atomic(folder / "meta.json", full_meta.dump(2) + "\n");
+  write_file_atomic(folder / "meta.json", dump_json(full_meta, 2) + "\n");
 }
 
-EmbeddingSet load_embedding_set(const fs::path& folder) {
+OutputRules embedding_folder_rules(const std::string& command, std::vector<fs::path> inputs) {
+  OutputRules rules;
+  rules.kind = "embeddings";
+  rules.command = command;
+  rules.replace = true;
+  rules.inputs = std::move(inputs);
+  // Written before markers: the three files, and maybe the maps of imret visualize.
+  rules.legacy = [](const fs::path& folder) {
+    std::error_code ec;
+    if (!fs::exists(folder / "embeddings.npy", ec) || !fs::exists(folder / "items.jsonl", ec)) return false;
+    for (const auto& entry : fs::directory_iterator(folder, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name != "embeddings.npy" && name != "items.jsonl" && name != "meta.json" && name != "visualize") return false;
+    }
+    return true;
+  };
+  return rules;
+}
+
+void save_embedding_set(const fs::path& folder, const float* embeddings, int64_t rows, int64_t cols,
+                        const std::vector<EmbeddedItem>& items, const nlohmann::json& meta) {
+  OutputFolder out(folder, embedding_folder_rules("embed"));
+  write_embedding_files(out.path(), embeddings, rows, cols, items, meta);
+  out.publish({{"count", rows}, {"dimension", cols}});
+}
+
+int64_t first_nonfinite_row(const float* values, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = values + r * cols;
+    if (!std::all_of(row, row + cols, [](float v) { return std::isfinite(v); })) return r;
+  }
+  return -1;
+}
+
+namespace {
+
+// Drops the rows with NaN or infinite values, or fails naming the first one.
+void handle_nonfinite(EmbeddingSet& set, const fs::path& folder, bool drop) {
+  const int64_t first = first_nonfinite_row(set.embeddings.values.data(), set.embeddings.rows, set.embeddings.cols);
+  if (first < 0) return;
+  const int64_t cols = set.embeddings.cols;
+  std::vector<float> kept_values;
+  std::vector<EmbeddedItem> kept_items;
+  for (int64_t r = 0; r < set.embeddings.rows; ++r) {
+    const float* row = set.embeddings.values.data() + r * cols;
+    if (std::all_of(row, row + cols, [](float v) { return std::isfinite(v); })) {
+      kept_values.insert(kept_values.end(), row, row + cols);
+      kept_items.push_back(set.items[static_cast<size_t>(r)]);
+    }
+  }
+  const int64_t dropped = set.embeddings.rows - static_cast<int64_t>(kept_items.size());
+  const std::string first_item = set.items[static_cast<size_t>(first)].source;
+  if (!drop)
+    throw Error((folder / "embeddings.npy").string() + ": row " + std::to_string(first) +
+                (first_item.empty() ? std::string() : " (" + first_item + ")") + " has NaN or infinite values (" +
+                std::to_string(dropped) + " such rows in all): embed again, or drop them (--drop-nonfinite)");
+  spdlog::warn("{}: dropped {} of {} rows with NaN or infinite values (the first: row {}{})", folder.string(), dropped,
+               set.embeddings.rows, first, first_item.empty() ? std::string() : ", " + first_item);
+  set.embeddings.values = std::move(kept_values);
+  set.embeddings.rows = static_cast<int64_t>(kept_items.size());
+  set.items = std::move(kept_items);
+}
+
+void check_meta_counts(const EmbeddingSet& set, const fs::path& meta_path) {
+  const std::pair<const char*, int64_t> facts[] = {{"count", set.embeddings.rows}, {"dimension", set.embeddings.cols}};
+  for (const auto& [key, actual] : facts) {
+    if (!set.meta.contains(key)) continue;
+    const nlohmann::json& value = set.meta.at(key);
+    if (!value.is_number_integer() || value.get<int64_t>() != actual)
+      throw Error(meta_path.string() + ": \"" + key + "\" is " + value.dump() + " but embeddings.npy has " +
+                  std::to_string(actual) + (std::string(key) == "count" ? " rows" : " columns") +
+                  " (the files do not belong together: embed again)");
+  }
+}
+
+}  // namespace
+
+EmbeddingSet load_embedding_set(const fs::path& folder, const EmbeddingLoadOptions& options) {
   if (!fs::is_directory(folder))
     throw Error(folder.string() + ": not a folder of embeddings (expected embeddings.npy and items.jsonl in it)");
+  check_folder_marker(folder, {"embeddings"}, "an embedding folder");
   EmbeddingSet set;
   set.embeddings = load_npy(folder / "embeddings.npy");
   set.items = load_items_jsonl(folder / "items.jsonl");
@@ -111,7 +198,10 @@ EmbeddingSet load_embedding_set(const fs::path& folder) {
     } catch (const nlohmann::json::exception& e) {
       throw Error(meta_path.string() + ": malformed JSON: " + e.what());
     }
+    if (!set.meta.is_object()) throw Error(meta_path.string() + ": expected a JSON object");
+    check_meta_counts(set, meta_path);
   }
+  handle_nonfinite(set, folder, options.drop_nonfinite);
   return set;
 }
 

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "imret/core/error.hpp"
+#include "imret/core/output_folder.hpp"
 #include "imret/core/progress.hpp"
 #include "imret/data/coco_dataset.hpp"
 #include "imret/data/idx.hpp"
@@ -312,13 +313,20 @@ SyntheticCocoSummary write_synthetic_coco(const fs::path& fashion_mnist, const f
   if (!out.has_filename()) out = out.parent_path();  // "data/coco/" -> "data/coco"
   if (out.empty() || out.filename() == "." || out.filename() == "..")
     throw UsageError("coco synth: '" + out_given.string() + "' does not name a new folder");
-  if (fs::exists(out)) throw UsageError(out.string() + " already exists; choose a new folder");
+  std::error_code ec;
+  if (fs::exists(out, ec) && !(fs::is_directory(out, ec) && fs::is_empty(out, ec)))
+    throw UsageError(out.string() + " already exists; choose a new folder");
   if (!image_decoding_available())
     throw Error("coco synth: this build cannot write JPEG images (built without OpenCV, IMRET_WITH_OPENCV=OFF)");
-  const fs::path building = out.parent_path() / (out.filename().string() + ".partial");
-  fs::remove_all(building);
+  // Built aside and moved into place whole (core/output_folder.hpp).
+  OutputRules rules;
+  rules.kind = "coco";
+  rules.command = "coco synth";
+  rules.inputs = {fashion_mnist};
+  OutputFolder folder(out, rules);
+  const fs::path& building = folder.path();
   fs::create_directories(building / "annotations");
-  try {
+  {
     int64_t next_annotation_id = 1;
     const SetWriter train{"train2014", load_mnist_folder(fashion_mnist, "train"), options.train_images, 100000};
     const SetWriter val{"val2014", load_mnist_folder(fashion_mnist, "test"), options.val_images, 900000};
@@ -351,14 +359,8 @@ SyntheticCocoSummary write_synthetic_coco(const fs::path& fashion_mnist, const f
     }
     for (const char* name : {"train", "database", "val", "test"})
       summary.split_sizes.push_back(static_cast<int64_t>(split[name].size()));
-    std::error_code error;
-    fs::rename(building, out, error);
-    if (error) throw Error(out.string() + ": cannot move the new dataset into place: " + error.message());
+    folder.publish();
     return summary;
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove_all(building, ignored);
-    throw;
   }
 }
 

@@ -17,6 +17,7 @@
 #include "imret/data/pk_sampler.hpp"
 #include "imret/data/random.hpp"
 #include "imret/data/tuple_sampler.hpp"
+#include "imret/learn/checkpoint_unit.hpp"
 #include "imret/learn/objective.hpp"
 #include "imret/learn/optimizer.hpp"
 #include "imret/eval/evaluate.hpp"
@@ -38,17 +39,6 @@ double json_number(const nlohmann::json& json, const char* key) {
 }
 
 nlohmann::json number_or_null(double value) { return std::isnan(value) ? nlohmann::json() : nlohmann::json(value); }
-
-// The objective's own trainable tensors (proxy-anchor's proxies), next to the checkpoint.
-fs::path objective_state_path(const fs::path& checkpoint) {
-  fs::path path = checkpoint;
-  return path.replace_extension(".objective.pt");
-}
-
-fs::path optimizer_state_path(const fs::path& checkpoint) {
-  fs::path path = checkpoint;
-  return path.replace_extension(".optim.pt");
-}
 
 void write_train_log(const fs::path& path, const std::vector<EpochRecord>& history) {
   std::ostringstream csv;
@@ -266,6 +256,7 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   config.network.learned_metric = config.method != "classification" && config.distance == "mahalanobis";
   config.network.normalize_before_metric = config.normalize;
   config.validate();
+  check_class_count(config, config.network.num_classes);
   const c10::Device device = parse_device(config.device);
   torch::manual_seed(config.seed);
 
@@ -282,29 +273,10 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
       throw UsageError("--resume " + resume_from.string() + ": the checkpoint's network (" +
                        loaded.info.spec.to_json().dump() + ") differs from this run's (" +
                        config.network.to_json().dump() + ")");
-    std::vector<torch::Tensor> own = objective->parameters();
-    if (!own.empty()) {
-      const fs::path path = objective_state_path(resume_from);
-      if (!fs::exists(path))
-        throw Error(path.string() + ": no such file (the " + config.method + " loss's trained tensors, needed to resume)");
-      std::vector<torch::Tensor> saved;
-      torch::load(saved, path.string());
-      if (saved.size() != own.size())
-        throw Error(path.string() + ": holds " + std::to_string(saved.size()) + " tensors, the loss has " +
-                    std::to_string(own.size()));
-      torch::NoGradGuard no_grad;
-      for (size_t i = 0; i < own.size(); ++i) {
-        if (saved[i].sizes() != own[i].sizes()) throw Error(path.string() + ": a tensor has the wrong shape");
-        own[i].copy_(saved[i]);
-      }
-    }
     network = loaded.network;
     optimizer = make_optimizer(config, *network, *objective);
-    const fs::path state = optimizer_state_path(resume_from);
-    if (fs::exists(state))
-      torch::load(*optimizer, state.string());
-    else
-      spdlog::warn("{}: no optimizer state next to the checkpoint; the optimizer starts afresh", state.string());
+    std::vector<torch::Tensor> own = objective->parameters();
+    load_resume_unit(resume_from, loaded.info, *optimizer, own);
     first_epoch = loaded.info.epoch;
     for (const auto& r : loaded.info.metrics.value("history", nlohmann::json::array()))
       result.history.push_back(EpochRecord::from_json(r));
@@ -479,15 +451,8 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
     for (const auto& r : result.history) history.push_back(r.to_json());
     info.metrics = {{"history", history}, {"last", record.to_json()}};
     network->to(torch::kCPU);
-    models::save_checkpoint(result.last_checkpoint, *network, info);
-    write_via_temp(optimizer_state_path(result.last_checkpoint),
-                   [&](const fs::path& temp) { torch::save(*optimizer, temp.string()); });
-    if (!objective->parameters().empty()) {
-      std::vector<torch::Tensor> own;
-      for (const auto& t : objective->parameters()) own.push_back(t.detach().to(torch::kCPU));
-      write_via_temp(objective_state_path(result.last_checkpoint),
-                     [&](const fs::path& temp) { torch::save(own, temp.string()); });
-    }
+    save_resume_unit(result.last_checkpoint, *network, info, *optimizer, objective->parameters());
+    // With the unit id: a best checkpoint of the last epoch may be resumed from too.
     if (is_best(record)) models::save_checkpoint(result.best_checkpoint, *network, info);
     network->to(device);
     write_train_log(run_dir / "train_log.csv", result.history);

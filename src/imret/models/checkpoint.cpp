@@ -14,7 +14,7 @@ namespace imret::models {
 nlohmann::json CheckpointInfo::to_json() const {
   return {{"format", "imret-checkpoint-1"}, {"imret_version", kVersion}, {"network", spec.to_json()},
           {"classes", classes},             {"preprocess", preprocess},  {"config", config},
-          {"epoch", epoch},                 {"metrics", metrics}};
+          {"epoch", epoch},                 {"metrics", metrics},         {"resume_unit", resume_unit}};
 }
 
 CheckpointInfo CheckpointInfo::from_json(const nlohmann::json& json) {
@@ -25,6 +25,7 @@ CheckpointInfo CheckpointInfo::from_json(const nlohmann::json& json) {
   info.config = json.value("config", nlohmann::json::object());
   info.epoch = json.value("epoch", int64_t{0});
   info.metrics = json.value("metrics", nlohmann::json::object());
+  info.resume_unit = json.value("resume_unit", std::string());
   return info;
 }
 

@@ -20,6 +20,10 @@ struct CheckpointInfo {
   nlohmann::json config = nlohmann::json::object();      // the training configuration
   int64_t epoch = 0;                                     // epochs completed
   nlohmann::json metrics = nlohmann::json::object();     // validation metrics of that epoch
+  // The resume unit this checkpoint belongs to (learn/checkpoint_unit.hpp):
+  // the same id is in the optimizer state saved with it. Empty: none (a best
+  // checkpoint of another epoch, or an older imret).
+  std::string resume_unit;
 
   nlohmann::json to_json() const;
   static CheckpointInfo from_json(const nlohmann::json& json);

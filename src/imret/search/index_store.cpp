@@ -1,9 +1,8 @@
 #include "imret/search/index_store.hpp"
 
-#include <random>
-
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/json_text.hpp"
 #include "imret/core/version.hpp"
 
 namespace imret::search {
@@ -20,16 +19,6 @@ T get(const nlohmann::json& json, const char* key, const std::string& source) {
     return json.at(key).get<T>();
   } catch (const nlohmann::json::exception&) {
     throw Error(source + ": \"" + std::string(key) + "\" has the wrong type (" + json.at(key).dump() + ")");
-  }
-}
-
-// A fresh name next to `folder` (same file system, so renames are atomic).
-fs::path sibling(const fs::path& folder, const char* tag) {
-  std::random_device device;
-  const fs::path parent = folder.parent_path().empty() ? fs::path(".") : folder.parent_path();
-  for (;;) {
-    fs::path candidate = parent / ("." + folder.filename().string() + "." + tag + "-" + std::to_string(device() % 1000000));
-    if (!fs::exists(candidate)) return candidate;
   }
 }
 
@@ -82,7 +71,7 @@ std::string index_file_name(const std::string& spec) {
   return spec.rfind("faiss:", 0) == 0 ? "index.faiss" : "vectors.npy";
 }
 
-void save_index_folder(const fs::path& folder, const Index& index, IndexManifest manifest,
+void write_index_files(const fs::path& folder, const Index& index, IndexManifest manifest,
                        const std::vector<EmbeddedItem>& items) {
   if (static_cast<int64_t>(items.size()) != index.size())
     throw Error(folder.string() + ": " + std::to_string(index.size()) + " indexed vectors but " +
@@ -94,36 +83,48 @@ void save_index_folder(const fs::path& folder, const Index& index, IndexManifest
   manifest.index_file = index_file_name(manifest.backend);
   manifest.parameters = index.parameters();
   manifest.imret_version = kVersion;
-  if (fs::exists(folder) && !fs::is_directory(folder))
-    throw Error(folder.string() + ": exists and is not a folder");
-
-  const fs::path staging = sibling(folder, "new");
   try {
-    fs::create_directories(staging);
-    index.save(staging / manifest.index_file);
-    write_file_atomic(staging / manifest.items_file, items_jsonl(items));
-    write_file_atomic(staging / "manifest.json", manifest.to_json().dump(2) + "\n");
-    if (fs::exists(folder)) {
-      const fs::path old = sibling(folder, "old");
-      fs::rename(folder, old);
-      fs::rename(staging, folder);
-      fs::remove_all(old);
-    } else {
-      fs::rename(staging, folder);
-    }
+    index.save(folder / manifest.index_file);
   } catch (const fs::filesystem_error& e) {
-    fs::remove_all(staging);
-    throw Error(folder.string() + ": cannot write the index (" + e.code().message() + ")");
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove_all(staging, ignored);
-    throw;
+    throw Error((folder / manifest.index_file).string() + ": cannot write the index (" + e.code().message() + ")");
   }
+  write_file_atomic(folder / manifest.items_file, items_jsonl(items));
+  write_file_atomic(folder / "manifest.json", dump_json(manifest.to_json(), 2) + "\n");
+}
+
+OutputRules index_folder_rules(const std::string& command, bool replace, const std::string& hint,
+                               std::vector<fs::path> inputs) {
+  OutputRules rules;
+  rules.kind = "index";
+  rules.command = command;
+  rules.replace = replace;
+  rules.replace_hint = hint;
+  rules.inputs = std::move(inputs);
+  // Written before markers: the manifest and its files, nothing else.
+  rules.legacy = [](const fs::path& folder) {
+    std::error_code ec;
+    if (!fs::exists(folder / "manifest.json", ec)) return false;
+    for (const auto& entry : fs::directory_iterator(folder, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name != "manifest.json" && name != "items.jsonl" && name != "index.faiss" && name != "vectors.npy")
+        return false;
+    }
+    return true;
+  };
+  return rules;
+}
+
+void save_index_folder(const fs::path& folder, const Index& index, IndexManifest manifest,
+                       const std::vector<EmbeddedItem>& items) {
+  OutputFolder out(folder, index_folder_rules("index", true, ""));
+  write_index_files(out.path(), index, std::move(manifest), items);
+  out.publish({{"count", index.size()}, {"dimension", index.dim()}});
 }
 
 StoredIndex load_index_folder(const fs::path& folder, c10::Device device) {
   if (!fs::is_directory(folder))
     throw Error(folder.string() + ": not an index folder (imret index build writes one)");
+  check_folder_marker(folder, {"index"}, "an index folder");
   const fs::path manifest_path = folder / "manifest.json";
   if (!fs::exists(manifest_path)) throw Error(manifest_path.string() + ": no such file (not an index folder?)");
   nlohmann::json json;

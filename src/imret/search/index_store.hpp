@@ -5,9 +5,10 @@
 //   index.faiss    the FAISS index (FAISS's own format), or
 //   vectors.npy    the exact index's vectors (float32 .npy)
 //   items.jsonl    the item of each id (as in an embedding folder)
+//   .imret-folder.json  the output-folder marker (kind "index")
 // written by `imret index build` / `imret index add`, read by `imret index
-// info|search|add`. The whole folder is replaced at once: a crash leaves the
-// old index or the new one, never a mix.
+// info|search|add`. The whole folder is replaced at once (OutputFolder,
+// core/output_folder.hpp): a crash leaves the old index or the new one, never a mix.
 #include <c10/core/Device.h>
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "imret/core/embedding_set.hpp"
+#include "imret/core/output_folder.hpp"
 #include "imret/search/index.hpp"
 
 namespace imret::search {
@@ -54,8 +56,17 @@ struct StoredIndex {
 std::string index_file_name(const std::string& spec);
 
 // Writes index + items + manifest (count, dimension, metric, backend, files
-// and parameters taken from the index) into `folder`, replacing what was there
-// only once everything is written. Needs one item per indexed vector.
+// and parameters taken from the index) into `folder` (an OutputFolder's
+// staging folder). Needs one item per indexed vector.
+void write_index_files(const std::filesystem::path& folder, const Index& index, IndexManifest manifest,
+                       const std::vector<EmbeddedItem>& items);
+
+// The output rules of an index folder: `replace` says whether an earlier
+// index there may be replaced (`hint`: how the user allows it).
+OutputRules index_folder_rules(const std::string& command, bool replace, const std::string& hint,
+                               std::vector<std::filesystem::path> inputs = {});
+
+// write_index_files under the output-folder contract, replacing an earlier index.
 void save_index_folder(const std::filesystem::path& folder, const Index& index, IndexManifest manifest,
                        const std::vector<EmbeddedItem>& items);
 

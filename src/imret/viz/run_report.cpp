@@ -212,7 +212,8 @@ RunPage build_run_page(const ReportedRun& run, const fs::path& out, const Report
 
   HtmlPage page("imret report: " + run.name);
   page.heading(1, run.name);
-  page.paragraph("Run folder: " + fs::absolute(run.folder).lexically_normal().string());
+  page.paragraph("Run folder: " +
+                 fs::absolute(run.shown_folder.empty() ? run.folder : run.shown_folder).lexically_normal().string());
   page.links({{"Metrics", "#metrics"},
               {"Precision-recall", "#precision-recall"},
               {"Training", "#training"},

@@ -27,6 +27,9 @@ struct ReportOptions {
 struct ReportedRun {
   std::string name;
   std::filesystem::path folder;
+  // Where the page says the run is, when it is read before being moved
+  // there (a run folder being built); empty: `folder`.
+  std::filesystem::path shown_folder;
 };
 
 // Writes `out`/index.html and its pictures for one run. Returns the page.
