@@ -12,7 +12,7 @@
 # when present), IMRET_LIBRARY (default build/libimret.a), IMRET_FUZZ_TMP
 # (folder for the fuzzers' input files, default /dev/shm).
 # Work folder: build/fuzz (objects, binaries, corpus/, artifacts/, <fuzzer>.log,
-# summary.md). Seeds: fuzz/seeds/<fuzzer>/ (fuzz/make_seeds.py writes them).
+# summary.md). The fuzzers run nproc at a time. Seeds: fuzz/seeds/<fuzzer>/ (fuzz/make_seeds.py writes them).
 # A crash, sanitizer report, timeout (> 10 s), out-of-memory (> 2 GB) or
 # uncaught exception leaves build/fuzz/artifacts/<fuzzer>/* and makes this
 # script exit 1; a summary table (executions, coverage, corpus, crashes) ends
@@ -27,7 +27,7 @@ all=(pickle_fuzzer safetensors_fuzzer zip_fuzzer npy_fuzzer idx_fuzzer coco_json
 [[ ${#fuzzers[@]} -gt 0 ]] || fuzzers=("${all[@]}")
 work=$root/build/fuzz
 library=${IMRET_LIBRARY:-$root/build/libimret.a}
-scratch=${IMRET_FUZZ_TMP:-/dev/shm}
+scratch=${IMRET_FUZZ_TMP:-/dev/shm}  # each fuzzer gets its own folder in it
 mkdir -p "$work/obj"
 if [[ -z ${CXX_FUZZ:-} ]]; then
   cxx=(clang++)
@@ -116,48 +116,65 @@ done
 while (($(jobs -rp | wc -l) > 0)); do wait -n || status=2; done
 ((status == 0)) || { echo "fuzz/run.sh: compilation failed" >&2; exit 2; }
 
-summary=$work/summary.md
-printf '| fuzzer | seconds | executions | coverage (edges) | corpus | new inputs | crashes |\n|---|---:|---:|---:|---:|---:|---:|\n' >"$summary"
-for fuzzer in "${selected[@]}"; do
-  objects=()
+# Links (when needed) and runs one fuzzer; its summary row goes to build/fuzz/<fuzzer>.row.
+fuzz_one() {
+  local fuzzer=$1 source objects=()
   for source in ${sources[$fuzzer]}; do
     [[ $source == /* ]] || source=$root/$source
     objects+=("$(object_of "$source")")
   done
-  binary=$work/$fuzzer
+  local binary=$work/$fuzzer
   if [[ ! -x $binary || $library -nt $binary || -n $(find "${objects[@]}" -newer "$binary" | head -1) ]]; then
     echo "linking $fuzzer"
-    clang++ "${flags[@]}" -fsanitize=fuzzer "${objects[@]}" "${libraries[@]}" -o "$binary"
+    clang++ "${flags[@]}" -fsanitize=fuzzer "${objects[@]}" "${libraries[@]}" -o "$binary" || return 2
   fi
-  corpus=$work/corpus/$fuzzer artifacts=$work/artifacts/$fuzzer
-  rm -rf "$artifacts"  # crash files of an earlier run
-  mkdir -p "$corpus" "$artifacts"
-  options=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
-           -artifact_prefix="$artifacts/")
+  local corpus=$work/corpus/$fuzzer artifacts=$work/artifacts/$fuzzer log=$work/$fuzzer.log
+  local tmp=$scratch/imret_fuzz_$fuzzer  # the fuzzer's input files
+  rm -rf "$artifacts" "$tmp"  # crash files of an earlier run
+  mkdir -p "$corpus" "$artifacts" "$tmp"
+  local options=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+                 -artifact_prefix="$artifacts/")
   [[ -n ${dictionaries[$fuzzer]+set} ]] && options+=(-dict="$root/fuzz/dicts/${dictionaries[$fuzzer]}.dict")
-  leaks=1
+  local leaks=1
   [[ $torch_fuzzers == *" $fuzzer "* ]] && leaks=0
   echo "running $fuzzer for ${seconds}s"
-  rc=0
-  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=$leaks} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
-    "$binary" "${options[@]}" "$corpus" "$root/fuzz/seeds/$fuzzer" >"$work/$fuzzer.log" 2>&1 || rc=$?
-  rm -rf "$scratch"/imret_fuzz_*  # the fuzzers' input files
-  log=$work/$fuzzer.log
+  local rc=0
+  IMRET_FUZZ_TMP=$tmp ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=$leaks} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
+    "$binary" "${options[@]}" "$corpus" "$root/fuzz/seeds/$fuzzer" >"$log" 2>&1 || rc=$?
+  rm -rf "$tmp"
+  local executions new_inputs coverage corpus_size crashes
   executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   new_inputs=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -1)
   coverage=$( (grep -o 'cov: [0-9]*' "$log" || true) | tail -1 | cut -d' ' -f2)
   corpus_size=$(find "$corpus" "$root/fuzz/seeds/$fuzzer" -type f | wc -l)
   crashes=$(find "$artifacts" -type f | wc -l)
   if ((rc != 0)); then
-    status=1
     ((crashes > 0)) || crashes=1
     grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error|.*uncaught exception|.*terminate called)' "$log" | head -5 || true
     echo "$fuzzer FAILED (rc $rc): see $log and $artifacts/"
   fi
   echo "$fuzzer: ${executions:-?} executions, coverage ${coverage:-?} edges, corpus $corpus_size (${new_inputs:-?} new), $crashes crashes"
   printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$fuzzer" "$seconds" "${executions:-?}" "${coverage:-?}" \
-    "$corpus_size" "${new_inputs:-?}" "$crashes" >>"$summary"
+    "$corpus_size" "${new_inputs:-?}" "$crashes" >"$work/$fuzzer.row"
+  ((rc == 0))
+}
+
+# The fuzzers run nproc at a time (each is one process).
+for fuzzer in "${selected[@]}"; do
+  rm -f "$work/$fuzzer.row"
+  while (($(jobs -rp | wc -l) >= jobs)); do wait -n || status=1; done
+  fuzz_one "$fuzzer" &
 done
+while (($(jobs -rp | wc -l) > 0)); do wait -n || status=1; done
+
+summary=$work/summary.md
+{
+  printf '| fuzzer | seconds | executions | coverage (edges) | corpus | new inputs | crashes |\n'
+  printf '|---|---:|---:|---:|---:|---:|---:|\n'
+  for fuzzer in "${selected[@]}"; do
+    cat "$work/$fuzzer.row" 2>/dev/null || printf '| %s | %s | ? | ? | ? | ? | (did not run) |\n' "$fuzzer" "$seconds"
+  done
+} >"$summary"
 echo
 cat "$summary"
 for fuzzer in "${selected[@]}"; do
