@@ -18,7 +18,8 @@ packages=(
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--tests" ]]; then
-  packages+=(python3-torch python3-torchvision python3-pil python3-sklearn python3-numpy umap-learn)
+  packages+=(python3-torch python3-torchvision python3-pil python3-sklearn python3-numpy umap-learn
+             clang libclang-rt-14-dev)  # the fuzzers (fuzz/run.sh, run by scripts/test.sh)
 fi
 
 missing=()

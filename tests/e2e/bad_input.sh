@@ -31,9 +31,9 @@ head -c 90 "$work/emb/embeddings.npy" >"$work/emb2/embeddings.npy"
 expect_error 1 "embeddings.npy: truncated" -- "$IMRET" evaluate -q "$work/emb2" -d "$work/emb" -o "$work/m"
 cmp -s "$work/m/metrics.json" "$work/metrics.good" || fail "a failed evaluate changed the earlier metrics.json"
 
-# Training into a folder that holds a trained run does not overwrite it silently.
+# Training into a folder of files imret did not write (a checkpoint, no run record) does not touch them.
 mkdir -p "$work/done/checkpoints" && echo keep >"$work/done/checkpoints/last.safetensors"
-expect_error 2 "already holds a trained run" -- "$IMRET" train --out "$work/done" --epochs 1
+expect_error 1 "done: is not empty and was not written by imret" -- "$IMRET" train --out "$work/done" --epochs 1
 grep -q keep "$work/done/checkpoints/last.safetensors" || fail "the earlier run was touched"
 
 # Usage errors exit 2.

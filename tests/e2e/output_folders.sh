@@ -37,6 +37,8 @@ run index info "$work/index" >/dev/null || fail "the rebuilt index is unreadable
 [[ -z $(ls -A "$work" | grep '^\.') ]] || fail "hidden leftovers beside the outputs: $(ls -A "$work" | grep '^\.')"
 
 # 2. A failed command leaves no folder, no parent folders and no config.yaml.
+expect_error 1 "no-such.pth" -- run train "${train[@]}" --epochs 1 --weights "$work/no-such.pth" -o "$work/new/deep/run"
+[[ ! -e "$work/new" ]] || fail "a train that failed after creating its run left $(find "$work/new")"
 expect_error 2 "" -- run train "${train[@]}" --epochs 1 --lr -1 -o "$work/new/deep/run"
 [[ ! -e "$work/new" ]] || fail "a refused train left $(find "$work/new")"
 expect_error 1 "" -- run train --data "$work/no-such-data" --epochs 1 -o "$work/new/run"
@@ -52,6 +54,26 @@ run train "${train[@]}" --epochs 2 --resume "$work/run/checkpoints/last.safetens
 [[ $(json_value "$work/run/checkpoints/last.json" "j['epoch']") == 2 ]] || fail "--resume did not continue the run it resumes"
 [[ ! -e runs/train ]] || fail "--resume without --out wrote runs/train"
 [[ -e "$work/run/embeddings/test/embeddings.npy" ]] || fail "resuming lost the run's other outputs"
+# Resuming from best.safetensors of the last epoch works (it shares last's optimizer state).
+run train "${train[@]}" --epochs 3 --resume "$work/run/checkpoints/best.safetensors" >/dev/null ||
+  fail "train --resume best.safetensors failed"
+# --resume A -o B where B is another run: refused without --overwrite, B untouched.
+run train "${train[@]}" --epochs 1 -o "$work/other" >/dev/null || fail "train other failed"
+other=$(snapshot "$work/other")
+expect_error 2 "other already holds a training run" -- \
+  run train "${train[@]}" --epochs 4 --resume "$work/run/checkpoints/last.safetensors" -o "$work/other"
+[[ $(snapshot "$work/other") == "$other" ]] || fail "a refused resume into another run changed it"
+# A failed resume leaves the run's settings and its marker as they were.
+before=$(snapshot "$work/run")
+expect_error 2 "" -- run train "${train[@]}" --epochs 4 --arch resnet18 --resume "$work/run/checkpoints/last.safetensors"
+[[ $(snapshot "$work/run") == "$before" ]] || fail "a failed resume changed the run"
+# A folder of one's own with an index.html or a config.yaml is not taken for imret's.
+mkdir -p "$work/site" && echo "<title>my site</title>" >"$work/site/index.html"
+expect_error 1 "site: is not empty and was not written by imret" -- \
+  run visualize "$work/outside" --method pca --format png -o "$work/site"
+mkdir -p "$work/project" && echo "command: train" >"$work/project/config.yaml" && echo "x" >"$work/project/main.py"
+expect_error 1 "project: is not empty and was not written by imret" -- run train "${train[@]}" --epochs 1 -o "$work/project"
+[[ -e "$work/project/main.py" ]] || fail "train touched a project folder"
 # --overwrite builds the new run aside: a failing one leaves the old run as it was.
 before=$(snapshot "$work/run")
 expect_error 1 "" -- run train --data "$work/data" --limit 200 --epochs 1 --workers 0 --overwrite \

@@ -57,7 +57,9 @@ for name, shown in grids["selections"].items():
         assert [r["row"] for r in entry["results"]] == order.tolist(), (name, i, entry["results"], order)
         assert all(abs(r["score"] - dist[o]) < 1e-3 for r, o in zip(entry["results"], order))
         assert all(r["correct"] == (dl[o] == ql[i]) for r, o in zip(entry["results"], order))
-        assert abs(entry["average_precision"] - ap[i]) < 1e-9, (entry["average_precision"], ap[i])
+        # imret ranks in float32: database items whose distances differ by a few float32 ulps (this
+        # data has pairs 3e-5 apart at 90) may swap, which moves the AP by ~1e-6.
+        assert abs(entry["average_precision"] - ap[i]) < 1e-5, (entry["average_precision"], ap[i])
 best = sorted(range(len(q)), key=lambda i: -ap[i])[:3]
 assert [e["query"] for e in grids["selections"]["best"]] == best, best
 PY

@@ -159,7 +159,14 @@ void run_detect(const DetectArgs& args) {
   rules.replace = args.overwrite;
   rules.replace_hint = "pass --overwrite";
   rules.inputs.assign(args.inputs.begin(), args.inputs.end());
-  rules.legacy = [](const fs::path& folder) { return fs::exists(folder / "detections.json"); };
+  rules.inputs.push_back(args.weights);
+  // Written before markers: detect's outputs and nothing else.
+  rules.legacy = [](const fs::path& folder) {
+    return only_entries(folder,
+                        {"detections.json", "objects.jsonl", "images", "embedding", "object_features.npy",
+                         "object_features.jsonl"},
+                        {}, "detections.json");
+  };
   OutputFolder partial(args.out, rules);
   const std::vector<fs::path> files = image_files(args.inputs);
   if (!data::image_decoding_available())

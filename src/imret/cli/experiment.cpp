@@ -178,9 +178,16 @@ void run_experiments(const ExperimentArgs& args) {
   folder_rules.kind = "experiment";
   folder_rules.command = "experiment";
   folder_rules.inputs = {plan.data};
+  // Written before markers: the three tables and one run folder per row (each with its result.json).
   folder_rules.legacy = [](const fs::path& folder) {
     std::error_code ec;
-    return fs::exists(folder / "results.json", ec) || fs::exists(folder / "results.md", ec);
+    if (!fs::exists(folder / "results.json", ec)) return false;
+    for (const auto& entry : fs::directory_iterator(folder, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name[0] == '.' || name == "results.md" || name == "results.csv" || name == "results.json") continue;
+      if (!entry.is_directory(ec) || !fs::exists(entry.path() / "config.yaml", ec)) return false;
+    }
+    return true;
   };
   WorkFolder work(out, folder_rules);
   PreprocessArgs preprocess;

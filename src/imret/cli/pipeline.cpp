@@ -218,16 +218,18 @@ RetrievalRun train_embed_evaluate(const learn::TrainConfig& config, const Retrie
   std::printf("== 1/3 train: %s, method %s, %lld epochs ==\n", config.network.arch.c_str(), config.method.c_str(),
               static_cast<long long>(config.epochs));
   run.trained = learn::train_embedding(config, request.train_set, run_dir);
-  print_training_summary(run.trained, run_dir);
+  const fs::path checkpoint = run.trained.best_checkpoint;  // where it is now
+  // Reported where the run will be once its folder is published.
+  run.trained.last_checkpoint = final_run_dir / "checkpoints" / run.trained.last_checkpoint.filename();
+  run.trained.best_checkpoint = final_run_dir / "checkpoints" / checkpoint.filename();
+  print_training_summary(run.trained, final_run_dir);
 
   const std::string database_split = request.database_split.empty() ? request.train_split : request.database_split;
   const auto database_set = request.database_set ? request.database_set : request.train_set;
   std::printf("\n== 2/3 embed: database = %s split, queries = %s split ==\n", database_split.c_str(),
               request.query_split.c_str());
-  const fs::path checkpoint = run.trained.best_checkpoint;
   models::LoadedNetwork loaded = models::load_checkpoint(checkpoint);
-  // Recorded where the run will be once its folder is published.
-  const fs::path recorded_checkpoint = final_run_dir / "checkpoints" / checkpoint.filename();
+  const fs::path recorded_checkpoint = run.trained.best_checkpoint;
   models::EmbedOptions options;
   options.batch_size = 512;
   options.workers = config.workers;
@@ -251,8 +253,6 @@ RetrievalRun train_embed_evaluate(const learn::TrainConfig& config, const Retrie
   const EmbeddingSet queries = load_embedding_set(run_dir / "embeddings" / "queries");
   run.evaluation = evaluate_to_folder(queries, database, evaluation, run_dir);
   print_metrics(run.evaluation);
-  run.trained.last_checkpoint = final_run_dir / "checkpoints" / run.trained.last_checkpoint.filename();
-  run.trained.best_checkpoint = recorded_checkpoint;
   return run;
 }
 

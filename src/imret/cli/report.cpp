@@ -9,6 +9,7 @@
 
 #include "imret/cli/commands.hpp"
 #include "imret/cli/run_names.hpp"
+#include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/output_folder.hpp"
 #include "imret/viz/plot.hpp"
@@ -46,7 +47,15 @@ void run_report(ReportArgs& args) {
   rules.command = "report";
   rules.replace = true;
   rules.inputs.assign(args.runs.begin(), args.runs.end());
-  rules.legacy = [](const fs::path& folder) { return fs::exists(folder / "index.html"); };
+  // Written before markers: imret's page (its title says so) and its pictures.
+  rules.legacy = [](const fs::path& folder) {
+    if (!only_entries(folder, {"index.html", "runs"}, {".png", ".svg", ".csv"}, "index.html")) return false;
+    try {
+      return read_file(folder / "index.html").find("<title>imret report: ") != std::string::npos;
+    } catch (const Error&) {
+      return false;
+    }
+  };
   OutputFolder out(target, rules);
   const fs::path page = args.runs.size() == 1 ? viz::write_run_report(runs[0], out.path(), args.options)
                                               : viz::write_comparison_report(runs, out.path(), args.options);

@@ -39,6 +39,17 @@ std::filesystem::path run_folder(const TrainArgs& args, const CLI::App& command)
   }
 }
 
+// True when `checkpoint` is in `run_dir`'s checkpoints/ folder.
+bool resumes_in(const std::filesystem::path& checkpoint, const std::filesystem::path& run_dir) {
+  try {
+    std::error_code ec;
+    return std::filesystem::weakly_canonical(learn::run_folder_of_checkpoint(checkpoint), ec) ==
+           std::filesystem::weakly_canonical(run_dir, ec);
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 // Trains into `folder` (a run folder being written) and prints the summary
 // with the paths where the run will be (`run_dir`).
 void train_into(const TrainArgs& args, std::shared_ptr<data::Dataset> dataset, const std::filesystem::path& folder,
@@ -65,14 +76,16 @@ void run_train(TrainArgs& args, const CLI::App& command) {
   // A run folder without a checkpoint (stopped before its first epoch ended) has nothing to keep.
   const bool existing_run =
       learn::holds_run(run_dir, "run") && std::filesystem::exists(run_dir / "checkpoints" / "last.safetensors");
-  if (args.resume.empty() && !args.overwrite && existing_run)
+  // Continuing the run the checkpoint is in, or writing a run of its own (a new one, or a fork with --resume -o).
+  const bool continues = !args.resume.empty() && resumes_in(args.resume, run_dir);
+  if (existing_run && !continues && !args.overwrite)
     throw UsageError(run_dir.string() + " already holds a training run: continue it with --resume " +
                      (run_dir / "checkpoints" / "last.safetensors").string() + ", or pass --overwrite or another --out");
   args.config.validate();  // before anything is written
   const nlohmann::json recorded = {{"command", "train"}, {"data", args.data}, {"split", args.split},
                                    {"train", args.config.to_json()}};
   const std::vector<std::filesystem::path> inputs = {args.data};
-  if (args.resume.empty() && args.overwrite && existing_run) {
+  if (existing_run && !continues) {
     // Replacing a run: the new one is built aside and swapped in when done; until then the old one stays.
     OutputFolder out(run_dir, learn::run_folder_rules("run", "train", true, "", inputs));
     train_into(args, dataset, out.path(), run_dir, recorded);
@@ -81,13 +94,21 @@ void run_train(TrainArgs& args, const CLI::App& command) {
   }
   // A new run, or one continued: written in place, so that a stopped run can be resumed.
   WorkFolder work(run_dir, learn::run_folder_rules("run", "train", false, "", inputs));
+  const std::filesystem::path config_file = work.path() / "config.yaml";
+  const std::filesystem::path last = work.path() / "checkpoints" / "last.safetensors";
+  const std::string old_config = continues && std::filesystem::exists(config_file) ? read_file(config_file) : "";
+  std::error_code ec;
+  const auto last_saved = std::filesystem::last_write_time(last, ec);
   try {
     train_into(args, dataset, work.path(), run_dir, recorded);
   } catch (...) {
-    std::error_code ec;
-    if (std::filesystem::exists(work.path() / "checkpoints" / "last.safetensors", ec)) work.keep();
+    if (std::filesystem::exists(last, ec)) work.keep();
+    // A resume that failed before its first checkpoint leaves the run's settings as they were.
+    if (!old_config.empty() && std::filesystem::last_write_time(last, ec) == last_saved)
+      write_file_atomic(config_file, old_config);
     throw;
   }
+  work.keep();
   work.complete();
 }
 

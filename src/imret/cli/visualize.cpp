@@ -93,7 +93,13 @@ void run_visualize(const VisualizeArgs& args) {
   rules.command = "visualize";
   rules.replace = true;
   rules.inputs = {args.embeddings};
-  rules.legacy = [](const fs::path& folder) { return fs::exists(folder / "visualize.json"); };
+  // Written before markers: the maps and visualize.json, nothing else.
+  rules.legacy = [](const fs::path& folder) {
+    return only_entries(folder, {"visualize.json"},
+                        {"pca.csv", "pca.png", "pca.svg", "tsne.csv", "tsne.png", "tsne.svg", "umap.csv", "umap.png",
+                         "umap.svg"},
+                        "visualize.json");
+  };
   OutputFolder output(target, rules);
   const fs::path& out = output.path();
   const std::string name = args.title.empty() ? fs::path(args.embeddings).lexically_normal().string() : args.title;

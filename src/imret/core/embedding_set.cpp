@@ -66,11 +66,12 @@ std::vector<EmbeddedItem> load_items_jsonl(const fs::path& path) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     try {
       const auto json = nlohmann::json::parse(line);
+      if (!json.is_object()) throw Error(path.string() + ":" + std::to_string(number) + ": expected a JSON object");
       EmbeddedItem item;
-      item.index = json.value("index", static_cast<int64_t>(items.size()));
       const std::string where = path.string() + ":" + std::to_string(number);
+      item.index = get_integer(json, "index", where, static_cast<int64_t>(items.size()));
       item.source = get_text(json, "source", where);
-      item.label = json.value("label", int64_t{-1});
+      item.label = get_integer(json, "label", where, -1, -1, INT32_MAX);
       item.class_name = get_text(json, "class", where);
       if (json.contains("objects")) {
         ObjectCounts objects;
@@ -78,7 +79,9 @@ std::vector<EmbeddedItem> load_items_jsonl(const fs::path& path) {
           if (!pair.is_array() || pair.size() != 2)
             throw Error(path.string() + ":" + std::to_string(number) +
                         ": \"objects\" must be a list of [class index, count] pairs");
-          objects.push_back({pair.at(0).get<int32_t>(), pair.at(1).get<int32_t>()});
+          const nlohmann::json entry = {{"class", pair.at(0)}, {"count", pair.at(1)}};
+          objects.push_back({static_cast<int32_t>(get_integer(entry, "class", where + ": objects", 0, 0, INT32_MAX)),
+                             static_cast<int32_t>(get_integer(entry, "count", where + ": objects", 0, 0, INT32_MAX))});
         }
         check_object_counts(objects, path.string() + ":" + std::to_string(number));
         item.objects = std::move(objects);
@@ -113,12 +116,8 @@ OutputRules embedding_folder_rules(const std::string& command, std::vector<fs::p
   // Written before markers: the three files, and maybe the maps of imret visualize.
   rules.legacy = [](const fs::path& folder) {
     std::error_code ec;
-    if (!fs::exists(folder / "embeddings.npy", ec) || !fs::exists(folder / "items.jsonl", ec)) return false;
-    for (const auto& entry : fs::directory_iterator(folder, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name != "embeddings.npy" && name != "items.jsonl" && name != "meta.json" && name != "visualize") return false;
-    }
-    return true;
+    return fs::exists(folder / "items.jsonl", ec) &&
+           only_entries(folder, {"embeddings.npy", "items.jsonl", "meta.json", "visualize"}, {}, "embeddings.npy");
   };
   return rules;
 }

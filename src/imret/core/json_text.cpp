@@ -1,5 +1,7 @@
 #include "imret/core/json_text.hpp"
 
+#include <cmath>
+
 #include "imret/core/error.hpp"
 
 namespace imret {
@@ -105,6 +107,25 @@ std::string get_text(const nlohmann::json& object, const std::string& key, const
   if (value == object.end()) return fallback;
   if (!value->is_string()) throw Error(where + ": \"" + key + "\" is not a string");
   return value->get<std::string>();
+}
+
+int64_t get_integer(const nlohmann::json& object, const std::string& key, const std::string& where, int64_t fallback,
+                    int64_t min, int64_t max) {
+  const auto value = object.find(key);
+  if (value == object.end()) return fallback;
+  if (value->is_number_unsigned()) {
+    if (value->get<uint64_t>() <= static_cast<uint64_t>(max)) return static_cast<int64_t>(value->get<uint64_t>());
+  } else if (value->is_number_integer()) {
+    const int64_t number = value->get<int64_t>();
+    if (number >= min && number <= max) return number;
+  } else if (value->is_number_float()) {  // 3.0, as pandas writes integers; not 1.5, not 1e30
+    const double number = value->get<double>();
+    if (std::floor(number) == number && std::fabs(number) < 9007199254740992.0 /* 2^53: exact */ &&
+        number >= static_cast<double>(min) && number <= static_cast<double>(max))
+      return static_cast<int64_t>(number);
+  }
+  throw Error(where + ": \"" + key + "\" must be an integer from " + std::to_string(min) + " to " + std::to_string(max) +
+              ", got " + dump_json(*value));
 }
 
 }  // namespace imret

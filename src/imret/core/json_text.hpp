@@ -4,6 +4,7 @@
 // UTF-8. dump_json never fails on such bytes (each invalid byte becomes
 // U+FFFD), and put_text keeps the raw bytes recoverable next to the readable
 // text: {"source": "caf\uFFFD.jpg", "source_hex": "636166e92e6a7067"}.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -26,5 +27,12 @@ void put_text(nlohmann::json& object, const std::string& key, const std::string&
 // the key is missing. Throws imret::Error naming `where` on a malformed value.
 std::string get_text(const nlohmann::json& object, const std::string& key, const std::string& where,
                      const std::string& fallback = {});
+
+// object[key] as an integer in [min, max], or `fallback` when the key is
+// missing. Throws imret::Error naming `where` and the key for a value that is
+// not an integer (1e30, 1.5, "3") or is out of range: nlohmann's get<int>
+// would cast a float unchecked.
+int64_t get_integer(const nlohmann::json& object, const std::string& key, const std::string& where, int64_t fallback,
+                    int64_t min = INT64_MIN, int64_t max = INT64_MAX);
 
 }  // namespace imret

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <random>
 #include <regex>
 
@@ -110,7 +111,14 @@ void write_marker(const fs::path& folder, const FolderMarker& marker) {
   write_file_atomic(folder / kFolderMarker, marker.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
+// "an embedding folder": a kind in a message.
 std::string with_article(const std::string& kind) {
+  static const std::map<std::string, std::string> names = {
+      {"embeddings", "an embedding folder"}, {"index", "an index"},          {"run", "a run"},
+      {"demo", "a demo run"},                {"experiment", "an experiment"}, {"visualization", "a visualization"},
+      {"report", "a report"},                {"detections", "a detections folder"}, {"coco", "a COCO dataset"}};
+  const auto name = names.find(kind);
+  if (name != names.end()) return name->second;
   const bool vowel = !kind.empty() && std::string("aeiou").find(kind[0]) != std::string::npos;
   return (vowel ? "an " : "a ") + kind;
 }
@@ -150,9 +158,42 @@ void clean_siblings(const fs::path& target) {
       fs::remove_all(entry.path(), ignored);
     }
   }
+  // imret 0.1's index writer swapped with .NAME.old-N / .NAME.new-N and could
+  // strand the old index there: put it back.
+  const std::string old_prefix = "." + target.filename().string() + ".";
+  for (const auto& entry : fs::directory_iterator(target.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(old_prefix, 0) != 0) continue;
+    const std::string rest = name.substr(old_prefix.size());
+    const bool numbered = rest.size() > 4 && rest.find_first_not_of("0123456789", 4) == std::string::npos;
+    std::error_code ignored;
+    if (numbered && rest.rfind("old-", 0) == 0 && !fs::exists(target, ignored))
+      fs::rename(entry.path(), target, ignored);
+    else if (numbered && (rest.rfind("new-", 0) == 0 || rest.rfind("old-", 0) == 0))
+      fs::remove_all(entry.path(), ignored);
+  }
 }
 
 enum class TargetState { Absent, Empty, SameKind, SameKindIncomplete };
+
+// Another imret output kept inside a folder (an index built into EMB/index)
+// would go with it: refused, except the views derived from the folder itself
+// (imret visualize's maps, imret report's page).
+void check_nested_outputs(const fs::path& target) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(target, ec)) {
+    if (!entry.is_directory(ec) || entry.is_symlink(ec)) continue;
+    std::optional<FolderMarker> inner;
+    try {
+      inner = read_folder_marker(entry.path());
+    } catch (const Error&) {
+      continue;
+    }
+    if (inner && inner->kind != "visualization" && inner->kind != "report")
+      throw Error(target.string() + ": holds " + with_article(inner->kind) + " (" + entry.path().filename().string() +
+                  "), which replacing the folder would delete: move it out first");
+  }
+}
 
 // What is at `target`, or an Error when it may not be touched at all.
 TargetState inspect_target(const fs::path& target, const OutputRules& rules) {
@@ -273,6 +314,7 @@ void OutputFolder::open() {
     throw Error(target_.string() + ": already holds " + with_article(rules_.kind) +
                 (rules_.replace_hint.empty() ? std::string(": write to another folder") : "; " + rules_.replace_hint +
                                                                                               " to replace it"));
+  if (state == TargetState::SameKind || state == TargetState::SameKindIncomplete) check_nested_outputs(target_);
   staging_ = sibling(target_, "staging");
   fs::create_directory(staging_, ec);
   if (ec) throw Error(target_.string() + ": cannot create the staging folder " + staging_.string() + ": " + ec.message());
@@ -300,9 +342,17 @@ void OutputFolder::publish(const nlohmann::json& details) {
       const fs::path old = sibling(target_, "old");
       rename_or_throw(target_, old, target_);
       commit_point("old output folder moved aside");
-      rename_or_throw(staging_, target_, target_);
+      try {
+        rename_or_throw(staging_, target_, target_);
+      } catch (...) {
+        fs::rename(old, target_, ec);
+        throw;
+      }
       commit_point("output folder moved in");
-      fs::remove_all(old, ec);
+      // Renamed to a staging name first: a half-removed old folder is never put back.
+      const fs::path doomed = sibling(target_, "staging");
+      fs::rename(old, doomed, ec);
+      fs::remove_all(ec ? old : doomed, ec);
     }
   } else {
     if (!rename_with(staging_, target_, RENAME_NOREPLACE, target_)) rename_or_throw(staging_, target_, target_);
@@ -344,27 +394,58 @@ void WorkFolder::open() {
       fs::remove_all(staging, ec);
       throw;
     }
-    created_ = state == TargetState::Absent;
+    created_ = true;
+    was_empty_ = state == TargetState::Empty;
     commit_point("work folder created");
   } else {
-    if (const auto existing = read_folder_marker(target_)) marker.details = existing->details;
+    previous_marker_ = read_folder_marker(target_);
+    if (previous_marker_) marker.details = previous_marker_->details;
     write_marker(target_, marker);
     remove_stale_temporaries(target_, 3);
   }
 }
 
 WorkFolder::~WorkFolder() {
-  if (completed_ || !created_ || keep_) return;
+  if (completed_) return;
+  if (!created_) {  // a job that failed in a folder that was there: its marker as it was
+    if (previous_marker_) {
+      try {
+        write_marker(target_, *previous_marker_);
+      } catch (const std::exception&) {
+      }
+    }
+    return;
+  }
+  if (keep_) return;
   std::error_code ignored;
   fs::remove_all(target_, ignored);
+  if (was_empty_) fs::create_directory(target_, ignored);  // as it was: the user's empty folder
   lock_.reset();
   remove_created_parents(target_, created_parents_);
 }
 
 void WorkFolder::complete(const nlohmann::json& details) {
+  keep_ = true;  // whatever happens now, what the job wrote stays
   write_marker(target_, FolderMarker{rules_.kind, true, rules_.command, kVersion, details});
   completed_ = true;
   lock_.reset();
+}
+
+bool only_entries(const fs::path& folder, const std::vector<std::string>& names, const std::vector<std::string>& suffixes,
+                  const std::string& required) {
+  std::error_code ec;
+  bool found_required = required.empty();
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    found_required = found_required || name == required;
+    const bool named = std::find(names.begin(), names.end(), name) != names.end();
+    const bool suffixed = std::any_of(suffixes.begin(), suffixes.end(), [&](const std::string& suffix) {
+      return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    });
+    if (!named && !suffixed) return false;
+  }
+  return !ec && found_required;
 }
 
 void remove_stale_temporaries(const fs::path& folder, int depth) {
@@ -374,7 +455,8 @@ void remove_stale_temporaries(const fs::path& folder, int depth) {
     std::error_code ignored;
     const long owner = temporary_owner(name);
     if (owner > 0) {
-      if (!process_alive(owner)) fs::remove_all(entry.path(), ignored);
+      // Temporary files only: a staging folder is cleaned by the next writer of its own target, under its lock.
+      if (!entry.is_directory(ignored) && !process_alive(owner)) fs::remove(entry.path(), ignored);
     } else if (depth > 1 && entry.is_directory(ignored) && !entry.is_symlink(ignored)) {
       remove_stale_temporaries(entry.path(), depth - 1);
     }

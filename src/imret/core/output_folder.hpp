@@ -62,7 +62,9 @@ struct OutputRules {
   std::string replace_hint;
   // The command's inputs: the output may be none of them, nor hold one.
   std::vector<std::filesystem::path> inputs;
-  // Recognises a folder of this kind written before markers existed.
+  // Recognises a folder of this kind written before markers existed. Make it
+  // strict (every entry one this kind writes: only_entries): the folder is
+  // replaced whole.
   std::function<bool(const std::filesystem::path&)> legacy;
 };
 
@@ -121,7 +123,8 @@ class WorkFolder {
   WorkFolder(const WorkFolder&) = delete;
   WorkFolder& operator=(const WorkFolder&) = delete;
   // Not completed: a folder this object created and nothing was kept in is
-  // removed; otherwise it stays, marked incomplete.
+  // removed; one that was there gets back the marker it had; otherwise it
+  // stays, marked incomplete.
   ~WorkFolder();
 
   const std::filesystem::path& path() const { return target_; }
@@ -138,10 +141,18 @@ class WorkFolder {
   std::filesystem::path created_parents_;  // the topmost parent folder this object created
   OutputRules rules_;
   std::unique_ptr<FolderLock> lock_;
+  std::optional<FolderMarker> previous_marker_;  // of a folder that was there
   bool created_ = false;
+  bool was_empty_ = false;  // created in place of an empty folder
   bool keep_ = false;
   bool completed_ = false;
 };
+
+// True when every entry of `folder` (hidden names aside: imret's own
+// temporary files) is one of `names` or a name ending in one of `suffixes`,
+// and `required` is among them.
+bool only_entries(const std::filesystem::path& folder, const std::vector<std::string>& names,
+                  const std::vector<std::string>& suffixes = {}, const std::string& required = {});
 
 // Removes, under `folder` (down to `depth` levels), the temporary files and
 // staging folders of imret processes that no longer run.

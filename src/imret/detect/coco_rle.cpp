@@ -199,7 +199,7 @@ torch::Tensor decode_mask(const Rle& rle) {
   uint8_t* out = columns.data();
   uint8_t value = 0;
   for (const uint32_t c : rle.counts) {
-    std::memset(out, value, c);
+    if (c > 0) std::memset(out, value, c);  // an empty mask's data() may be null
     out += c;
     value ^= 1;
   }

@@ -54,9 +54,9 @@ struct SavedState {
 // Reads the archive's unit id and epoch (cheap: the optimizer is not loaded).
 SavedState read_unit(torch::serialize::InputArchive& archive) {
   SavedState state;
-  torch::Tensor value;
-  if (archive.try_read(kUnitKey, value)) state.unit = tensor_text(value);
-  if (archive.try_read(kEpochKey, value)) state.epoch = value.item<int64_t>();
+  torch::Tensor unit, epoch;  // one tensor each: try_read into a set tensor would alias its storage
+  if (archive.try_read(kUnitKey, unit)) state.unit = tensor_text(unit);
+  if (archive.try_read(kEpochKey, epoch)) state.epoch = epoch.item<int64_t>();
   return state;
 }
 
@@ -142,13 +142,24 @@ void save_resume_unit(const fs::path& checkpoint, models::Network& network, mode
 void load_resume_unit(const fs::path& checkpoint, const models::CheckpointInfo& info,
                       torch::optim::Optimizer& optimizer, std::vector<torch::Tensor>& objective_tensors) {
   std::string found;  // what the candidates hold, for the message
-  for (const fs::path& path : {optimizer_state_path(checkpoint), previous_state_path(checkpoint)}) {
+  // Where the state may be: STEM.optim.pt, or .STEM.optim.prev.pt (to be put
+  // back in place once used). best.safetensors of the last epoch shares
+  // last's unit: its state is last's.
+  std::vector<std::pair<fs::path, fs::path>> candidates;  // {file, where it belongs}
+  std::vector<fs::path> owners = {checkpoint};
+  if (checkpoint.filename() != "last.safetensors") owners.push_back(checkpoint.parent_path() / "last.safetensors");
+  for (const fs::path& owner : owners) {
+    candidates.emplace_back(optimizer_state_path(owner), optimizer_state_path(owner));
+    candidates.emplace_back(previous_state_path(owner), optimizer_state_path(owner));
+  }
+  for (const auto& [path, in_place] : candidates) {
     if (!fs::exists(path)) continue;
     torch::serialize::InputArchive archive;
     load_archive(archive, path);
     const SavedState saved = read_unit(archive);
-    if (saved.unit == info.resume_unit) {
-      if (saved.unit.empty()) {  // both written before resume units
+    // Without ids (both written before resume units) only the checkpoint's own state file pairs with it.
+    if (saved.unit == info.resume_unit && (!saved.unit.empty() || in_place == optimizer_state_path(checkpoint))) {
+      if (saved.unit.empty()) {
         spdlog::warn("{}: written by an older imret without a pairing record: its optimizer state is taken as it is",
                      checkpoint.string());
         load_legacy_objective(checkpoint, objective_tensors);
@@ -158,10 +169,10 @@ void load_resume_unit(const fs::path& checkpoint, const models::CheckpointInfo& 
       optimizer.load(archive);
       // A kill left the checkpoint's state as .prev: make it the state again,
       // so that the next save keeps it (not the orphan) while it writes.
-      if (path != optimizer_state_path(checkpoint)) {
+      if (path != in_place) {
         std::error_code ec;
-        fs::rename(path, optimizer_state_path(checkpoint), ec);
-        if (ec) throw Error(optimizer_state_path(checkpoint).string() + ": cannot restore the optimizer state: " + ec.message());
+        fs::rename(path, in_place, ec);
+        if (ec) throw Error(in_place.string() + ": cannot restore the optimizer state: " + ec.message());
       }
       return;
     }

@@ -1,15 +1,26 @@
 #include "imret/learn/run_folder.hpp"
 
 #include "imret/core/error.hpp"
+#include "imret/core/yaml.hpp"
 
 namespace imret::learn {
 namespace fs = std::filesystem;
 
 namespace {
 
-bool legacy_run(const fs::path& folder) {
-  std::error_code ec;
-  return fs::exists(folder / "config.yaml", ec) || fs::is_directory(folder / "checkpoints", ec);
+// A run written before markers: its config.yaml says the command, and every
+// entry is one a run holds.
+bool legacy_run(const fs::path& folder, const std::string& command) {
+  if (!only_entries(folder, {"config.yaml", "checkpoints", "train_log.csv", "embeddings", "metrics.json", "report",
+                             "plots", "grids", "result.json"},
+                    {".csv"}, "config.yaml"))
+    return false;
+  try {
+    const nlohmann::json config = load_yaml(folder / "config.yaml");
+    return config.is_object() && config.value("command", std::string()) == command;
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 }  // namespace
@@ -22,7 +33,7 @@ OutputRules run_folder_rules(const std::string& kind, const std::string& command
   rules.replace = replace;
   rules.replace_hint = replace_hint;
   rules.inputs = std::move(inputs);
-  rules.legacy = legacy_run;
+  rules.legacy = [command](const fs::path& folder) { return legacy_run(folder, command); };
   return rules;
 }
 
@@ -30,7 +41,7 @@ bool holds_run(const fs::path& folder, const std::string& kind) {
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) return false;
   if (const auto marker = read_folder_marker(folder)) return marker->kind == kind;
-  return legacy_run(folder);
+  return legacy_run(folder, kind == "demo" ? "demo" : "train");
 }
 
 fs::path run_folder_of_checkpoint(const fs::path& checkpoint) {

@@ -6,6 +6,7 @@
 
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/json_text.hpp"
 #include "imret/core/safetensors.hpp"
 #include "imret/core/version.hpp"
 
@@ -42,9 +43,9 @@ std::vector<std::pair<std::string, torch::Tensor>> state_dict(const torch::nn::M
 }
 
 void save_checkpoint(const std::filesystem::path& path, Network& network, const CheckpointInfo& info) {
-  const std::string description = info.to_json().dump();
+  const std::string description = dump_json(info.to_json());
   save_safetensors(path, state_dict(network), {{"imret", description}});
-  write_file_atomic(sidecar_path(path), info.to_json().dump(2) + "\n");
+  write_file_atomic(sidecar_path(path), dump_json(info.to_json(), 2) + "\n");
 }
 
 namespace {

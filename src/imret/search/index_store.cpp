@@ -46,11 +46,12 @@ IndexManifest IndexManifest::from_json(const nlohmann::json& json, const std::st
   } catch (const UsageError& e) {
     throw Error(source + ": " + e.what());
   }
-  m.dimension = get<int64_t>(json, "dimension", source);
-  m.count = get<int64_t>(json, "count", source);
+  for (const char* key : {"dimension", "count"})
+    if (!json.contains(key)) throw Error(source + ": no \"" + std::string(key) + "\" in the manifest");
+  m.dimension = get_integer(json, "dimension", source, 0, 0);
+  m.count = get_integer(json, "count", source, 0, 0);
   m.index_file = get<std::string>(json, "index_file", source);
   m.items_file = get<std::string>(json, "items_file", source);
-  if (m.dimension < 0 || m.count < 0) throw Error(source + ": negative dimension or count");
   for (const std::string& file : {m.index_file, m.items_file})
     if (file.empty() || fs::path(file).is_absolute() || file.find("..") != std::string::npos)
       throw Error(source + ": '" + file + "' is not a file name inside the index folder");
@@ -60,7 +61,7 @@ IndexManifest IndexManifest::from_json(const nlohmann::json& json, const std::st
     if (!value.is_number()) throw Error(source + ": parameter '" + name + "' is not a number");
     m.parameters.emplace_back(name, value.get<double>());
   }
-  m.trained_on = json.value("trained_on", int64_t{0});
+  m.trained_on = get_integer(json, "trained_on", source, 0, 0);
   m.sources = json.value("sources", std::vector<std::string>());
   m.embedding_meta = json.value("embedding_meta", nlohmann::json::object());
   m.imret_version = json.value("imret_version", std::string());
@@ -102,14 +103,7 @@ OutputRules index_folder_rules(const std::string& command, bool replace, const s
   rules.inputs = std::move(inputs);
   // Written before markers: the manifest and its files, nothing else.
   rules.legacy = [](const fs::path& folder) {
-    std::error_code ec;
-    if (!fs::exists(folder / "manifest.json", ec)) return false;
-    for (const auto& entry : fs::directory_iterator(folder, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name != "manifest.json" && name != "items.jsonl" && name != "index.faiss" && name != "vectors.npy")
-        return false;
-    }
-    return true;
+    return only_entries(folder, {"manifest.json", "items.jsonl", "index.faiss", "vectors.npy"}, {}, "manifest.json");
   };
   return rules;
 }

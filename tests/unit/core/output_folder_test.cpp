@@ -178,6 +178,14 @@ TEST(OutputFolder, CleansWhatAKilledWriterLeftAndPutsBackAnInterruptedSwap) {
     EXPECT_EQ(read(root / "out" / "a.txt"), "the last good one");
     EXPECT_FALSE(fs::exists(root / ".out.imret-staging-999999-1"));
   }
+  // imret 0.1's index writer could strand the old index as .NAME.old-N: it is put back.
+  write(root / ".index.old-123456" / "manifest.json", "{}");
+  write(root / ".index.new-654321" / "half", "x");
+  imret::OutputRules index_rules = rules("index");
+  index_rules.legacy = [](const fs::path& folder) { return imret::only_entries(folder, {"manifest.json"}); };
+  { imret::OutputFolder out(root / "index", index_rules); }
+  EXPECT_TRUE(fs::exists(root / "index" / "manifest.json"));
+  EXPECT_FALSE(fs::exists(root / ".index.new-654321"));
   { imret::OutputFolder(root / "run", rules("run")).publish(); }
   write(root / "run" / "checkpoints" / ".last.safetensors.tmp-999999-0", "stale");
   write(root / "run" / "checkpoints" / (".best.safetensors.tmp-" + std::to_string(::getpid()) + "-0"), "live");
@@ -291,4 +299,21 @@ TEST(JsonText, FileNamesThatAreNotUtf8StayReadableAndRecoverable) {
                             "encoding='utf-8')]; json.load(open(sys.argv[2], encoding='utf-8'))\" " +
                             (root / "emb" / "items.jsonl").string() + " " + (root / "emb" / "meta.json").string();
   EXPECT_EQ(std::system(check.c_str()), 0);
+}
+
+TEST(EmbeddingSet, ItemNumbersMustBeIntegersInRange) {
+  // Found by fuzz/items_fuzzer: nlohmann's get<int> casts a float unchecked (undefined behaviour).
+  const fs::path root = fresh("items");
+  for (const std::string& line : {R"({"objects": [[0, 1e20]]})", R"({"index": 1e30})", R"({"label": -1e300})",
+                                  R"({"label": 1.5})", R"({"objects": [[0, 4294967297]]})", R"([1, 2])"}) {
+    write(root / "items.jsonl", line + "\n");
+    const std::string message = error_of([&] { imret::load_items_jsonl(root / "items.jsonl"); });
+    EXPECT_NE(message.find("items.jsonl:1: "), std::string::npos) << line << " -> " << message;
+  }
+  write(root / "items.jsonl", R"({"index": 7, "label": 2, "objects": [[1, 3]]})" "\n");
+  const auto items = imret::load_items_jsonl(root / "items.jsonl");
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].index, 7);
+  EXPECT_EQ(items[0].label, 2);
+  EXPECT_EQ(items[0].objects->at(0).count, 3);
 }

@@ -48,7 +48,7 @@ TEST(IndexStore, ExactRoundTripReplacesTheFolder) {
   index.add(torch::randn({2, 6}));
   imret::search::save_index_folder(folder, index, manifest, items(42));
   EXPECT_EQ(imret::testing::count_entries(folder.parent_path()), 1);
-  EXPECT_EQ(imret::testing::count_entries(folder), 3);  // manifest.json, vectors.npy, items.jsonl
+  EXPECT_EQ(imret::testing::count_entries(folder), 4);  // manifest.json, vectors.npy, items.jsonl, .imret-folder.json
 
   const auto stored = imret::search::load_index_folder(folder);
   EXPECT_EQ(stored.manifest.backend, "exact:cosine");
@@ -137,5 +137,25 @@ TEST(IndexStore, BrokenOrMismatchedFilesGetClearErrors) {
     const auto folder = copy("items");
     imret::write_file_atomic(folder / "items.jsonl", imret::items_jsonl(items(8)));
     expect_error(folder, "8 items");
+  }
+}
+
+TEST(IndexManifest, CountsMustBeIntegersInRange) {
+  // Found by fuzz/index_manifest_fuzzer: get<int64_t> of 1e30 was undefined behaviour.
+  nlohmann::json json = {{"format", "imret-index-1"}, {"backend", "exact:l2"},   {"metric", "euclidean"},
+                         {"dimension", 4},            {"count", 0},              {"index_file", "vectors.npy"},
+                         {"items_file", "items.jsonl"}, {"parameters", nlohmann::json::object()}};
+  EXPECT_EQ(imret::search::IndexManifest::from_json(json, "m").dimension, 4);
+  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"dimension", 1e30}, {"count", -1}, {"count", 2.5}, {"trained_on", 1e300}, {"dimension", "4"}}) {
+    nlohmann::json bad = json;
+    bad[key] = value;
+    try {
+      imret::search::IndexManifest::from_json(bad, "manifest.json");
+      ADD_FAILURE() << key << " = " << value.dump() << " was accepted";
+    } catch (const imret::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("manifest.json: \"" + key + "\" must be an integer"), std::string::npos)
+          << e.what();
+    }
   }
 }
