@@ -1,6 +1,6 @@
-"""Exit 0 when two folders hold the same files with the same content (.npy
-arrays equal to 1e-6; imret's lock and temporary files ignored), else print
-the first difference and exit 1.
+"""Exit 0 when two folders hold the same files (hidden ones included: a
+leftover temporary file is a difference) with the same content (.npy arrays
+equal to 1e-6), else print the first difference and exit 1.
 
 usage: same_folder.py A B
 """
