@@ -7,13 +7,16 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 #include "imret/cli/commands.hpp"
+#include "imret/cli/setting_options.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/progress.hpp"
 #include "imret/data/coco_dataset.hpp"
 #include "imret/data/coco_synthetic.hpp"
 #include "imret/data/idx.hpp"
+#include "imret/pipeline/coco_jobs.hpp"
 
 namespace imret::cli {
 namespace {
@@ -40,29 +43,12 @@ void run_synth(const SynthArgs& args) {
               static_cast<long long>(s.split_sizes[2]), static_cast<long long>(s.split_sizes[3]));
 }
 
-struct SplitArgs {
-  std::string data;
-  std::string train_set = "train2014";
-  std::string query_set = "val2014";
-  std::string out;  // default: <data>/retrieval_split.json
-  bool overwrite = false;
-  data::RetrievalSplitOptions options;
-};
-
-void run_split(const SplitArgs& args) {
-  args.options.validate();
-  const fs::path out = args.out.empty() ? fs::path(args.data) / data::kCocoSplitFile : fs::path(args.out);
-  if (fs::exists(out) && !args.overwrite)
-    throw UsageError(out.string() + " already exists; pass --overwrite to replace it");
-  data::CocoReadOptions read;
-  read.keep_annotations = true;
-  const fs::path annotations = fs::path(args.data) / "annotations";
-  const data::CocoInstances train =
-      data::read_coco_instances(annotations / ("instances_" + args.train_set + ".json"), read);
-  const data::CocoInstances query =
-      data::read_coco_instances(annotations / ("instances_" + args.query_set + ".json"), read);
-  const data::CocoSplits splits = data::make_retrieval_splits(train, query, args.options);
-  data::write_coco_splits(out, splits);
+void run_split(pipeline::SplitFileRequest request) {
+  request.replace_hint = "pass --overwrite";
+  std::filesystem::path out;
+  data::CocoSplits splits;
+  with_options({{"database_fraction", "--database"}, {"val_fraction", "--val"}, {"test_fraction", "--test"}},
+               [&] { std::tie(out, splits) = pipeline::write_split_file(request); });
   std::printf("wrote %s:", out.c_str());
   for (const auto& [name, images] : splits.splits)
     std::printf(" %s %lld", name.c_str(), static_cast<long long>(images.size()));
@@ -76,29 +62,16 @@ struct StatsArgs {
 
 void run_stats(const StatsArgs& args) {
   const auto dataset = data::load_coco(args.data, args.split);
-  const auto& names = dataset->classes();
-  std::vector<int64_t> images_with(names.size(), 0), instances(names.size(), 0);
-  int64_t empty = 0, objects = 0, most = 0;
-  for (int64_t i = 0; i < dataset->size(); ++i) {
-    const ObjectCounts counts = dataset->objects(i);
-    int64_t total = 0;
-    for (const ObjectCount& o : counts) {
-      ++images_with[static_cast<size_t>(o.category)];
-      instances[static_cast<size_t>(o.category)] += o.count;
-      total += o.count;
-    }
-    empty += counts.empty() ? 1 : 0;
-    objects += total;
-    most = std::max(most, total);
-  }
+  const pipeline::ObjectStatistics s = pipeline::object_statistics(*dataset);
   std::printf("%s, split %s: %lld images, %lld without objects, %.2f objects per image (at most %lld)\n",
-              args.data.c_str(), args.split.c_str(), static_cast<long long>(dataset->size()),
-              static_cast<long long>(empty), dataset->size() ? static_cast<double>(objects) / dataset->size() : 0.0,
-              static_cast<long long>(most));
+              args.data.c_str(), args.split.c_str(), static_cast<long long>(s.images),
+              static_cast<long long>(s.empty_images), s.images ? static_cast<double>(s.objects) / s.images : 0.0,
+              static_cast<long long>(s.most_objects));
   std::printf("%-24s %8s %10s\n", "class", "images", "instances");
+  const auto& names = dataset->classes();
   for (size_t c = 0; c < names.size(); ++c)
-    std::printf("%-24s %8lld %10lld\n", names[c].c_str(), static_cast<long long>(images_with[c]),
-                static_cast<long long>(instances[c]));
+    std::printf("%-24s %8lld %10lld\n", names[c].c_str(), static_cast<long long>(s.images_with[c]),
+                static_cast<long long>(s.instances[c]));
 }
 
 }  // namespace
@@ -125,7 +98,7 @@ void add_coco_command(CLI::App& app) {
   s->add_option("--seed", synth->options.seed, "Random seed")->capture_default_str();
   s->callback([synth] { run_synth(*synth); });
 
-  auto split = std::make_shared<SplitArgs>();
+  auto split = std::make_shared<pipeline::SplitFileRequest>();
   CLI::App* p = command->add_subcommand("split", "Write the retrieval split file (train, database, val, test) of a COCO folder");
   p->add_option("--data", split->data, "COCO folder (annotations/instances_<set>.json)")->required();
   p->add_option("--train-set", split->train_set, "Set of the train and database splits")->capture_default_str();
@@ -136,7 +109,7 @@ void add_coco_command(CLI::App& app) {
   p->add_option("--test", split->options.test_fraction, "Fraction of the query set in test")->capture_default_str();
   p->add_option("--seed", split->options.seed, "Random seed")->capture_default_str();
   p->add_option("-o,--out", split->out, "Split file to write (default: <data>/retrieval_split.json)");
-  p->add_flag("--overwrite", split->overwrite, "Replace an existing split file");
+  p->add_flag("--overwrite", split->replace, "Replace an existing split file");
   p->callback([split] { run_split(*split); });
 
   auto stats = std::make_shared<StatsArgs>();

@@ -4,7 +4,8 @@
 
 #include "imret/cli/commands.hpp"
 #include "imret/cli/common.hpp"
-#include "imret/cli/pipeline.hpp"
+#include "imret/cli/run_printing.hpp"
+#include "imret/pipeline/evaluate_job.hpp"
 
 namespace imret::cli {
 namespace {
@@ -24,7 +25,7 @@ struct EvaluateArgs {
 };
 
 void run_evaluate(const EvaluateArgs& args) {
-  EvaluationRequest request;
+  pipeline::EvaluationRequest request;
   request.metric = search::parse_metric(args.metric);
   request.metric_options.ks = parse_ks(args.ks, "--k");
   request.exclude_self = args.exclude_self;
@@ -35,7 +36,7 @@ void run_evaluate(const EvaluateArgs& args) {
   const EmbeddingSet queries = load_embedding_set(args.queries, {args.drop_nonfinite});
   const EmbeddingSet database =
       args.database == args.queries ? queries : load_embedding_set(args.database, {args.drop_nonfinite});
-  const EvaluationOutcome outcome = evaluate_to_folder(queries, database, request, args.out);
+  const pipeline::EvaluationOutcome outcome = pipeline::evaluate_to_folder(queries, database, request, args.out);
   print_metrics(outcome);
   std::printf("wrote %s/metrics.json and %s/pr_curve.csv\n", args.out.c_str(), args.out.c_str());
 }

@@ -1,47 +1,23 @@
 // imret index build|info|search|add: indexes saved to a folder (manifest.json,
 // the index file, items.jsonl), searched later without rebuilding them.
 #include <spdlog/spdlog.h>
-#include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <cstdio>
 
 #include "imret/cli/commands.hpp"
-#include "imret/cli/common.hpp"
 #include "imret/cli/queries.hpp"
-#include "imret/core/error.hpp"
-#include "imret/core/output_folder.hpp"
-#include "imret/core/progress.hpp"
-#include "imret/core/runtime.hpp"
+#include "imret/core/embedding_tensor.hpp"
+#include "imret/pipeline/index_jobs.hpp"
 #include "imret/search/index_store.hpp"
 
 namespace imret::cli {
 namespace {
 
-
 std::string megabytes(int64_t bytes) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / 1e6);
   return text;
-}
-
-// Trains (when the index needs it) and adds the vectors of `set`.
-int64_t train_and_add(search::Index& index, const EmbeddingSet& set, int64_t train_size, uint64_t seed) {
-  const at::Tensor vectors = embeddings_tensor(set);
-  int64_t trained_on = 0;
-  if (index.needs_training()) {
-    const at::Tensor sample = search::training_sample(vectors, train_size, seed);
-    const auto start = std::chrono::steady_clock::now();
-    index.train(sample);
-    trained_on = index.trained_on();  // 0 for indexes that turned out to need none (HNSW)
-    if (trained_on > 0)
-      spdlog::info("trained {} on {} vectors in {:.2f} s", index.spec(), trained_on, seconds_since(start));
-  }
-  const auto start = std::chrono::steady_clock::now();
-  index.add(vectors);
-  spdlog::info("added {} vectors in {:.2f} s", vectors.size(0), seconds_since(start));
-  return trained_on;
 }
 
 void print_info(const search::StoredIndex& stored, const std::filesystem::path& folder) {
@@ -72,21 +48,21 @@ struct BuildArgs {
 };
 
 void run_build(const BuildArgs& args) {
-  // Before the (long) build: a folder that may not be written fails first.
-  OutputFolder out(args.out, search::index_folder_rules("index build", args.overwrite, "pass --overwrite",
-                                                        {args.embeddings}));
-  const EmbeddingSet set = load_embedding_set(args.embeddings, {args.drop_nonfinite});
-  if (set.embeddings.rows == 0) throw UsageError(args.embeddings + ": no embeddings to index (the folder is empty)");
-  auto index = search::make_index(args.index, c10::kCPU, search::parse_metric(args.metric));
-  search::IndexManifest manifest;
-  args.parameters.apply(*index);  // before adding: efConstruction shapes the graph
-  const auto start = std::chrono::steady_clock::now();
-  manifest.trained_on = train_and_add(*index, set, args.train_size, args.seed);
-  manifest.sources = {std::filesystem::absolute(args.embeddings).lexically_normal().string()};
-  manifest.embedding_meta = set.meta;
-  search::write_index_files(out.path(), *index, manifest, set.items);
-  out.publish({{"count", index->size()}, {"dimension", index->dim()}});
-  spdlog::info("built {} in {:.2f} s -> {}", index->describe(), seconds_since(start), args.out);
+  pipeline::IndexBuildRequest request;
+  request.embeddings = args.embeddings;
+  request.spec = args.index;
+  request.metric = search::parse_metric(args.metric);
+  request.train_size = args.train_size;
+  request.seed = args.seed;
+  request.parameters = args.parameters.parameters();
+  request.drop_nonfinite = args.drop_nonfinite;
+  request.replace = args.overwrite;
+  request.replace_hint = "pass --overwrite";
+  const pipeline::IndexBuildOutcome outcome = pipeline::build_index_folder(request, args.out);
+  const pipeline::IndexFill& fill = outcome.fill;
+  if (fill.trained_on > 0) spdlog::info("trained {} on {} vectors in {:.2f} s", args.index, fill.trained_on, fill.train_seconds);
+  spdlog::info("added {} vectors in {:.2f} s", fill.added, fill.add_seconds);
+  spdlog::info("built {} in {:.2f} s -> {}", outcome.describe, outcome.seconds, args.out);
 }
 
 struct InfoArgs {
@@ -113,7 +89,7 @@ struct IndexSearchArgs {
 
 void run_index_search(const IndexSearchArgs& args) {
   search::StoredIndex stored = search::load_index_folder(args.folder);
-  args.parameters.apply(*stored.index);
+  for (const auto& [name, value] : args.parameters.parameters()) stored.index->set_parameter(name, value);
   const EmbeddingSet queries = args.query.load(stored.manifest.embedding_meta);
   const int64_t count = args.query.count(queries);
   const at::Tensor query_vectors = embeddings_tensor(queries).narrow(0, 0, count);
@@ -131,28 +107,9 @@ struct AddArgs {
 };
 
 void run_add(const AddArgs& args) {
-  // Locked before it is read: two adds at once would each lose the other's vectors.
-  OutputFolder out(args.folder, search::index_folder_rules("index add", true, "", {args.embeddings}));
-  search::StoredIndex stored = search::load_index_folder(args.folder);
-  const EmbeddingSet set = load_embedding_set(args.embeddings, {args.drop_nonfinite});
-  if (set.embeddings.rows == 0) throw UsageError(args.embeddings + ": no embeddings to add (the folder is empty)");
-  const int64_t dim = stored.index->dim();
-  if (dim > 0 && set.embeddings.cols != dim)
-    throw UsageError(args.embeddings + ": embeddings of " + std::to_string(set.embeddings.cols) +
-                     " dimensions, the index holds " + std::to_string(dim));
-  const nlohmann::json& before = stored.manifest.embedding_meta;
-  for (const char* key : {"checkpoint", "weights"})
-    if (before.contains(key) && set.meta.contains(key) && before.at(key) != set.meta.at(key))
-      spdlog::warn("{}: embedded with {} {}, the index with {}: their distances may not compare", args.embeddings, key,
-                   set.meta.at(key).dump(), before.at(key).dump());
-  if (stored.index->needs_training())
-    throw Error(args.folder + ": the saved index is not trained; build it again");
-  stored.index->add(embeddings_tensor(set));
-  stored.items.insert(stored.items.end(), set.items.begin(), set.items.end());
-  stored.manifest.sources.push_back(std::filesystem::absolute(args.embeddings).lexically_normal().string());
-  search::write_index_files(out.path(), *stored.index, stored.manifest, stored.items);
-  out.publish({{"count", stored.index->size()}, {"dimension", stored.index->dim()}});
-  spdlog::info("added {} vectors: {}", set.embeddings.rows, stored.index->describe());
+  const pipeline::IndexAddOutcome outcome = pipeline::add_to_index_folder(args.folder, args.embeddings, args.drop_nonfinite);
+  for (const auto& warning : outcome.warnings) spdlog::warn("{}", warning);
+  spdlog::info("added {} vectors: {}", outcome.added, outcome.describe);
 }
 
 }  // namespace

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "imret/cli/commands.hpp"
+#include "imret/cli/setting_options.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/setting_error.hpp"
 #include "imret/core/progress.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/core/version.hpp"
@@ -98,7 +100,7 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(log_level));
     spdlog::set_pattern("%^[%l]%$ %v");
     imret::Progress::set_enabled(!quiet);
-    if (threads_option->count()) imret::check_thread_count("--threads", threads);  // 0 too
+    if (threads_option->count()) imret::check_thread_count("threads", threads);  // 0 too
     imret::configure_threads(threads);
   });
 
@@ -125,6 +127,9 @@ int main(int argc, char** argv) {
     const std::string problem = e.get_exit_code() == 0 ? "" : subcommand_problem(app, command);
     if (problem.empty()) return app.exit(e);
     std::fprintf(stderr, "imret: error: %s\n", problem.c_str());
+    return 2;
+  } catch (const imret::SettingError& e) {  // the library names the setting: show its option
+    std::fprintf(stderr, "imret: error: %s%s\n", imret::cli::option_of(e.setting()).c_str(), e.problem().c_str());
     return 2;
   } catch (const imret::UsageError& e) {
     std::fprintf(stderr, "imret: error: %s\n", e.what());

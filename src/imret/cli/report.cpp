@@ -9,11 +9,8 @@
 
 #include "imret/cli/commands.hpp"
 #include "imret/cli/run_names.hpp"
-#include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
-#include "imret/core/output_folder.hpp"
-#include "imret/viz/plot.hpp"
-#include "imret/viz/run_report.hpp"
+#include "imret/pipeline/report_job.hpp"
 
 namespace fs = std::filesystem;
 
@@ -36,31 +33,12 @@ std::vector<std::string> without_empty(std::vector<std::string> values) {
 void run_report(ReportArgs& args) {
   args.options.maps = without_empty(args.options.maps);
   args.options.grids = without_empty(args.options.grids);
-  if (!viz::has_plots()) throw UsageError("imret report: this build has no plots (cairo); rebuild with libcairo2-dev");
   if (args.out.empty() && args.runs.size() > 1) throw UsageError("several runs: say where the report goes with -o DIR");
   const std::vector<std::string> names = run_names(args.runs, args.names);
   std::vector<viz::ReportedRun> runs;
   for (std::size_t i = 0; i < args.runs.size(); ++i) runs.push_back({names[i], args.runs[i]});
   const fs::path target = args.out.empty() ? fs::path(args.runs[0]) / "report" : fs::path(args.out);
-  OutputRules rules;
-  rules.kind = "report";
-  rules.command = "report";
-  rules.replace = true;
-  rules.inputs.assign(args.runs.begin(), args.runs.end());
-  // Written before markers: imret's page (its title says so) and its pictures.
-  rules.legacy = [](const fs::path& folder) {
-    if (!only_entries(folder, {"index.html", "runs"}, {".png", ".svg", ".csv"}, "index.html")) return false;
-    try {
-      return read_file(folder / "index.html").find("<title>imret report: ") != std::string::npos;
-    } catch (const Error&) {
-      return false;
-    }
-  };
-  OutputFolder out(target, rules);
-  const fs::path page = args.runs.size() == 1 ? viz::write_run_report(runs[0], out.path(), args.options)
-                                              : viz::write_comparison_report(runs, out.path(), args.options);
-  out.publish();
-  std::printf("wrote %s\n", (target / page.filename()).string().c_str());
+  std::printf("wrote %s\n", pipeline::report_to_folder(runs, target, args.options).string().c_str());
 }
 
 }  // namespace

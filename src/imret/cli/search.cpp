@@ -3,10 +3,10 @@
 #include <CLI/CLI.hpp>
 
 #include "imret/cli/commands.hpp"
-#include "imret/cli/common.hpp"
 #include "imret/cli/queries.hpp"
-#include "imret/core/error.hpp"
+#include "imret/core/embedding_tensor.hpp"
 #include "imret/core/runtime.hpp"
+#include "imret/pipeline/index_jobs.hpp"
 
 namespace imret::cli {
 namespace {
@@ -24,11 +24,8 @@ void run_search(const SearchArgs& args) {
   const EmbeddingSet database = load_embedding_set(args.database);
   const EmbeddingSet queries = args.query.load(database.meta);
   const int64_t count = args.query.count(queries);
-  auto index = search::make_index(args.index, parse_device(args.device), search::parse_metric(args.metric));
-  args.parameters.apply(*index);
-  const at::Tensor vectors = embeddings_tensor(database);
-  if (index->needs_training()) index->train(vectors);
-  index->add(vectors);
+  const auto index = pipeline::index_in_memory(database, args.index, search::parse_metric(args.metric),
+                                               parse_device(args.device), args.parameters.parameters());
   const search::SearchResult result = index->search(embeddings_tensor(queries).narrow(0, 0, count), args.query.k);
   print_search_results(result, queries.items, count, database.items, args.query.json);
 }

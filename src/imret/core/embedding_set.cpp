@@ -158,7 +158,7 @@ void handle_nonfinite(EmbeddingSet& set, const fs::path& folder, bool drop) {
   if (!drop)
     throw Error((folder / "embeddings.npy").string() + ": row " + std::to_string(first) +
                 (first_item.empty() ? std::string() : " (" + first_item + ")") + " has NaN or infinite values (" +
-                std::to_string(dropped) + " such rows in all): embed again, or drop them (--drop-nonfinite)");
+                std::to_string(dropped) + " such rows in all): embed again, or drop them (drop_nonfinite)");
   spdlog::warn("{}: dropped {} of {} rows with NaN or infinite values (the first: row {}{})", folder.string(), dropped,
                set.embeddings.rows, first, first_item.empty() ? std::string() : ", " + first_item);
   set.embeddings.values = std::move(kept_values);

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "imret/core/error.hpp"
+#include "imret/core/setting_error.hpp"
 
 namespace imret {
 
@@ -19,7 +20,7 @@ int64_t max_threads() { return 4 * cores(); }
 
 void check_thread_count(const std::string& setting, int64_t n, int64_t min_threads) {
   if (n < min_threads || n > max_threads())
-    throw UsageError(setting + " " + std::to_string(n) + ": expected " + std::to_string(min_threads) + " to " +
+    throw SettingError(setting, " " + std::to_string(n) + ": expected " + std::to_string(min_threads) + " to " +
                      std::to_string(max_threads()) + " (up to 4 x the " + std::to_string(cores()) + " cores)");
 }
 
@@ -34,14 +35,15 @@ c10::Device parse_device(const std::string& text) {
   if (text == "cpu") return torch::kCPU;
   if (text.rfind("cuda", 0) == 0) {
     if (!torch::cuda::is_available())
-      throw UsageError("--device " + text + ": CUDA is not available (this LibTorch build or machine has no GPU); use --device cpu");
+      throw SettingError("device", " " + text + ": CUDA is not available (this LibTorch build or machine has no GPU); "
+                                   "use cpu");
     try {
       return c10::Device(text);
     } catch (const std::exception&) {
-      throw UsageError("--device " + text + ": expected cpu, cuda or cuda:N");
+      throw SettingError("device", " " + text + ": expected cpu, cuda or cuda:N");
     }
   }
-  throw UsageError("--device " + text + ": expected cpu, cuda or cuda:N");
+  throw SettingError("device", " " + text + ": expected cpu, cuda or cuda:N");
 }
 
 }  // namespace imret

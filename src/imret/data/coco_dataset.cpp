@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 
+#include "imret/core/setting_error.hpp"
 #include "imret/data/image_folder.hpp"
 #include "imret/data/random.hpp"
 
@@ -198,10 +199,11 @@ std::vector<std::vector<SplitImage>> random_parts(const std::vector<SplitImage>&
 }  // namespace
 
 void RetrievalSplitOptions::validate() const {
-  for (const auto& [value, name] : {std::pair<double, const char*>{database_fraction, "--database"},
-                                    {val_fraction, "--val"}, {test_fraction, "--test"}})
-    if (!(value >= 0.0 && value <= 1.0)) throw UsageError(std::string(name) + " must be a fraction in [0, 1]");
-  if (val_fraction + test_fraction > 1.0 + 1e-12) throw UsageError("--val plus --test must not exceed 1");
+  for (const auto& [value, name] : {std::pair<double, const char*>{database_fraction, "database_fraction"},
+                                    {val_fraction, "val_fraction"}, {test_fraction, "test_fraction"}})
+    if (!(value >= 0.0 && value <= 1.0)) throw SettingError(name, " must be a fraction in [0, 1]");
+  if (val_fraction + test_fraction > 1.0 + 1e-12)
+    throw SettingError("val_fraction", " plus the test fraction must not exceed 1");
 }
 
 CocoSplits make_retrieval_splits(const CocoInstances& train, const CocoInstances& query,

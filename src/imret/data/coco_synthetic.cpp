@@ -11,6 +11,7 @@
 #include <set>
 
 #include "imret/core/error.hpp"
+#include "imret/core/setting_error.hpp"
 #include "imret/core/output_folder.hpp"
 #include "imret/core/progress.hpp"
 #include "imret/data/coco_dataset.hpp"
@@ -29,17 +30,17 @@ void write_jpeg(const fs::path& path, const uint8_t*, int64_t, int64_t, int) {
 #endif
 
 void SyntheticCocoOptions::validate() const {
-  if (train_images < 1) throw UsageError("--train-images must be at least 1");
-  if (val_images < 1) throw UsageError("--val-images must be at least 1");
-  if (canvas < 32 || canvas > 1024) throw UsageError("--canvas must be between 32 and 1024 pixels");
-  if (max_objects < 1) throw UsageError("--max-objects must be at least 1");
+  if (train_images < 1) throw SettingError("train_images", " must be at least 1");
+  if (val_images < 1) throw SettingError("val_images", " must be at least 1");
+  if (canvas < 32 || canvas > 1024) throw SettingError("canvas", " must be between 32 and 1024 pixels");
+  if (max_objects < 1) throw SettingError("max_objects", " must be at least 1");
   auto fraction = [](double value, const char* name) {
-    if (!(value >= 0.0 && value <= 1.0)) throw UsageError(std::string(name) + " must lie in [0, 1]");
+    if (!(value >= 0.0 && value <= 1.0)) throw SettingError(name, " must lie in [0, 1]");
   };
-  fraction(empty_fraction, "--empty-fraction");
-  fraction(crowd_fraction, "--crowd-fraction");
-  fraction(database_fraction, "--database-fraction");
-  fraction(val_fraction, "--val-fraction");
+  fraction(empty_fraction, "empty_fraction");
+  fraction(crowd_fraction, "crowd_fraction");
+  fraction(database_fraction, "database_fraction");
+  fraction(val_fraction, "val_fraction");
 }
 
 const std::vector<CocoCategory>& synthetic_coco_categories() {

@@ -122,4 +122,10 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> stratified_split(const Dat
   return {std::move(kept), std::move(held_out)};
 }
 
+std::shared_ptr<const Dataset> stratified_part(std::shared_ptr<const Dataset> dataset, int64_t count, uint64_t seed) {
+  if (count <= 0 || count >= dataset->size()) return dataset;
+  const double dropped = 1.0 - static_cast<double>(count) / static_cast<double>(dataset->size());
+  return subset(dataset, stratified_split(*dataset, dropped, seed).first);
+}
+
 }  // namespace imret::data

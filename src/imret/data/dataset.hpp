@@ -84,4 +84,8 @@ std::shared_ptr<Dataset> subset(std::shared_ptr<const Dataset> base, std::vector
 std::pair<std::vector<int64_t>, std::vector<int64_t>> stratified_split(const Dataset& dataset, double fraction,
                                                                        uint64_t seed);
 
+// A stratified part of about `count` items of `dataset` (the kept side of
+// stratified_split): the dataset itself when count <= 0 or count >= its size.
+std::shared_ptr<const Dataset> stratified_part(std::shared_ptr<const Dataset> dataset, int64_t count, uint64_t seed);
+
 }  // namespace imret::data

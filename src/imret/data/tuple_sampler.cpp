@@ -4,6 +4,7 @@
 #include <map>
 
 #include "imret/core/error.hpp"
+#include "imret/core/internal_error.hpp"
 #include "imret/data/random.hpp"
 
 namespace imret::data {
@@ -33,7 +34,7 @@ std::vector<std::vector<int64_t>> offline_tuples(const std::vector<int64_t>& lab
       if (k < items.size()) return items[static_cast<size_t>(k)];
       k -= items.size();
     }
-    throw Error("offline tuples: internal error drawing a negative");
+    throw InternalError("offline tuples: no negative at the drawn position");
   };
   std::vector<int64_t> anchors(labels.size());
   for (size_t i = 0; i < anchors.size(); ++i) anchors[i] = static_cast<int64_t>(i);

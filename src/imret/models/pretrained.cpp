@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "imret/core/error.hpp"
+#include "imret/core/setting_error.hpp"
 #include "imret/core/tensor_file.hpp"
 #include "imret/models/checkpoint.hpp"
 
@@ -12,7 +13,7 @@ void apply_prefix_rules(TensorFile& file, const std::vector<std::string>& rules)
   for (const auto& rule : rules) {
     const bool add = !rule.empty() && rule[0] == '+';
     const std::string prefix = add ? rule.substr(1) : rule;
-    if (prefix.empty()) throw UsageError("--weights-prefix: empty prefix rule");
+    if (prefix.empty()) throw SettingError("weights_prefix", ": empty prefix rule");
     for (auto& [name, tensor] : file.tensors) {
       if (add)
         name = prefix + name;

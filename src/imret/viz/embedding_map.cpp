@@ -11,6 +11,7 @@
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/progress.hpp"
+#include "imret/core/setting_error.hpp"
 #include "imret/viz/map_thumbnails.hpp"
 #include "imret/viz/pca.hpp"
 #include "imret/viz/plot.hpp"
@@ -61,7 +62,7 @@ void check_map_options(const std::vector<std::string>& methods, const MapOptions
   const int64_t points = options.sample > 0 ? std::min(options.sample, rows) : rows;
   for (const auto& method : methods) {
     if (method != "pca" && method != "tsne" && method != "umap")
-      throw UsageError("--method " + method + ": expected pca, tsne or umap");
+      throw SettingError("method", " " + method + ": expected pca, tsne or umap");
     if (points < 3) throw UsageError("visualize: " + std::to_string(points) + " points; a map needs at least 3");
     if (method == "tsne") check_tsne_options(map_tsne_options(options), points, features);
     if (method == "umap") check_umap_options(map_umap_options(options), points);

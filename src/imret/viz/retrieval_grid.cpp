@@ -11,7 +11,9 @@
 
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/setting_error.hpp"
 #include "imret/eval/evaluate.hpp"
+#include "imret/search/self_match.hpp"
 #include "imret/viz/item_pictures.hpp"
 #include "imret/viz/plot.hpp"
 
@@ -34,7 +36,7 @@ void check_options(const RetrievalGridOptions& options) {
     }
   }
   if (options.cell_size < 16 || options.cell_size > 1024) {
-    throw UsageError("grid: --cell-size must be 16 to 1024 (got " + std::to_string(options.cell_size) + ")");
+    throw SettingError("cell_size", " must be 16 to 1024 (got " + std::to_string(options.cell_size) + ")");
   }
   if (options.object_relevance != "same-class") eval::parse_object_relevance_mode(options.object_relevance);
   if (!(options.weighted_threshold > 0.0 && options.weighted_threshold <= 1.0))
@@ -81,17 +83,16 @@ std::vector<Ranked> rank(const at::Tensor& queries, const at::Tensor& database, 
                          const RetrievalGridOptions& options) {
   auto index = search::make_index(options.metric == search::Metric::Cosine ? "exact:cosine" : "exact", at::kCPU);
   index->add(database);
-  const auto picked = at::tensor(rows, at::kLong);
-  const int64_t extra = options.exclude_self ? 1 : 0;
-  const search::SearchResult result = index->search(queries.index_select(0, picked), options.k + extra);
+  const at::Tensor picked = queries.index_select(0, at::tensor(rows, at::kLong));
+  const search::SearchResult result = options.exclude_self
+                                          ? search::search_without_self(*index, picked, rows, options.k)
+                                          : index->search(picked, options.k);
   const auto ids = result.ids.accessor<int64_t, 2>();
   const auto scores = result.scores.accessor<float, 2>();
   std::vector<Ranked> ranked(rows.size());
   for (std::size_t q = 0; q < rows.size(); ++q) {
-    for (int64_t j = 0; j < ids.size(1) && static_cast<int64_t>(ranked[q].ids.size()) < options.k; ++j) {
-      const int64_t id = ids[static_cast<int64_t>(q)][j];
-      if (id < 0 || (options.exclude_self && id == rows[q])) continue;
-      ranked[q].ids.push_back(id);
+    for (int64_t j = 0; j < ids.size(1) && ids[static_cast<int64_t>(q)][j] >= 0; ++j) {
+      ranked[q].ids.push_back(ids[static_cast<int64_t>(q)][j]);
       ranked[q].scores.push_back(scores[static_cast<int64_t>(q)][j]);
     }
   }
@@ -228,8 +229,8 @@ RetrievalGrids write_retrieval_grids(const EmbeddingSet& queries, const fs::path
     return error ? a.lexically_normal() == b.lexically_normal() : same;
   };
   if (options.exclude_self && !same_folder(queries_folder, database_folder)) {
-    throw UsageError("grid: --exclude-self needs the queries to be the database (" + queries_folder.string() +
-                     " is not " + database_folder.string() + ")");
+    throw SettingError("exclude_self", " needs the queries to be the database (" + queries_folder.string() +
+                                           " is not " + database_folder.string() + ")");
   }
   const bool objects = queries.has_objects() || database.has_objects();
   const bool by_class = !objects || options.object_relevance == "same-class";

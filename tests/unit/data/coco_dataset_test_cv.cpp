@@ -232,5 +232,5 @@ TEST(SyntheticCoco, WritesACompleteFolderOrNothing) {
   EXPECT_FALSE(fs::exists(dir.path() / "failed.partial"));
   options.canvas = 8;
   EXPECT_TRUE(throws_with<imret::UsageError>([&] { write_synthetic_coco(kDefaultFashionMnist, failed, options); },
-                                             "--canvas"));
+                                             "canvas must be between 32 and 1024 pixels"));
 }

@@ -29,7 +29,7 @@ TEST(MapOptions, UmapNeighboursAndPointsForAnyMap) {
   EXPECT_EQ(error_of([&] { check_map_options({"pca"}, options, 2, 8); }),
             "visualize: 2 points; a map needs at least 3");
   EXPECT_EQ(error_of([&] { check_map_options({"pca", "mds"}, options, 100, 8); }),
-            "--method mds: expected pca, tsne or umap");
+            "method mds: expected pca, tsne or umap");
 }
 
 TEST(MapOptions, MapEmbeddingsFailsAsTheCheckDoes) {

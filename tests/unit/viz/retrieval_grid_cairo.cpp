@@ -208,12 +208,12 @@ TEST(RetrievalGrid, MissingDataOrChangedItemsAreClearErrors) {
   options.selections = {"first"};
   options.cell_size = 0;
   EXPECT_NE(error_of([&] { imret::viz::write_retrieval_grids(set, "q", set, "d", options, scratch("bad")); })
-                .find("--cell-size must be 16 to 1024"),
+                .find("cell_size must be 16 to 1024"),
             std::string::npos);
   options.cell_size = 96;
   options.exclude_self = true;
   EXPECT_NE(error_of([&] { imret::viz::write_retrieval_grids(set, "q", set, "d", options, scratch("bad")); })
-                .find("--exclude-self needs the queries to be the database"),
+                .find("exclude_self needs the queries to be the database"),
             std::string::npos);
   options.exclude_self = false;
   EmbeddingSet unlabelled = set;

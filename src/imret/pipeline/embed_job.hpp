@@ -1,0 +1,57 @@
+#pragma once
+// Embedding a dataset split into an embedding folder (core/embedding_set.hpp):
+// `imret embed`, and the database and query embeddings of a training run.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "imret/data/dataset.hpp"
+#include "imret/data/idx.hpp"
+#include "imret/data/preprocess_defaults.hpp"
+#include "imret/models/checkpoint.hpp"
+#include "imret/models/embed.hpp"
+
+namespace imret::pipeline {
+
+// Embeds `dataset` with a loaded network and writes the embedding set into
+// `folder` (the output-folder contract: an earlier embedding folder there is
+// replaced whole, anything else is refused, as is a folder holding one of
+// `inputs`); returns the number of items embedded. `meta` (where the data and
+// the network came from: "data", "split", and "checkpoint" or "weights") goes
+// into meta.json, with the network, its preprocessing, the classes and the bad
+// images. Error when no image could be embedded or the network gives NaN/inf
+// embeddings; UsageError when the network takes another number of channels.
+int64_t embed_dataset_to_folder(const models::LoadedNetwork& loaded, std::shared_ptr<const data::Dataset> dataset,
+                                const nlohmann::json& meta, const models::EmbedOptions& options,
+                                const std::filesystem::path& folder,
+                                const std::vector<std::filesystem::path>& inputs = {});
+
+struct EmbedRequest {
+  std::string data = data::kDefaultFashionMnist;  // IDX, image or COCO folder
+  std::string split = "test";
+  // The network: a checkpoint from training (it brings its preprocessing), or
+  // an architecture with weights (torchvision's names) and a preprocessing.
+  std::string checkpoint;
+  std::string arch;
+  std::string weights;
+  std::vector<std::string> weights_prefix;  // models::WeightOptions::prefix_rules
+  data::PreprocessChoice preprocess;        // with weights; defaults for the data's channels
+  models::EmbedOptions options;
+};
+
+struct EmbedOutcome {
+  int64_t embedded = 0;   // items written
+  int64_t images = 0;     // items of the split (the rest were bad images)
+  int64_t dimension = 0;
+};
+
+// Opens the split, loads the network and embeds the split into `folder`.
+// UsageError naming the field for a request that gives both or neither of
+// checkpoint and weights, weights without arch, or a preprocessing with a
+// checkpoint.
+EmbedOutcome embed_to_folder(const EmbedRequest& request, const std::filesystem::path& folder);
+
+}  // namespace imret::pipeline
