@@ -24,7 +24,7 @@ fs::path saved_set(const std::string& name, const EmbeddingSet& set) {
 
 // The ids of the k nearest rows of `database` (Euclidean), by brute force.
 at::Tensor brute_force_ids(const at::Tensor& queries, const at::Tensor& database, int64_t k) {
-  return torch::cdist(queries, database).topk(k, 1, /*largest=*/false).indices;
+  return std::get<1>(torch::cdist(queries, database).topk(k, 1, /*largest=*/false));
 }
 
 TEST(IndexJobs, BuiltFolderSearchesLikeBruteForce) {

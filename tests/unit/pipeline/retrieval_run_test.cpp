@@ -61,10 +61,14 @@ TEST(RetrievalRun, TrainsEmbedsAndEvaluatesIntoOneFolder) {
     EXPECT_TRUE(fs::exists(staging / file)) << file;
   const EmbeddingSet queries = load_embedding_set(staging / "embeddings" / "queries");
   const EmbeddingSet database = load_embedding_set(staging / "embeddings" / "database");
-  EXPECT_EQ(queries.items.size(), 60u);
+  // The stratified part of about 60: each class in proportion, rounded per class.
+  const auto part = data::stratified_part(request.query_set, 60, config.seed);
+  ASSERT_EQ(queries.items.size(), static_cast<size_t>(part->size()));
+  EXPECT_LT(part->size(), request.query_set->size());
+  for (size_t i = 0; i < queries.items.size(); ++i) EXPECT_EQ(queries.items[i].source, part->source(queries.items[i].index));
   EXPECT_EQ(database.items.size(), 300u);  // the training split, whole
   EXPECT_EQ(queries.meta["checkpoint"], fs::absolute(recorder.best).lexically_normal().string());
-  EXPECT_EQ(recorder.metrics["queries"], 60);
+  EXPECT_EQ(recorder.metrics["queries"], part->size());
   EXPECT_EQ(recorder.metrics["metric"], "cosine");
   std::ifstream written(staging / "metrics.json");
   EXPECT_EQ(nlohmann::json::parse(written), recorder.metrics);
