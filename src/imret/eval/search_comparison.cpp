@@ -137,10 +137,8 @@ struct PlannedSpec {
 
 PlannedSpec plan_spec(const std::string& spec) {
   auto [backend, parameters] = split_spec_parameters(spec);
-  PlannedSpec planned{backend, {}, {}, parameters};
-  for (const auto& [name, value] : parameters.entries())
-    (search::is_build_parameter(name) ? planned.build : planned.query).set(name, value);
-  return planned;
+  auto [build, query] = search::split_build_parameters(parameters);
+  return {backend, build, query, parameters};
 }
 
 // A backend's index, trained and filled once for the specs that share it.

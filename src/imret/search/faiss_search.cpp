@@ -2,11 +2,14 @@
 
 #include <ATen/Parallel.h>
 #include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/IndexIVFFastScan.h>
 #include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexIVFPQR.h>
 #include <faiss/IndexPQ.h>
 #include <faiss/IndexPreTransform.h>
+#include <faiss/IndexRefine.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/DistanceComputer.h>
 #include <faiss/impl/FaissException.h>
@@ -48,20 +51,46 @@ const faiss::IndexHNSW* as_hnsw(const faiss::Index& index) {
 
 const faiss::IndexHNSW* hnsw_quantizer(const faiss::IndexIVF& ivf) { return as_hnsw(*ivf.quantizer); }
 
-void collect_names(const faiss::Index& index, const std::string& prefix, std::vector<std::string>& names) {
+// The parameter names of an index: `per_call` those a search call can give,
+// `saved_only` those FAISS 1.7.3 reads only from the index itself
+// (faiss::ParameterSpace sets them; no SearchParameters carries them through).
+struct Names {
+  std::vector<std::string> per_call;
+  std::vector<std::string> saved_only;
+};
+
+// faiss::ParameterSpace's names, through the same wrappers; `per_call_ok`:
+// false below a wrapper that takes no SearchParameters.
+void collect_names(const faiss::Index& index, const std::string& prefix, bool per_call_ok, Names& names) {
+  auto add = [&](const std::string& name, bool per_call) {
+    (per_call && per_call_ok ? names.per_call : names.saved_only).push_back(prefix + name);
+  };
   if (const auto* pre = dynamic_cast<const faiss::IndexPreTransform*>(&index)) {
-    collect_names(*pre->index, prefix, names);
-  } else if (const auto* ivf = as_ivf(index)) {
-    names.push_back(prefix + "nprobe");
-    names.push_back(prefix + "max_codes");
-    if (dynamic_cast<const faiss::IndexIVFPQ*>(ivf)) names.push_back(prefix + "ht");
-    if (hnsw_quantizer(*ivf)) names.push_back(prefix + "efSearch");
-    collect_names(*ivf->quantizer, prefix + "quantizer_", names);
-  } else if (as_hnsw(index)) {
-    names.push_back(prefix + "efSearch");
+    collect_names(*pre->index, prefix, per_call_ok, names);
+  } else if (const auto* id_map = dynamic_cast<const faiss::IndexIDMap*>(&index)) {
+    collect_names(*id_map->index, prefix, false, names);
+  } else if (const auto* refine = dynamic_cast<const faiss::IndexRefine*>(&index)) {
+    add("k_factor_rf", false);
+    collect_names(*refine->base_index, prefix, false, names);
+  } else if (const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&index)) {
+    const bool takes = as_ivf(index) != nullptr;
+    add("nprobe", takes);
+    add("max_codes", takes);
+    if (dynamic_cast<const faiss::IndexIVFPQ*>(ivf)) add("ht", false);  // its scanner reads the index's
+    if (dynamic_cast<const faiss::IndexIVFPQR*>(ivf)) add("k_factor", false);
+    if (dynamic_cast<const faiss::IndexHNSW*>(ivf->quantizer)) add("efSearch", takes && hnsw_quantizer(*ivf));
+    collect_names(*ivf->quantizer, prefix + "quantizer_", per_call_ok && takes, names);
+  } else if (dynamic_cast<const faiss::IndexHNSW*>(&index)) {
+    add("efSearch", as_hnsw(index) != nullptr);
   } else if (dynamic_cast<const faiss::IndexPQ*>(&index)) {
-    names.push_back(prefix + "ht");
+    add("ht", true);
   }
+}
+
+Names names_of(const faiss::Index& index) {
+  Names names;
+  collect_names(index, "", true, names);
+  return names;
 }
 
 // The call's parameters, read as FAISS's integer fields.
@@ -316,20 +345,8 @@ std::unique_ptr<FaissSearch::Level> FaissSearch::Level::make(const faiss::Index&
                         hnsw_quantizer(*ivf) ? values.with_alias(quantizer + "efSearch", prefix + "efSearch") : values);
     const std::optional<int> nprobe = values.whole(prefix + "nprobe", 1);
     const std::optional<size_t> max_codes = values.max_codes(prefix + "max_codes");
-    const auto* ivfpq = dynamic_cast<const faiss::IndexIVFPQ*>(ivf);
-    const std::optional<int> ht = ivfpq ? values.whole(prefix + "ht", 0) : std::nullopt;
-    if (!nprobe && !max_codes && !ht && !level->inner) return nullptr;
-    std::unique_ptr<faiss::SearchParametersIVF> params;
-    if (ivfpq) {
-      auto pq_params = std::make_unique<faiss::IVFPQSearchParameters>();
-      pq_params->scan_table_threshold = ivfpq->scan_table_threshold;
-      // faiss::ParameterSpace's rule: a threshold of all the code's bits is no threshold.
-      pq_params->polysemous_ht = !ht ? ivfpq->polysemous_ht
-                                     : (static_cast<size_t>(*ht) >= ivfpq->pq.code_size * 8 ? 0 : *ht);
-      params = std::move(pq_params);
-    } else {
-      params = std::make_unique<faiss::SearchParametersIVF>();
-    }
+    if (!nprobe && !max_codes && !level->inner) return nullptr;
+    auto params = std::make_unique<faiss::SearchParametersIVF>();
     params->nprobe = nprobe ? static_cast<size_t>(*nprobe) : ivf->nprobe;
     params->max_codes = max_codes.value_or(ivf->max_codes);
     params->quantizer_params = level->inner ? level->inner->params.get() : nullptr;
@@ -361,15 +378,12 @@ std::unique_ptr<FaissSearch::Level> FaissSearch::Level::make(const faiss::Index&
   return nullptr;
 }
 
-std::vector<std::string> per_call_parameter_names(const faiss::Index& index) {
-  std::vector<std::string> names;
-  collect_names(index, "", names);
-  return names;
-}
+std::vector<std::string> per_call_parameter_names(const faiss::Index& index) { return names_of(index).per_call; }
 
 FaissSearch::FaissSearch(const faiss::Index& index, const SearchParams& params, const std::string& name)
     : index_(index) {
-  check_search_params(name, params, per_call_parameter_names(index));
+  const Names names = names_of(index);
+  check_search_params(name, params, names.per_call, names.saved_only);
   if (!params.empty()) root_ = Level::make(index, "", Values(params, name));
 }
 

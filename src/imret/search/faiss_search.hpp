@@ -1,7 +1,7 @@
 #pragma once
 // Per-call search parameters for FAISS indexes: SearchParams turned into
 // FAISS's own faiss::SearchParameters structs (SearchParametersIVF,
-// IVFPQSearchParameters, SearchParametersHNSW, SearchParametersPQ, wrapped in
+// SearchParametersHNSW, SearchParametersPQ, wrapped in
 // SearchParametersPreTransform under OPQ / PCA), so that one faiss::Index
 // answers concurrent searches with different parameters without being
 // changed. FaissIndex uses it; compiled only with IMRET_WITH_FAISS.
@@ -29,15 +29,17 @@ namespace imret::search {
 
 // The parameters `index` takes per search call:
 //  - IVF: nprobe, max_codes (visit at most that many codes; 0: no limit),
-//    ht (IVF-PQ's polysemous Hamming threshold), efSearch when the coarse
-//    quantizer is an HNSW (FAISS's name for the quantizer's efSearch, as
-//    faiss::ParameterSpace has it), and quantizer_<name> for each name of
-//    the coarse quantizer (quantizer_efSearch);
+//    efSearch when the coarse quantizer is an HNSW (FAISS's name for the
+//    quantizer's efSearch, as faiss::ParameterSpace has it), and
+//    quantizer_<name> for each name of the coarse quantizer
+//    (quantizer_efSearch);
 //  - HNSW (HNSW<M>, HNSW<M>_PQ<m>, HNSW<M>_SQ8 ...): efSearch;
-//  - PQ: ht;
+//  - PQ: ht (the polysemous Hamming threshold);
 //  - through a pre-transform (OPQ, PCA, ...): the transformed index's.
-// None for the indexes FAISS 1.7.3 searches only with their own settings
-// (Flat, SQ, LSH, IDMap, refine, fast-scan, HNSW2Level).
+// Parameters FAISS 1.7.3 reads only from the index itself are not among them
+// (the search names them as such): IVF-PQ's ht, IVFPQR's k_factor, refine's
+// k_factor_rf, and every parameter under an IDMap, a refine, a fast-scan IVF
+// or an HNSW2Level. Flat, SQ and LSH indexes have none.
 std::vector<std::string> per_call_parameter_names(const faiss::Index& index);
 
 // One search call's parameters for one FAISS index: the index's own settings

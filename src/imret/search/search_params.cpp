@@ -64,11 +64,18 @@ SearchParams parse_search_parameters(const std::string& text) {
   return params;
 }
 
-void check_search_params(const std::string& index, const SearchParams& params, const std::vector<std::string>& valid) {
+void check_search_params(const std::string& index, const SearchParams& params, const std::vector<std::string>& valid,
+                         const std::vector<std::string>& saved_only) {
+  auto has = [](const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
   for (const auto& [name, value] : params.entries()) {
-    if (std::find(valid.begin(), valid.end(), name) != valid.end()) continue;
+    if (has(valid, name)) continue;
     if (is_build_parameter(name))
       throw UsageError(index + ": " + name + " is a build-time parameter; a search cannot take it");
+    if (has(saved_only, name))
+      throw UsageError(index + ": " + name + " can only be the index's saved parameter, not a search's (FAISS 1.7.3 "
+                       "reads it from the index itself)");
     std::string names;
     for (const auto& v : valid) names += (names.empty() ? "" : ", ") + v;
     throw UsageError(index + " has no query-time parameter '" + name + "' (" +
@@ -77,5 +84,11 @@ void check_search_params(const std::string& index, const SearchParams& params, c
 }
 
 bool is_build_parameter(const std::string& name) { return name == "efConstruction"; }
+
+SplitParams split_build_parameters(const SearchParams& params) {
+  SplitParams split;
+  for (const auto& [name, value] : params.entries()) (is_build_parameter(name) ? split.build : split.query).set(name, value);
+  return split;
+}
 
 }  // namespace imret::search

@@ -45,12 +45,23 @@ SearchParams parse_search_parameters(const std::string& text);
 
 // Throws UsageError for the first name in `params` that is not in `valid`:
 // "<index> has no query-time parameter '<name>' (valid: nprobe, max_codes)",
-// or "(it takes none)"; a build-time name says it is one.
-void check_search_params(const std::string& index, const SearchParams& params, const std::vector<std::string>& valid);
+// or "(it takes none)"; a build-time name, or one in `saved_only` (a
+// parameter the index takes only as a saved one, see Index::set_parameter),
+// says so.
+void check_search_params(const std::string& index, const SearchParams& params, const std::vector<std::string>& valid,
+                         const std::vector<std::string>& saved_only = {});
 
 // Whether `name` is a build-time parameter (HNSW's efConstruction): one that
 // shapes the index while vectors are added, so Index::set_parameter takes it
 // before the first add() and a search call never does.
 bool is_build_parameter(const std::string& name);
+
+// `params` split into the build-time ones (for Index::set_parameter before
+// the vectors are added) and the query-time ones (for each search call).
+struct SplitParams {
+  SearchParams build;
+  SearchParams query;
+};
+SplitParams split_build_parameters(const SearchParams& params);
 
 }  // namespace imret::search

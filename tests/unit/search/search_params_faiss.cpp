@@ -176,10 +176,12 @@ TEST(FaissSearchParams, IvfInsideAPreTransform) {
     EXPECT_TRUE(same(index->search(queries, 10), one)) << spec;
   }
   auto opq = built("faiss:OPQ4,IVF32,PQ4", database);
-  EXPECT_TRUE(same(opq->search(queries, 10, {{"nprobe", 8}, {"ht", 12}}),
-                   copy_with(*copy_with(*opq, "nprobe", 8), "ht", 12)->search(queries, 10)));
   EXPECT_EQ(error_of([&] { opq->search(queries, 10, {{"efSearch", 8}}); }),
-            "faiss:OPQ4,IVF32,PQ4 has no query-time parameter 'efSearch' (valid: nprobe, max_codes, ht)");
+            "faiss:OPQ4,IVF32,PQ4 has no query-time parameter 'efSearch' (valid: nprobe, max_codes)");
+  // FAISS 1.7.3's IVF-PQ scanner reads the polysemous threshold from the index, never from the call.
+  EXPECT_EQ(error_of([&] { opq->search(queries, 10, {{"ht", 12}}); }),
+            "faiss:OPQ4,IVF32,PQ4: ht can only be the index's saved parameter, not a search's (FAISS 1.7.3 reads it "
+            "from the index itself)");
 }
 
 TEST(FaissSearchParams, IvfWithAnHnswQuantizer) {
@@ -223,10 +225,13 @@ TEST(FaissSearchParams, NamesAndValuesAnIndexCannotTake) {
     EXPECT_EQ(error_of([&] { ivf->search(queries, 5, {{name, value}}); }), "faiss:IVF16,Flat: " + text);
   EXPECT_EQ(error_of([&] { hnsw->search(queries, 5, {{"efSearch", -3}}); }),
             "faiss:HNSW8: efSearch must be a whole number >= 1 (got -3)");
-  // FAISS 1.7.3 searches these with their own settings only.
+  // FAISS 1.7.3 searches a refined index with its own settings only.
   auto refined = built("faiss:IVF16,Flat,RFlat", database);
   EXPECT_EQ(error_of([&] { refined->search(queries, 5, {{"nprobe", 4}}); }),
-            "faiss:IVF16,Flat,RFlat has no query-time parameter 'nprobe' (it takes none)");
+            "faiss:IVF16,Flat,RFlat: nprobe can only be the index's saved parameter, not a search's (FAISS 1.7.3 "
+            "reads it from the index itself)");
+  EXPECT_EQ(error_of([&] { refined->search(queries, 5, {{"efSearch", 4}}); }),
+            "faiss:IVF16,Flat,RFlat has no query-time parameter 'efSearch' (it takes none)");
 }
 
 TEST(FaissSearchParams, ParameterNamesByIndexKind) {
@@ -237,11 +242,14 @@ TEST(FaissSearchParams, ParameterNamesByIndexKind) {
   };
   EXPECT_EQ(names("Flat"), Names{});
   EXPECT_EQ(names("IVF8,Flat"), (Names{"nprobe", "max_codes"}));
-  EXPECT_EQ(names("IVF8,PQ4"), (Names{"nprobe", "max_codes", "ht"}));
+  EXPECT_EQ(names("IVF8,PQ4"), (Names{"nprobe", "max_codes"}));
   EXPECT_EQ(names("HNSW8"), Names{"efSearch"});
   EXPECT_EQ(names("HNSW8_SQ8"), Names{"efSearch"});
   EXPECT_EQ(names("PQ4"), Names{"ht"});
   EXPECT_EQ(names("PCA8,HNSW8"), Names{"efSearch"});
-  EXPECT_EQ(names("IVF8_HNSW4,PQ4"), (Names{"nprobe", "max_codes", "ht", "efSearch", "quantizer_efSearch"}));
-  EXPECT_EQ(names("IVF8,PQ4x4fs"), Names{});  // fast-scan: FAISS 1.7.3 takes no search parameters
+  EXPECT_EQ(names("IVF8_HNSW4,PQ4"), (Names{"nprobe", "max_codes", "efSearch", "quantizer_efSearch"}));
+  // FAISS 1.7.3 refuses search parameters for these.
+  EXPECT_EQ(names("IVF8,PQ4x4fs"), Names{});
+  EXPECT_EQ(names("IDMap,HNSW8"), Names{});
+  EXPECT_EQ(names("IVF8,Flat,RFlat"), Names{});
 }

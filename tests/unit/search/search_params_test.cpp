@@ -64,6 +64,9 @@ TEST(SearchParams, UnknownNamesNameTheIndexAndTheValidOnes) {
   EXPECT_THROW(imret::search::check_search_params("faiss:Flat", params, {}), imret::UsageError);
   EXPECT_TRUE(imret::search::is_build_parameter("efConstruction"));
   EXPECT_FALSE(imret::search::is_build_parameter("efSearch"));
+  const auto split = imret::search::split_build_parameters({{"efSearch", 64}, {"efConstruction", 80}, {"nprobe", 2}});
+  EXPECT_EQ(split.build.to_string(), "efConstruction=80");
+  EXPECT_EQ(split.query.to_string(), "efSearch=64,nprobe=2");
 }
 
 TEST(SearchParams, TheExactIndexTakesNone) {
