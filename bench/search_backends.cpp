@@ -56,12 +56,14 @@ struct Timed {
   double queries_per_second = 0;
 };
 
-// Best of `repeats` searches (the first also warms the caches up).
-Timed timed_search(const imret::search::Index& index, const at::Tensor& queries, int64_t k, int repeats) {
+// Best of `repeats` searches (the first also warms the caches up), with
+// per-call `params` (nprobe, efSearch).
+Timed timed_search(const imret::search::Index& index, const at::Tensor& queries, int64_t k, int repeats,
+                   const imret::search::SearchParams& params = {}) {
   Timed best;
   for (int r = 0; r < repeats; ++r) {
     const auto start = std::chrono::steady_clock::now();
-    SearchResult result = index.search(queries, k);
+    SearchResult result = index.search(queries, k, params);
     const double qps = static_cast<double>(queries.size(0)) / imret::seconds_since(start);
     if (qps > best.queries_per_second) best = {std::move(result), qps};
   }
@@ -134,21 +136,17 @@ void run_faiss_rows(const at::Tensor& database, const at::Tensor& queries, int64
 
   const std::string ivf_spec = "faiss:IVF" + std::to_string(ivf_lists) + ",Flat";
   Built ivf = build(ivf_spec, database);
-  for (int nprobe : {1, 4, 16, 64}) {
-    ivf.index->set_parameter("nprobe", nprobe);
+  for (int nprobe : {1, 4, 16, 64})
     print_row(ivf_spec.substr(6) + " nprobe " + std::to_string(nprobe), ivf.seconds,
-              timed_search(*ivf.index, queries, k, repeats), truth, exact_qps);
-  }
+              timed_search(*ivf.index, queries, k, repeats, {{"nprobe", nprobe}}), truth, exact_qps);
   ivf.index.reset();
 
   const std::string hnsw_spec = "faiss:HNSW" + std::to_string(hnsw_m);
   Built hnsw = build(hnsw_spec, database, ef_construction);
-  for (int ef : {16, 32, 64, 96, 128, 256, 512}) {
-    hnsw.index->set_parameter("efSearch", ef);
+  for (int ef : {16, 32, 64, 96, 128, 256, 512})
     print_row(hnsw_spec.substr(6) + (ef_construction > 0 ? ",efC " + std::to_string(ef_construction) : "") +
                   " efSearch " + std::to_string(ef),
-              hnsw.seconds, timed_search(*hnsw.index, queries, k, repeats), truth, exact_qps);
-  }
+              hnsw.seconds, timed_search(*hnsw.index, queries, k, repeats, {{"efSearch", ef}}), truth, exact_qps);
   hnsw.index.reset();
   std::printf("  ratio imret exact / FAISS Flat: %.2f\n", exact_qps / flat_timed.queries_per_second);
 }

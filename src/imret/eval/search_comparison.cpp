@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <sstream>
 #include <unordered_map>
 
@@ -17,7 +18,6 @@
 namespace imret::eval {
 namespace {
 
-
 std::string fixed(double value, int digits) {
   if (std::isnan(value)) return "-";
   std::ostringstream out;
@@ -25,16 +25,6 @@ std::string fixed(double value, int digits) {
   out.precision(digits);
   out << value;
   return out.str();
-}
-
-std::string parameters_text(const std::vector<std::pair<std::string, double>>& parameters) {
-  std::string text;
-  for (const auto& [name, value] : parameters) {
-    std::ostringstream v;
-    v << value;
-    text += (text.empty() ? "" : ",") + name + "=" + v.str();
-  }
-  return text;
 }
 
 }  // namespace
@@ -96,7 +86,7 @@ TopKQuality top_k_quality(const search::SearchResult& result, const std::vector<
 nlohmann::json SearchBackendResult::to_json() const {
   auto number = [](double v) { return std::isnan(v) ? nlohmann::json() : nlohmann::json(v); };
   nlohmann::json params = nlohmann::json::object();
-  for (const auto& [name, value] : parameters) params[name] = value;
+  for (const auto& [name, value] : parameters.entries()) params[name] = value;
   return {{"index", spec},
           {"parameters", params},
           {"train_seconds", train_seconds},
@@ -114,27 +104,69 @@ nlohmann::json SearchBackendResult::to_json() const {
           {"knn_accuracy", number(knn_accuracy)}};
 }
 
-std::pair<std::string, std::vector<std::pair<std::string, double>>> split_spec_parameters(const std::string& spec) {
+std::pair<std::string, search::SearchParams> split_spec_parameters(const std::string& spec) {
   const size_t at = spec.find('@');
   if (at == std::string::npos) return {spec, {}};
-  std::vector<std::pair<std::string, double>> parameters;
+  search::SearchParams parameters;
   std::istringstream list(spec.substr(at + 1));
   std::string item;
   while (std::getline(list, item, ',')) {
-    const size_t eq = item.find('=');
     try {
-      if (eq == std::string::npos || eq == 0) throw std::invalid_argument(item);
-      size_t used = 0;
-      const double value = std::stod(item.substr(eq + 1), &used);
-      if (used != item.size() - eq - 1) throw std::invalid_argument(item);
-      parameters.emplace_back(item.substr(0, eq), value);
-    } catch (const std::exception&) {
+      const auto [name, value] = search::parse_search_parameter(item);
+      parameters.set(name, value);
+    } catch (const UsageError&) {
       throw UsageError("index '" + spec + "': after @ come query-time parameters name=value[,name=value], e.g. @nprobe=16");
     }
   }
   if (parameters.empty()) throw UsageError("index '" + spec + "': nothing after @");
   return {spec.substr(0, at), parameters};
 }
+
+namespace {
+
+// A spec split for building: the backend and its build-time parameters name
+// the index (specs that agree on them share one); the query-time ones go to
+// each search call.
+struct PlannedSpec {
+  std::string backend;
+  search::SearchParams build;  // set on the index before the vectors are added
+  search::SearchParams query;  // per search call
+  search::SearchParams all;    // as the spec gives them, for its row
+  std::string index_key() const { return backend + "@" + build.to_string(); }
+};
+
+PlannedSpec plan_spec(const std::string& spec) {
+  auto [backend, parameters] = split_spec_parameters(spec);
+  auto [build, query] = search::split_build_parameters(parameters);
+  return {backend, build, query, parameters};
+}
+
+// A backend's index, trained and filled once for the specs that share it.
+struct BuiltIndex {
+  std::unique_ptr<search::Index> index;
+  double train_seconds = 0;
+  double add_seconds = 0;
+  int64_t memory_bytes = 0;
+};
+
+BuiltIndex build_index(const PlannedSpec& spec, const at::Tensor& database, const SearchComparisonOptions& options) {
+  BuiltIndex built;
+  built.index = search::make_index(spec.backend, c10::kCPU, options.metric);
+  for (const auto& [name, value] : spec.build.entries()) built.index->set_parameter(name, value);
+  if (built.index->needs_training()) {
+    const at::Tensor sample = search::training_sample(database, options.train_size, options.seed);
+    const auto start = std::chrono::steady_clock::now();
+    built.index->train(sample);
+    built.train_seconds = seconds_since(start);
+  }
+  const auto add_start = std::chrono::steady_clock::now();
+  built.index->add(database);
+  built.add_seconds = seconds_since(add_start);
+  built.memory_bytes = built.index->memory_bytes();
+  return built;
+}
+
+}  // namespace
 
 std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::string>& specs,
                                                          const at::Tensor& database,
@@ -148,10 +180,12 @@ std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::
       queries.size(0) != static_cast<int64_t>(query_labels.size()))
     throw Error("compare_search_backends: labels do not match the embeddings");
   // Parse every spec first: a typo in the last one fails before any work.
-  std::vector<std::pair<std::string, std::vector<std::pair<std::string, double>>>> parsed;
+  std::vector<PlannedSpec> planned;
+  std::map<std::string, size_t> last_use;  // index key -> the last spec searching that index
   for (const auto& spec : specs) {
-    parsed.push_back(split_spec_parameters(spec));
-    search::make_index(parsed.back().first, c10::kCPU, options.metric);
+    planned.push_back(plan_spec(spec));
+    search::make_index(planned.back().backend, c10::kCPU, options.metric);
+    last_use[planned.back().index_key()] = planned.size() - 1;
   }
   spdlog::info("ground truth: exact {} search of {} queries in {} vectors", search::to_string(options.metric),
                queries.size(0), database.size(0));
@@ -166,30 +200,30 @@ std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::
   for (int64_t label : database_labels) labelled = labelled && label >= 0;
 
   std::vector<SearchBackendResult> rows;
+  std::map<std::string, BuiltIndex> built;  // the indexes a later spec still searches
   for (size_t i = 0; i < specs.size(); ++i) {
-    const auto& [backend, parameters] = parsed[i];
+    const PlannedSpec& spec = planned[i];
+    const std::string key = spec.index_key();
+    auto index = built.find(key);
+    if (index == built.end()) {
+      spdlog::info("{}: building", specs[i]);
+      index = built.emplace(key, build_index(spec, database, options)).first;
+    } else {
+      spdlog::info("{}: searching the {} index built for an earlier spec", specs[i], spec.backend);
+    }
     SearchBackendResult row;
     row.spec = specs[i];
+    row.parameters = spec.all;
     row.k = options.k;
     row.knn_k = options.knn_k;
     row.knn_distance_weighted = options.knn_distance_weighted;
-    spdlog::info("{}: building", specs[i]);
-    auto index = search::make_index(backend, c10::kCPU, options.metric);
-    for (const auto& [name, value] : parameters) index->set_parameter(name, value);  // efConstruction: before adding
-    if (index->needs_training()) {
-      const at::Tensor sample = search::training_sample(database, options.train_size, options.seed);
-      const auto start = std::chrono::steady_clock::now();
-      index->train(sample);
-      row.train_seconds = seconds_since(start);
-    }
-    const auto add_start = std::chrono::steady_clock::now();
-    index->add(database);
-    row.add_seconds = seconds_since(add_start);
-    row.parameters = index->parameters();
-    row.memory_bytes = index->memory_bytes();
+    row.train_seconds = index->second.train_seconds;
+    row.add_seconds = index->second.add_seconds;
+    row.memory_bytes = index->second.memory_bytes;
     const auto search_start = std::chrono::steady_clock::now();
-    const search::SearchResult found = index->search(queries, options.k);
+    const search::SearchResult found = index->second.index->search(queries, options.k, spec.query);
     row.queries_per_second = static_cast<double>(queries.size(0)) / seconds_since(search_start);
+    if (last_use.at(key) == i) built.erase(index);
     row.recall_at_1 = recall_against(found, truth, 1);
     row.recall_at_10 = recall_against(found, truth, 10);
     row.quality = top_k_quality(found, database_labels, query_labels);
@@ -227,7 +261,7 @@ std::string search_comparison_csv(const std::vector<SearchBackendResult>& rows) 
   csv << "index,parameters,train_seconds,add_seconds,memory_bytes,queries_per_second,recall_at_1,recall_at_10,k,"
          "map_at_k,precision_at_1,precision_at_5,knn_k,knn_vote,knn_accuracy\n";
   for (const auto& r : rows)
-    csv << '"' << r.spec << "\",\"" << parameters_text(r.parameters) << "\"," << r.train_seconds << ','
+    csv << '"' << r.spec << "\",\"" << r.parameters.to_string() << "\"," << r.train_seconds << ','
         << r.add_seconds << ',' << r.memory_bytes << ',' << r.queries_per_second << ',' << r.recall_at_1 << ','
         << r.recall_at_10 << ',' << r.k << ',' << r.quality.map_at_k << ',' << r.quality.precision_at_1 << ','
         << r.quality.precision_at_5 << ',' << r.knn_k << ',' << (r.knn_distance_weighted ? "distance" : "majority") << ',' << (std::isnan(r.knn_accuracy) ? "" : fixed(r.knn_accuracy, 6))

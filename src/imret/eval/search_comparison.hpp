@@ -40,7 +40,7 @@ TopKQuality top_k_quality(const search::SearchResult& result, const std::vector<
 // One backend (a row of the table).
 struct SearchBackendResult {
   std::string spec;                                        // as given, with its @parameters
-  std::vector<std::pair<std::string, double>> parameters;  // query-time
+  search::SearchParams parameters;  // the spec's, build-time and query-time
   double train_seconds = 0;
   double add_seconds = 0;
   int64_t memory_bytes = 0;
@@ -56,7 +56,7 @@ struct SearchBackendResult {
 
 // "faiss:IVF1024,Flat@nprobe=16,efSearch=64" -> ("faiss:IVF1024,Flat",
 // {{"nprobe", 16}, {"efSearch", 64}}). UsageError on a malformed suffix.
-std::pair<std::string, std::vector<std::pair<std::string, double>>> split_spec_parameters(const std::string& spec);
+std::pair<std::string, search::SearchParams> split_spec_parameters(const std::string& spec);
 
 struct SearchComparisonOptions {
   int64_t k = 100;      // results per query (timed search, mAP@k); >= 10
@@ -69,6 +69,10 @@ struct SearchComparisonOptions {
 
 // Builds every backend on `database` (N x D), searches `queries` (Q x D) and
 // fills a row each. Ground truth: the exact index with the same metric.
+// Specs with the same backend and build-time parameters (efConstruction)
+// share one index, built once (their rows report its train and add times
+// and memory); each searches it with its own query-time parameters, per
+// call (Index::search's SearchParams).
 std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::string>& specs,
                                                          const at::Tensor& database,
                                                          const std::vector<int64_t>& database_labels,

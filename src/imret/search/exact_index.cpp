@@ -49,7 +49,8 @@ void ExactIndex::add(const at::Tensor& embeddings) {
   size_ += embeddings.size(0);
 }
 
-SearchResult ExactIndex::search(const at::Tensor& queries, int64_t k) const {
+SearchResult ExactIndex::search(const at::Tensor& queries, int64_t k, const SearchParams& params) const {
+  check_search_params(spec(), params, {});
   check_embeddings(queries, "ExactIndex::search: queries");
   if (size_ == 0) throw Error("ExactIndex::search: the index is empty; add embeddings before searching");
   if (k <= 0) throw Error("ExactIndex::search: k must be >= 1 (got " + std::to_string(k) + ")");
@@ -140,7 +141,8 @@ std::unique_ptr<ExactIndex> ExactIndex::load(Metric metric, const std::filesyste
   return index;
 }
 
-RangeResult ExactIndex::range_search(const at::Tensor& queries, double radius) const {
+RangeResult ExactIndex::range_search(const at::Tensor& queries, double radius, const SearchParams& params) const {
+  check_search_params(spec(), params, {});
   check_embeddings(queries, "ExactIndex::range_search: queries");
   if (size_ == 0) throw Error("ExactIndex::range_search: the index is empty; add embeddings before searching");
   if (queries.size(1) != dim_)

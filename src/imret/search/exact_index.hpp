@@ -26,13 +26,14 @@ class ExactIndex : public Index {
 
   void add(const at::Tensor& embeddings) override;
   // Ties between equal scores come in an unspecified order (torch::topk).
-  SearchResult search(const at::Tensor& queries, int64_t k) const override;
+  // Exact search has no parameters: any in `params` is a UsageError.
+  SearchResult search(const at::Tensor& queries, int64_t k, const SearchParams& params = {}) const override;
   int64_t size() const override { return size_; }
   int64_t dim() const override { return dim_; }
   Metric metric() const override { return metric_; }
   std::string describe() const override;
   std::string spec() const override;
-  RangeResult range_search(const at::Tensor& queries, double radius) const override;
+  RangeResult range_search(const at::Tensor& queries, double radius, const SearchParams& params = {}) const override;
   int64_t memory_bytes() const override;
   // The prepared vectors (L2-normalised for cosine) as one .npy file.
   void save(const std::filesystem::path& file) const override;

@@ -28,6 +28,7 @@
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/progress.hpp"
+#include "imret/search/faiss_search.hpp"
 #include "imret/search/similarity.hpp"
 
 namespace imret::search {
@@ -281,10 +282,11 @@ void FaissIndex::add(const at::Tensor& embeddings) {
   if (progress) progress->finish();
 }
 
-SearchResult FaissIndex::search(const at::Tensor& queries_in, int64_t k) const {
+SearchResult FaissIndex::search(const at::Tensor& queries_in, int64_t k, const SearchParams& params) const {
   const std::string name = "faiss:" + factory_;
   if (size() == 0) throw Error(name + ": the index is empty; add embeddings before searching");
   if (k <= 0) throw Error(name + ": k must be >= 1 (got " + std::to_string(k) + ")");
+  const FaissSearch faiss_search(*index_, params, name);
   const at::Tensor queries = prepare(queries_in, "FaissIndex::search: queries");
   if (queries.size(1) != dim())
     throw Error(name + ": queries have " + std::to_string(queries.size(1)) + " dimensions, the index " +
@@ -300,8 +302,8 @@ SearchResult FaissIndex::search(const at::Tensor& queries_in, int64_t k) const {
   try {
     for (int64_t start = 0; start < nq; start += block) {
       const int64_t count = std::min(block, nq - start);
-      index_->search(count, queries.data_ptr<float>() + start * dim(), k, distances.data_ptr<float>() + start * k,
-                     reinterpret_cast<faiss::Index::idx_t*>(labels.data_ptr<int64_t>()) + start * k);
+      faiss_search.search(count, queries.data_ptr<float>() + start * dim(), k, distances.data_ptr<float>() + start * k,
+                          labels.data_ptr<int64_t>() + start * k);
       if (progress) progress->advance(count);
     }
   } catch (const std::exception& e) {
@@ -319,9 +321,10 @@ SearchResult FaissIndex::search(const at::Tensor& queries_in, int64_t k) const {
   return result;
 }
 
-RangeResult FaissIndex::range_search(const at::Tensor& queries_in, double radius) const {
+RangeResult FaissIndex::range_search(const at::Tensor& queries_in, double radius, const SearchParams& params) const {
   const std::string name = "faiss:" + factory_;
   if (size() == 0) throw Error(name + ": the index is empty; add embeddings before searching");
+  const FaissSearch faiss_search(*index_, params, name);
   const at::Tensor queries = prepare(queries_in, "FaissIndex::range_search: queries");
   if (queries.size(1) != dim())
     throw Error(name + ": queries have " + std::to_string(queries.size(1)) + " dimensions, the index " +
@@ -331,8 +334,8 @@ RangeResult FaissIndex::range_search(const at::Tensor& queries_in, double radius
   if (euclidean && radius <= 0) throw Error(name + ": the radius of a Euclidean range search must be > 0");
   faiss::RangeSearchResult found(nq);
   try {
-    index_->range_search(nq, queries.data_ptr<float>(), static_cast<float>(euclidean ? radius * radius : radius),
-                         &found);
+    faiss_search.range_search(nq, queries.data_ptr<float>(), static_cast<float>(euclidean ? radius * radius : radius),
+                              &found);
   } catch (const std::bad_alloc& e) {
     throw_faiss_failure(name, factory_, dim(), "in a range search", e);
   } catch (const std::exception& e) {

@@ -36,8 +36,11 @@ class FaissIndex : public Index {
   int64_t min_training_points() const override;
   int64_t trained_on() const override { return trained_on_; }
   void add(const at::Tensor& embeddings) override;
-  SearchResult search(const at::Tensor& queries, int64_t k) const override;
-  RangeResult range_search(const at::Tensor& queries, double radius) const override;
+  // `params`: see per_call_parameter_names (faiss_search.hpp) for the names
+  // each kind of index takes; FAISS's structs carry them, the FAISS index is
+  // not changed.
+  SearchResult search(const at::Tensor& queries, int64_t k, const SearchParams& params = {}) const override;
+  RangeResult range_search(const at::Tensor& queries, double radius, const SearchParams& params = {}) const override;
   int64_t size() const override;
   int64_t dim() const override;
   Metric metric() const override { return metric_; }

@@ -92,7 +92,7 @@ void Index::set_parameter(const std::string& name, double /*value*/) {
   throw UsageError(spec() + " has no query-time parameter '" + name + "' (IVF indexes take nprobe, HNSW indexes efSearch)");
 }
 
-RangeResult Index::range_search(const at::Tensor& /*queries*/, double /*radius*/) const {
+RangeResult Index::range_search(const at::Tensor& /*queries*/, double /*radius*/, const SearchParams& /*params*/) const {
   throw UsageError(spec() + ": no range search in this backend");
 }
 

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "imret/search/search_params.hpp"
+
 namespace imret::search {
 
 enum class Metric { Euclidean, Cosine };
@@ -56,24 +58,33 @@ class Index {
   // Appends N x D embeddings (any floating dtype and device); ids continue
   // from size(). The first add sets dim(); later adds must match it.
   virtual void add(const at::Tensor& embeddings) = 0;
-  // The k nearest database items of each of the Q x D queries.
-  // Throws imret::Error when the index is empty, k <= 0 or D != dim().
-  virtual SearchResult search(const at::Tensor& queries, int64_t k) const = 0;
+  // The k nearest database items of each of the Q x D queries. `params`
+  // override the saved parameters (set_parameter) for this call only.
+  // Throws imret::Error when the index is empty, k <= 0 or D != dim(), and
+  // UsageError naming the valid ones for a parameter this index cannot take
+  // per call. Safe to call from several threads at once (const: nothing is
+  // changed, not even for one call).
+  virtual SearchResult search(const at::Tensor& queries, int64_t k, const SearchParams& params = {}) const = 0;
   virtual int64_t size() const = 0;
   virtual int64_t dim() const = 0;  // 0 until the first add
   virtual Metric metric() const = 0;
   virtual std::string describe() const = 0;  // one line, for logs and manifests
   // The spec string that make_index() takes to build this kind of index.
   virtual std::string spec() const = 0;
-  // A parameter: query-time ("nprobe", "efSearch", ...) or, set before the
-  // vectors are added, build-time ("efConstruction"). Throws UsageError naming
-  // the valid ones when the index has no such parameter (a FAISS index not
-  // made yet checks when it is made, at the first train() or add()).
+  // A saved parameter: the default of every search ("nprobe", "efSearch",
+  // ...) that the SearchParams of a call override, or, set before the
+  // vectors are added, a build-time one ("efConstruction"). Index folders
+  // record them (parameters()) and set them again on load. Not for
+  // per-request values: it changes the index for every caller; pass
+  // SearchParams to search() instead. Throws UsageError when the index has no
+  // such parameter (a FAISS index not made yet checks when it is made, at the
+  // first train() or add()).
   virtual void set_parameter(const std::string& name, double value);
-  // The parameters set so far (name -> value), for manifests and tables.
+  // The saved parameters (name -> value), for manifests and tables.
   virtual std::vector<std::pair<std::string, double>> parameters() const { return {}; }
-  // Range search; throws UsageError when the backend has none.
-  virtual RangeResult range_search(const at::Tensor& queries, double radius) const;
+  // Range search, with per-call `params` as search(); throws UsageError when
+  // the backend has none.
+  virtual RangeResult range_search(const at::Tensor& queries, double radius, const SearchParams& params = {}) const;
   // Bytes the index holds (its serialised size for FAISS).
   virtual int64_t memory_bytes() const = 0;
   // Writes the index to `file` atomically (temp file, then rename).

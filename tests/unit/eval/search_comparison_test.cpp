@@ -58,9 +58,10 @@ TEST(SearchComparison, TopKQualitySkipsUnlabelledQueries) {
 TEST(SearchComparison, SpecParameters) {
   auto [spec, parameters] = imret::eval::split_spec_parameters("faiss:IVF64,Flat@nprobe=16,efSearch=32");
   EXPECT_EQ(spec, "faiss:IVF64,Flat");
-  ASSERT_EQ(parameters.size(), 2u);
-  EXPECT_EQ(parameters[0].first, "nprobe");
-  EXPECT_EQ(parameters[1].second, 32.0);
+  ASSERT_EQ(parameters.entries().size(), 2u);
+  EXPECT_EQ(parameters.entries()[0].first, "nprobe");
+  EXPECT_EQ(parameters.entries()[1].second, 32.0);
+  EXPECT_EQ(imret::eval::split_spec_parameters("faiss:HNSW32@efSearch=8,efSearch=64").second.to_string(), "efSearch=64");
   EXPECT_TRUE(imret::eval::split_spec_parameters("exact").second.empty());
   EXPECT_THROW(imret::eval::split_spec_parameters("faiss:HNSW32@efSearch"), imret::UsageError);
   EXPECT_THROW(imret::eval::split_spec_parameters("faiss:HNSW32@efSearch=x"), imret::UsageError);
@@ -91,4 +92,28 @@ TEST(SearchComparison, ExactBackendsAgreeWithThemselvesAndTheTable) {
   EXPECT_THROW(imret::eval::compare_search_backends({"exact", "nonsense"}, database, database_labels, queries,
                                                     query_labels, options),
                imret::UsageError);
+}
+
+TEST(SearchComparison, SpecsOfOneBackendShareOneIndex) {
+  torch::manual_seed(6);
+  const auto database = torch::randn({300, 8}), queries = torch::randn({20, 8});
+  std::vector<int64_t> database_labels(300, 0), query_labels(20, 0);
+  imret::eval::SearchComparisonOptions options;
+  options.k = 10;
+  options.knn_k = 3;
+  const auto rows = imret::eval::compare_search_backends({"exact", "exact:cosine", "exact"}, database, database_labels,
+                                                         queries, query_labels, options);
+  ASSERT_EQ(rows.size(), 3u);
+  // The third row searched the first row's index: the same build, timed once.
+  EXPECT_EQ(rows[2].add_seconds, rows[0].add_seconds);
+  EXPECT_EQ(rows[2].memory_bytes, rows[0].memory_bytes);
+  EXPECT_DOUBLE_EQ(rows[2].recall_at_10, 1.0);
+  EXPECT_TRUE(rows[0].parameters.empty());
+  // Query-time parameters go to the search call: the exact index takes none.
+  try {
+    imret::eval::compare_search_backends({"exact@nprobe=4"}, database, database_labels, queries, query_labels, options);
+    FAIL() << "exact search took nprobe";
+  } catch (const imret::UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), "exact:l2 has no query-time parameter 'nprobe' (it takes none)");
+  }
 }
