@@ -10,6 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -153,8 +154,12 @@ TEST(Feedback, AGivenSinkWinsOverTheThreadsAndScopesNest) {
 
 TEST(Feedback, ThreadsWithDifferentSinksDoNotSeeEachOthersProgress) {
   CollectingFeedback a, b;
-  auto job = [](CollectingFeedback& sink, const std::string& label) {
+  std::atomic<int> ready{0};
+  auto job = [&ready](CollectingFeedback& sink, const std::string& label) {
     imret::FeedbackScope scope(sink);
+    // Both sinks are installed before either job reports.
+    ++ready;
+    while (ready < 2) std::this_thread::yield();
     for (int round = 0; round < 50; ++round) {
       imret::Progress progress(label, 20, "img");
       for (int i = 0; i < 20; ++i) {
