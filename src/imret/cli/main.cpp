@@ -7,14 +7,15 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "imret/cli/commands.hpp"
 #include "imret/cli/setting_options.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/feedback.hpp"
 #include "imret/core/setting_error.hpp"
-#include "imret/core/progress.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/core/version.hpp"
 
@@ -90,6 +91,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", imret::kVersion);
   int64_t threads = 0;
   bool quiet = false;
+  // --quiet: the terminal without progress bars for the commands, which run on this thread.
+  imret::TerminalFeedback quiet_feedback({stderr, stdout, /*show_progress=*/false});
+  std::optional<imret::FeedbackScope> quiet_scope;
   std::string log_level = "info";
   CLI::Option* threads_option =
       app.add_option("--threads", threads, "CPU threads for LibTorch: 1 to 4 x the cores (default: all cores)");
@@ -99,7 +103,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] {
     spdlog::set_level(spdlog::level::from_str(log_level));
     spdlog::set_pattern("%^[%l]%$ %v");
-    imret::Progress::set_enabled(!quiet);
+    if (quiet) quiet_scope.emplace(quiet_feedback);
     if (threads_option->count()) imret::check_thread_count("threads", threads);  // 0 too
     imret::configure_threads(threads);
   });

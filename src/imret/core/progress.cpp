@@ -1,17 +1,13 @@
 #include "imret/core/progress.hpp"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <cmath>
 #include <cstdio>
 
 namespace imret {
 namespace {
-std::atomic<bool> g_enabled{true};
+std::atomic<uint64_t> g_next_id{1};
 }
-
-void Progress::set_enabled(bool enabled) { g_enabled = enabled; }
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
@@ -25,8 +21,17 @@ std::string format_duration(double seconds) {
 }
 
 Progress::Progress(std::string label, int64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(::isatty(2) != 0) {
-  start_ = last_draw_ = std::chrono::steady_clock::now();
+    : Progress(current_feedback(), std::move(label), total, std::move(unit)) {}
+
+Progress::Progress(Feedback& feedback, std::string label, int64_t total, std::string unit)
+    : feedback_(feedback),
+      id_(g_next_id++),
+      label_(std::move(label)),
+      unit_(std::move(unit)),
+      total_(total),
+      interval_(feedback.update_interval()) {
+  start_ = last_update_ = std::chrono::steady_clock::now();
+  feedback_.progress_started(state());
 }
 
 Progress::~Progress() {
@@ -42,64 +47,34 @@ double Progress::rate() const {
   return seconds > 0 ? static_cast<double>(done_) / seconds : 0.0;
 }
 
+ProgressUpdate Progress::state() const {
+  ProgressUpdate update;
+  update.id = id_;
+  update.label = label_;
+  update.unit = unit_;
+  update.status = status_;
+  update.done = done_;
+  update.total = total_;
+  update.seconds = elapsed_seconds();
+  update.rate = update.seconds > 0 ? static_cast<double>(done_) / update.seconds : 0.0;
+  if (total_ > 0 && update.rate > 0) update.eta_seconds = static_cast<double>(total_ - done_) / update.rate;
+  return update;
+}
+
 void Progress::advance(int64_t n) {
   done_ += n;
-  if (!g_enabled) return;
+  if (std::isinf(interval_)) return;
   const auto now = std::chrono::steady_clock::now();
-  const double since = std::chrono::duration<double>(now - last_draw_).count();
-  if (since >= (tty_ ? 0.2 : 10.0)) {
-    last_draw_ = now;
-    draw(false);
+  if (std::chrono::duration<double>(now - last_update_).count() >= interval_) {
+    last_update_ = now;
+    feedback_.progress_update(state());
   }
 }
 
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;
-  if (g_enabled) draw(true);
-}
-
-namespace {
-
-// "1234 images/s", "12.3 images/s", "0.37 images/s": slow work (a detector
-// on the CPU) still shows its rate.
-std::string rate_text(double per_second, const std::string& unit) {
-  char text[96];
-  const char* format = per_second >= 100 ? "%.0f %s/s" : per_second >= 10 ? "%.1f %s/s" : "%.2f %s/s";
-  std::snprintf(text, sizeof text, format, per_second, unit.c_str());
-  return text;
-}
-
-}  // namespace
-
-void Progress::draw(bool final_line) {
-  const double seconds = elapsed_seconds();
-  const double per_second = seconds > 0 ? static_cast<double>(done_) / seconds : 0.0;
-  const std::string rate = rate_text(per_second, unit_);
-  char line[512];
-  if (final_line) {
-    std::snprintf(line, sizeof line, "%s: %lld %s in %s (%s)%s%s", label_.c_str(), static_cast<long long>(done_),
-                  unit_.c_str(), format_duration(seconds).c_str(), rate.c_str(), status_.empty() ? "" : "  ",
-                  status_.c_str());
-  } else if (total_ > 0) {
-    const double fraction = std::min(1.0, static_cast<double>(done_) / static_cast<double>(total_));
-    const int width = 24;
-    const int filled = static_cast<int>(fraction * width);
-    std::string bar(static_cast<size_t>(filled), '#');
-    bar.append(static_cast<size_t>(width - filled), '.');
-    const double eta = per_second > 0 ? static_cast<double>(total_ - done_) / per_second : NAN;
-    std::snprintf(line, sizeof line, "%s [%s] %lld/%lld %3.0f%%  %s  ETA %s%s%s", label_.c_str(), bar.c_str(),
-                  static_cast<long long>(done_), static_cast<long long>(total_), 100.0 * fraction, rate.c_str(),
-                  format_duration(eta).c_str(), status_.empty() ? "" : "  ", status_.c_str());
-  } else {
-    std::snprintf(line, sizeof line, "%s %lld %s  %s%s%s", label_.c_str(), static_cast<long long>(done_), unit_.c_str(),
-                  rate.c_str(), status_.empty() ? "" : "  ", status_.c_str());
-  }
-  if (tty_)
-    std::fprintf(stderr, "\r\033[K%s%s", line, final_line ? "\n" : "");
-  else
-    std::fprintf(stderr, "%s\n", line);
-  std::fflush(stderr);
+  feedback_.progress_finished(state());
 }
 
 }  // namespace imret

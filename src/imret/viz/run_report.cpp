@@ -14,6 +14,7 @@
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/embedding_set.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/feedback.hpp"
 #include "imret/core/yaml.hpp"
 #include "imret/viz/embedding_map.hpp"
 #include "imret/viz/html_page.hpp"
@@ -221,8 +222,7 @@ RunPage build_run_page(const ReportedRun& run, const fs::path& out, const Report
               {"Retrieval examples", "#grids"},
               {"Settings", "#settings"}});
 
-  std::printf("report %s: plots\n", run.name.c_str());
-  std::fflush(stdout);
+  current_feedback().message("report " + run.name + ": plots");
   const RunPlots plots{write_run_plots({data}, out, {"png"}), out};
 
   page.heading(2, "Retrieval metrics", "metrics");
@@ -264,8 +264,7 @@ RunPage build_run_page(const ReportedRun& run, const fs::path& out, const Report
   } else if (!fs::exists(queries)) {
     note(page, "The run has no embeddings/queries.");
   } else {
-    std::printf("report %s: maps\n", run.name.c_str());
-    std::fflush(stdout);
+    current_feedback().message("report " + run.name + ": maps");
     try {
       result.maps = draw_maps(queries, out, options, page);
     } catch (const UsageError&) {
@@ -285,8 +284,7 @@ RunPage build_run_page(const ReportedRun& run, const fs::path& out, const Report
   } else if (!fs::exists(queries) || !fs::exists(database)) {
     note(page, "The run has no embeddings/queries and embeddings/database.");
   } else {
-    std::printf("report %s: retrieval grids\n", run.name.c_str());
-    std::fflush(stdout);
+    current_feedback().message("report " + run.name + ": retrieval grids");
     try {
       RetrievalGridOptions grid_options;
       grid_options.k = options.grid_k;
@@ -387,8 +385,7 @@ fs::path write_comparison_report(const std::vector<ReportedRun>& runs, const fs:
     pages.push_back(build_run_page(run, out / "runs" / folder_for(run.name), options));
     data.push_back(pages.back().data);
   }
-  std::printf("report: comparison\n");
-  std::fflush(stdout);
+  current_feedback().message("report: comparison");
   const RunPlots plots{write_run_plots(data, out, {"png"}), out};
 
   HtmlPage page("imret report: " + std::to_string(runs.size()) + " runs");
