@@ -89,15 +89,15 @@ struct IndexSearchArgs {
 
 void run_index_search(const IndexSearchArgs& args) {
   search::StoredIndex stored = search::load_index_folder(args.folder);
-  for (const auto& [name, value] : args.parameters.parameters()) stored.index->set_parameter(name, value);
+  const search::SearchParams params = args.parameters.parameters();  // this search only
   const EmbeddingSet queries = args.query.load(stored.manifest.embedding_meta);
   const int64_t count = args.query.count(queries);
   const at::Tensor query_vectors = embeddings_tensor(queries).narrow(0, 0, count);
   const bool json = args.query.json;
   if (args.range)
-    print_range_results(stored.index->range_search(query_vectors, args.radius), queries.items, stored.items, json);
+    print_range_results(stored.index->range_search(query_vectors, args.radius, params), queries.items, stored.items, json);
   else
-    print_search_results(stored.index->search(query_vectors, args.query.k), queries.items, count, stored.items, json);
+    print_search_results(stored.index->search(query_vectors, args.query.k, params), queries.items, count, stored.items, json);
 }
 
 struct AddArgs {

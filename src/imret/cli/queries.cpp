@@ -59,23 +59,14 @@ void QueryParameterArgs::add_options(CLI::App& command) {
                      "Any FAISS parameter, name=value (repeatable); efConstruction (HNSW) applies when building");
 }
 
-pipeline::IndexParameters QueryParameterArgs::parameters() const {
+search::SearchParams QueryParameterArgs::parameters() const {
   if (nprobe < 0 || ef_search < 0) throw UsageError("--nprobe and --ef-search must be positive");
-  pipeline::IndexParameters out;
-  if (nprobe > 0) out.emplace_back("nprobe", static_cast<double>(nprobe));
-  if (ef_search > 0) out.emplace_back("efSearch", static_cast<double>(ef_search));
+  search::SearchParams out;
+  if (nprobe > 0) out.set("nprobe", static_cast<double>(nprobe));
+  if (ef_search > 0) out.set("efSearch", static_cast<double>(ef_search));
   for (const auto& param : params) {
-    const size_t eq = param.find('=');
-    double value = 0;
-    try {
-      if (eq == std::string::npos || eq == 0) throw std::invalid_argument(param);
-      size_t used = 0;
-      value = std::stod(param.substr(eq + 1), &used);
-      if (used != param.size() - eq - 1) throw std::invalid_argument(param);
-    } catch (const std::exception&) {
-      throw UsageError("--param " + param + ": expected name=number, e.g. nprobe=16");
-    }
-    out.emplace_back(param.substr(0, eq), value);
+    const auto [name, value] = search::parse_search_parameter(param);
+    out.set(name, value);
   }
   return out;
 }

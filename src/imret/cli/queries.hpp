@@ -12,6 +12,7 @@
 #include "imret/pipeline/index_jobs.hpp"
 #include "imret/pipeline/query.hpp"
 #include "imret/search/index.hpp"
+#include "imret/search/search_params.hpp"
 
 namespace CLI {
 class App;
@@ -40,7 +41,7 @@ struct QueryParameterArgs {
   std::vector<std::string> params;  // name=value
   void add_options(CLI::App& command);
   // The parameters given, checked, in the order nprobe, efSearch, --param.
-  pipeline::IndexParameters parameters() const;
+  search::SearchParams parameters() const;
 };
 
 // Warns (one line on stderr) when k is above the database's item count: the

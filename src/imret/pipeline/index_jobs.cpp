@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 namespace {
 
 void set_parameters(search::Index& index, const IndexParameters& parameters) {
-  for (const auto& [name, value] : parameters) index.set_parameter(name, value);
+  for (const auto& [name, value] : parameters.entries()) index.set_parameter(name, value);
 }
 
 std::string absolute_path(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }

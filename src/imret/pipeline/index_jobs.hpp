@@ -14,12 +14,14 @@
 
 #include "imret/core/embedding_set.hpp"
 #include "imret/search/index.hpp"
+#include "imret/search/search_params.hpp"
 
 namespace imret::pipeline {
 
 // Parameters set on an index before its vectors go in (build-time ones such
-// as efConstruction) and kept as its saved query-time defaults (nprobe...).
-using IndexParameters = std::vector<std::pair<std::string, double>>;
+// as efConstruction) and kept as its saved query-time defaults (nprobe...):
+// Index::set_parameter for each.
+using IndexParameters = search::SearchParams;
 
 struct IndexFill {
   int64_t trained_on = 0;  // training points; 0 when the index needed none
