@@ -23,18 +23,6 @@ void PreprocessArgs::add_options(CLI::App& command) {
   command.add_option("--std", std, "Normalisation std per channel")->delimiter(',');
 }
 
-data::Preprocess PreprocessArgs::resolve(int64_t channels) const {
-  data::Preprocess p;
-  const bool colour = channels == 3;
-  p.resize = resize >= 0 ? resize : (colour ? 256 : 0);
-  p.crop = crop >= 0 ? crop : (colour ? 224 : 0);
-  p.mean = !mean.empty() ? mean : (colour ? std::vector<double>{0.485, 0.456, 0.406} : std::vector<double>{0.2860});
-  p.std = !std.empty() ? std : (colour ? std::vector<double>{0.229, 0.224, 0.225} : std::vector<double>{0.3530});
-  if (static_cast<int64_t>(p.mean.size()) != channels || static_cast<int64_t>(p.std.size()) != channels)
-    throw UsageError("--mean/--std need one value per channel (" + std::to_string(channels) + ")");
-  return p;
-}
-
 void add_network_options(CLI::App& command, models::NetworkSpec& spec) {
   command.add_option("--arch", spec.arch, "Network: convnet (28x28 grey), resnet18, resnet34, resnet50, resnet101")
       ->check(CLI::IsMember(models::known_architectures()))

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "imret/core/embedding_set.hpp"
+#include "imret/data/preprocess_defaults.hpp"
 #include "imret/data/transforms.hpp"
 #include "imret/learn/train_config.hpp"
 #include "imret/learn/trainer.hpp"
@@ -20,19 +21,9 @@ class App;
 namespace imret::cli {
 
 // --resize/--crop/--mean/--std; unset values get defaults that suit the data
-// and the network (see resolve()).
-struct PreprocessArgs {
-  int64_t resize = -1;
-  int64_t crop = -1;
-  std::vector<double> mean, std;
-
+// and the network (data::PreprocessChoice::resolve).
+struct PreprocessArgs : data::PreprocessChoice {
   void add_options(CLI::App& command);
-  // Grey 28x28 data (1 channel): no resize, Fashion-MNIST's mean/std. Colour
-  // images: resize 256 + center crop 224 and ImageNet's mean/std (torchvision's
-  // ImageNet evaluation preprocessing).
-  data::Preprocess resolve(int64_t channels) const;
-  // True when any of the options was given.
-  bool given() const { return resize >= 0 || crop >= 0 || !mean.empty() || !std.empty(); }
 };
 
 void add_network_options(CLI::App& command, models::NetworkSpec& spec);

@@ -21,7 +21,7 @@ struct EmbedArgs {
 
 void run_embed(const EmbedArgs& args) {
   pipeline::EmbedRequest request = args.request;
-  request.preprocess = {args.preprocess.resize, args.preprocess.crop, args.preprocess.mean, args.preprocess.std};
+  request.preprocess = args.preprocess;
   request.options.device = parse_device(args.device);
   request.options.on_bad_image = data::parse_bad_image_policy(args.on_bad_image);
   request.options.label = "embed " + request.split;

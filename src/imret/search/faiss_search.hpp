@@ -10,9 +10,9 @@
 // efSearch even when SearchParametersHNSW gives another (fixed in FAISS 1.8,
 // pull request 3233): a per-call efSearch would only half apply. HNSW
 // searches with a per-call efSearch (HNSW indexes, and the HNSW quantizer of
-// an IVF index) therefore run imret's copy of FAISS's HNSW search loop
-// (hnsw_search in faiss_search.cpp), which gives what FAISS gives with the
-// index's efSearch set to that value.
+// an IVF index) therefore run imret's own implementation of the HNSW search
+// over FAISS's graph (hnsw_search in faiss_search.cpp), which gives what FAISS
+// gives with the index's efSearch set to that value (tested against it).
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -7,6 +7,7 @@
 
 #include "imret/data/idx.hpp"
 #include "imret/pipeline/retrieval_run.hpp"
+#include "learn/small_runs.hpp"
 #include "pipeline/small_data.hpp"
 
 namespace imret {
@@ -35,13 +36,8 @@ class Recorder : public pipeline::RetrievalRunObserver {
 
 TEST(RetrievalRun, TrainsEmbedsAndEvaluatesIntoOneFolder) {
   const fs::path data = testing::small_fashion_folder("pipeline", "run", 300, 120);
-  learn::TrainConfig config;
-  config.network = {"convnet", 1, 10, 16};
-  config.preprocess.mean = {0.2860};
-  config.preprocess.std = {0.3530};
+  learn::TrainConfig config = testing::small_config();
   config.epochs = 1;
-  config.batch_size = 32;
-  config.workers = 0;
   pipeline::RetrievalRunRequest request;
   request.data = data.string();
   request.train_set = data::load_mnist_folder(data, "train");

@@ -6,6 +6,7 @@
 #include "imret/core/setting_error.hpp"
 #include "imret/data/idx.hpp"
 #include "imret/pipeline/train_job.hpp"
+#include "learn/small_runs.hpp"
 #include "pipeline/small_data.hpp"
 
 namespace imret {
@@ -15,12 +16,8 @@ namespace fs = std::filesystem;
 
 pipeline::TrainRequest small_request(const fs::path& data, const fs::path& out, int64_t epochs) {
   pipeline::TrainRequest request;
-  request.config.network = {"convnet", 1, 10, 8};
-  request.config.preprocess.mean = {0.2860};
-  request.config.preprocess.std = {0.3530};
+  request.config = testing::small_config();
   request.config.epochs = epochs;
-  request.config.batch_size = 32;
-  request.config.workers = 0;
   request.data = data.string();
   request.out = out;
   return request;
