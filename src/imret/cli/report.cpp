@@ -9,6 +9,7 @@
 
 #include "imret/cli/commands.hpp"
 #include "imret/cli/run_names.hpp"
+#include "imret/cli/setting_options.hpp"
 #include "imret/core/error.hpp"
 #include "imret/pipeline/report_job.hpp"
 
@@ -38,7 +39,9 @@ void run_report(ReportArgs& args) {
   std::vector<viz::ReportedRun> runs;
   for (std::size_t i = 0; i < args.runs.size(); ++i) runs.push_back({names[i], args.runs[i]});
   const fs::path target = args.out.empty() ? fs::path(args.runs[0]) / "report" : fs::path(args.out);
-  std::printf("wrote %s\n", pipeline::report_to_folder(runs, target, args.options).string().c_str());
+  with_options({{"grid_count", "--grid-queries"}}, [&] {
+    std::printf("wrote %s\n", pipeline::report_to_folder(runs, target, args.options).string().c_str());
+  });
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/progress.hpp"
+#include "imret/core/setting_error.hpp"
 #include "imret/eval/knn.hpp"
 
 namespace imret::eval {
@@ -174,8 +175,8 @@ std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::
                                                          const at::Tensor& queries,
                                                          const std::vector<int64_t>& query_labels,
                                                          const SearchComparisonOptions& options) {
-  if (options.k < 10) throw UsageError("--k must be at least 10 (recall@10 is reported)");
-  if (options.knn_k < 1 || options.knn_k > options.k) throw UsageError("--knn must be in [1, --k]");
+  if (options.k < 10) throw SettingError("k", " must be at least 10 (recall@10 is reported)");
+  if (options.knn_k < 1 || options.knn_k > options.k) throw SettingError("knn", " must be in [1, k]");
   if (database.size(0) != static_cast<int64_t>(database_labels.size()) ||
       queries.size(0) != static_cast<int64_t>(query_labels.size()))
     throw Error("compare_search_backends: labels do not match the embeddings");

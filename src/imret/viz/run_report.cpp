@@ -15,6 +15,7 @@
 #include "imret/core/embedding_set.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/feedback.hpp"
+#include "imret/core/setting_error.hpp"
 #include "imret/core/yaml.hpp"
 #include "imret/viz/embedding_map.hpp"
 #include "imret/viz/html_page.hpp"
@@ -351,15 +352,15 @@ std::string folder_for(const std::string& name) {
 void check_report_options(const ReportOptions& options) {
   for (const std::string& method : options.maps) {
     if (method != "pca" && method != "tsne" && method != "umap")
-      throw UsageError("--maps " + method + ": expected pca, tsne and/or umap");
+      throw SettingError("maps", " " + method + ": expected pca, tsne and/or umap");
   }
   for (const std::string& grid : options.grids) {
     if (grid != "random" && grid != "first" && grid != "best" && grid != "worst")
-      throw UsageError("--grids " + grid + ": expected random, first, best and/or worst");
+      throw SettingError("grids", " " + grid + ": expected random, first, best and/or worst");
   }
   if (options.grid_k < 1 || options.grid_k > 100) throw UsageError("-k must be 1 to 100");
-  if (options.grid_count < 1 || options.grid_count > 100) throw UsageError("--grid-queries must be 1 to 100");
-  if (options.map_sample < 0) throw UsageError("--map-sample must be >= 0 (0: all)");
+  if (options.grid_count < 1 || options.grid_count > 100) throw SettingError("grid_count", " must be 1 to 100");
+  if (options.map_sample < 0) throw SettingError("map_sample", " must be >= 0 (0: all)");
 }
 
 }  // namespace
@@ -376,8 +377,8 @@ fs::path write_comparison_report(const std::vector<ReportedRun>& runs, const fs:
   std::set<std::string> folders;
   for (const ReportedRun& run : runs) {
     if (!folders.insert(folder_for(run.name)).second)
-      throw UsageError("report: two runs get the page folder runs/" + folder_for(run.name) +
-                       ": tell them apart with --names");
+      throw SettingError("names", ": two runs get the page folder runs/" + folder_for(run.name) +
+                                    "; give them names that differ");
   }
   std::vector<RunPage> pages;
   std::vector<RunData> data;
