@@ -65,8 +65,12 @@ search::SearchParams QueryParameterArgs::parameters() const {
   if (nprobe > 0) out.set("nprobe", static_cast<double>(nprobe));
   if (ef_search > 0) out.set("efSearch", static_cast<double>(ef_search));
   for (const auto& param : params) {
-    const auto [name, value] = search::parse_search_parameter(param);
-    out.set(name, value);
+    try {
+      const auto [name, value] = search::parse_search_parameter(param);
+      out.set(name, value);
+    } catch (const UsageError&) {
+      throw UsageError("--param " + param + ": expected name=number, e.g. nprobe=16");
+    }
   }
   return out;
 }
