@@ -25,6 +25,7 @@
 #include "imret/data/image_folder.hpp"
 #include "imret/eval/comparison.hpp"
 #include "imret/learn/objective.hpp"
+#include "imret/learn/registry.hpp"
 
 namespace imret::cli {
 namespace {
@@ -133,12 +134,19 @@ nlohmann::json row_key(const Plan& plan, const PlannedRow& row) {
   return key;
 }
 
+// The table's distance and margin columns, which follow from the settings (not stored in result.json).
+void describe_loss(eval::ExperimentResult& result, const learn::TrainConfig& config) {
+  result.distance = learn::table_distance(config);
+  result.margin = learn::table_margin(config);
+}
+
 eval::ExperimentResult summarise(const PlannedRow& row, const RetrievalRun& run) {
   eval::ExperimentResult result;
   result.name = row.name;
   result.description = row.description;
   result.settings = row.config.to_json();
   result.miner = learn::effective_miner(row.config);
+  describe_loss(result, row.config);
   result.metric = search::to_string(row.metric);
   result.retrieval = run.evaluation.metrics.at("retrieval");
   result.retrieval.erase("pr_curve");
@@ -212,6 +220,7 @@ void run_experiments(const ExperimentArgs& args) {
       if (stored.value("key", nlohmann::json()) == key) {
         std::printf("[%zu/%zu] %s: reusing %s\n", index, plan.rows.size(), row.name.c_str(), result_path.c_str());
         results.push_back(eval::ExperimentResult::from_json(stored.at("result")));
+        describe_loss(results.back(), row.config);
         continue;
       }
     }

@@ -20,6 +20,7 @@
 #include "imret/learn/checkpoint_unit.hpp"
 #include "imret/learn/objective.hpp"
 #include "imret/learn/optimizer.hpp"
+#include "imret/learn/registry.hpp"
 #include "imret/eval/evaluate.hpp"
 #include "imret/eval/relevance.hpp"
 #include "imret/core/tensor_file.hpp"
@@ -210,9 +211,9 @@ TrainResult untrained_baseline(models::Network& network, const TrainConfig& conf
 }  // namespace
 
 search::Metric retrieval_metric(const TrainConfig& config) {
-  const bool raw = config.method != "classification" &&
-                   (config.distance == "mahalanobis" || (!config.normalize && config.distance != "cosine"));
-  return raw ? search::Metric::Euclidean : search::Metric::Cosine;
+  if (find_method(config.method).trains_classifier) return search::Metric::Cosine;
+  const DistanceDescriptor& distance = find_distance(config.distance);
+  return config.normalize ? distance.normalized_metric : distance.raw_metric;
 }
 
 nlohmann::json EpochRecord::to_json() const {
@@ -252,10 +253,11 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   TrainConfig config = config_in;
   config.network.in_channels = dataset->channels();
   config.network.num_classes = static_cast<int64_t>(dataset->classes().size());
-  config.network.embedding_relu = config.method == "classification";
-  config.network.learned_metric = config.method != "classification" && config.distance == "mahalanobis";
-  config.network.normalize_before_metric = config.normalize;
   config.validate();
+  const MethodDescriptor& method = find_method(config.method);
+  config.network.embedding_relu = method.trains_classifier;
+  config.network.learned_metric = !method.trains_classifier && find_distance(config.distance).learned;
+  config.network.normalize_before_metric = config.normalize;
   check_class_count(config, config.network.num_classes);
   const c10::Device device = parse_device(config.device);
   torch::manual_seed(config.seed);
@@ -299,7 +301,7 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   const bool multi_label = dataset->has_objects();
   if (offline && multi_label)
     throw UsageError("--tuples offline needs single-label data; multi-label images (objects) train online");
-  const data::TupleKind tuple_kind = config.method == "siamese" ? data::TupleKind::Pair : data::TupleKind::Triplet;
+  const data::TupleKind tuple_kind = method.tuples == TupleShape::Pairs ? data::TupleKind::Pair : data::TupleKind::Triplet;
   const int64_t arity = !offline ? 0 : tuple_kind == data::TupleKind::Pair ? 2 : 3;
   ValidationTuples validation_tuples;
   if (offline && split.validation) {

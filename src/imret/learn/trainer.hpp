@@ -51,7 +51,8 @@ struct TrainResult {
 
 // How the embeddings of a run are best compared: by angle (cosine) for
 // classification features and L2-normalised metric-learning embeddings, by
-// Euclidean distance for raw metric-learning embeddings.
+// Euclidean distance for raw metric-learning embeddings and a learned
+// (Mahalanobis) distance: the distance descriptor's metrics (registry.hpp).
 search::Metric retrieval_metric(const TrainConfig& config);
 
 // Trains on `dataset` into `run_dir` (checkpoints/last.safetensors,
