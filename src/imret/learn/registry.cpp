@@ -14,6 +14,7 @@ MethodDescriptor triplet_method();           // loss.cpp
 MethodDescriptor quadruplet_method();        // loss.cpp
 MethodDescriptor multi_similarity_method();  // loss.cpp
 MethodDescriptor proxy_anchor_method();      // loss.cpp
+MethodDescriptor margin_method();            // margin_loss.cpp
 // Defined in miner.cpp and distance.cpp.
 const std::vector<const MinerDescriptor*>& builtin_miners();
 const std::vector<const DistanceDescriptor*>& builtin_distances();
@@ -23,6 +24,7 @@ const std::vector<const MethodDescriptor*>& methods() {
   static const std::vector<MethodDescriptor> all = {
       classification_method(), siamese_method(),          triplet_method(),
       quadruplet_method(),     multi_similarity_method(), proxy_anchor_method(),
+      margin_method(),
   };
   static const std::vector<const MethodDescriptor*> pointers = pointers_to(all);
   return pointers;
