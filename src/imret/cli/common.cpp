@@ -9,7 +9,7 @@
 
 #include "imret/core/error.hpp"
 #include "imret/core/yaml.hpp"
-#include "imret/learn/objective.hpp"
+#include "imret/learn/registry.hpp"
 
 #include <cmath>
 
@@ -35,17 +35,13 @@ void add_network_options(CLI::App& command, models::NetworkSpec& spec) {
 }
 
 void add_training_options(CLI::App& command, learn::TrainConfig& c) {
-  command.add_option("--method", c.method, "classification, siamese, triplet, quadruplet, multi-similarity, proxy-anchor")
-      ->check(CLI::IsMember(learn::known_methods()))
+  command.add_option("--method", c.method, learn::methods_help())
+      ->check(CLI::IsMember(learn::method_names()))
       ->capture_default_str();
-  command.add_option("--distance", c.distance,
-                     "Metric learning: euclidean, squared-euclidean, cosine, or mahalanobis (a learned linear map L, "
-                     "d = ||L(x - y)||)")
-      ->check(CLI::IsMember({"euclidean", "squared-euclidean", "cosine", "mahalanobis"}))
+  command.add_option("--distance", c.distance, learn::distances_help())
+      ->check(CLI::IsMember(learn::distance_names()))
       ->capture_default_str();
-  command.add_option("--miner", c.miner,
-                     "Tuple miner: batch-hard (triplet default), semi-hard, semi-hard-hardest, random-hard, "
-                     "distance-weighted, easy-positive, all; pairs: all (siamese default), hard-negative, hardest-negative");
+  command.add_option("--miner", c.miner, learn::miners_help());
   command.add_option("--tuples", c.tuples,
                      "online: P x K batches with a miner; offline: a pair (siamese) or triplet dataset, one tuple per "
                      "image, --batch-size tuples a batch")

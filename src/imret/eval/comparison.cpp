@@ -42,13 +42,7 @@ std::string fixed(double value, int decimals) {
 std::string setting(const ExperimentResult& r, const char* key) {
   if (!r.settings.contains(key)) return "-";
   const auto& value = r.settings.at(key);
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_number_float()) {
-    std::ostringstream out;
-    out << value.get<double>();
-    return out.str();
-  }
-  return value.dump();
+  return value.is_string() ? value.get<std::string>() : value.dump();
 }
 
 std::string embedding_dim(const ExperimentResult& r) {
@@ -57,19 +51,6 @@ std::string embedding_dim(const ExperimentResult& r) {
 
 // Offline tuples are drawn, not mined.
 std::string miner_of(const ExperimentResult& r) { return setting(r, "tuples") == "offline" ? "offline" : r.miner; }
-
-bool is_metric_learning(const ExperimentResult& r) { return setting(r, "method") != "classification"; }
-
-// The loss settings that mean something for the row's method.
-std::string distance_of(const ExperimentResult& r) {
-  const std::string method = setting(r, "method");
-  if (method == "multi-similarity" || method == "proxy-anchor") return "cosine";  // their own
-  return is_metric_learning(r) ? setting(r, "distance") : "-";
-}
-std::string margin_of(const ExperimentResult& r) {
-  const std::string method = setting(r, "method");
-  return method == "triplet" || method == "quadruplet" || method == "siamese" ? setting(r, "margin") : "-";
-}
 
 std::vector<std::string> cutoffs(const ExperimentResult& r) {
   std::vector<std::string> ks;
@@ -122,8 +103,8 @@ std::string comparison_markdown(const std::string& title, const std::vector<Expe
         "non-zero | train min | img/s |\n";
   md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : results) {
-    md << "| " << r.name << " | " << setting(r, "method") << " | " << miner_of(r) << " | " << distance_of(r) << " | "
-       << margin_of(r) << " | " << embedding_dim(r) << " | " << r.epochs_run << " | " << fixed(metric(r, "P@K", "1"), 4)
+    md << "| " << r.name << " | " << setting(r, "method") << " | " << miner_of(r) << " | " << r.distance << " | "
+       << r.margin << " | " << embedding_dim(r) << " | " << r.epochs_run << " | " << fixed(metric(r, "P@K", "1"), 4)
        << " | " << fixed(metric(r, "P@K", "10"), 4) << " | " << fixed(metric(r, "mAP"), 4) << " | "
        << fixed(metric(r, "mAP@R"), 4) << " | " << fixed(r.knn_accuracy, 4) << " | "
        << (std::isnan(r.nonzero_fraction) ? "-" : fixed(100.0 * r.nonzero_fraction, 1) + "%") << " | "
@@ -157,7 +138,7 @@ std::string comparison_csv(const std::vector<ExperimentResult>& results) {
   for (const auto& k : ks) csv << ",R@" << k;
   csv << ",knn_accuracy,tuples_per_batch,nonzero_fraction,train_seconds,images_per_second\n";
   for (const auto& r : results) {
-    csv << r.name << ',' << setting(r, "method") << ',' << miner_of(r) << ',' << distance_of(r) << ',' << margin_of(r)
+    csv << r.name << ',' << setting(r, "method") << ',' << miner_of(r) << ',' << r.distance << ',' << r.margin
         << ',' << embedding_dim(r) << ',' << r.epochs_run << ',' << r.metric << ',' << fixed(metric(r, "mAP"), 6) << ','
         << fixed(metric(r, "mAP@R"), 6) << ',' << fixed(metric(r, "R-precision"), 6) << ','
         << fixed(metric(r, "MRR"), 6);

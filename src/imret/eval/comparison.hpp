@@ -15,6 +15,11 @@ struct ExperimentResult {
   std::string description;
   nlohmann::json settings;   // learn::TrainConfig::to_json()
   std::string miner;         // the miner the run used ("-" where none)
+  // The loss's distance and margin as the table shows them ("-" where the
+  // method has none), from learn::table_distance / table_margin. Filled by the
+  // caller, not stored in to_json() (they follow from the settings).
+  std::string distance = "-";
+  std::string margin = "-";
   std::string metric;        // retrieval metric of the evaluation
   nlohmann::json retrieval;  // eval::Summary::to_json() without the PR curve
   // COCO items: {"selection": Summary JSON, "aggregation": .., "weighted": ..}, without PR curves; else empty

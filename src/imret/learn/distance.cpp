@@ -2,7 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "imret/core/error.hpp"
+#include "imret/learn/registry.hpp"
 
 namespace imret::learn {
 
@@ -62,11 +65,47 @@ at::Tensor CosineSimilarity::paired(const at::Tensor& a, const at::Tensor& b) co
   return (normalize_rows(a) * normalize_rows(b)).sum(1);
 }
 
+namespace {
+
+DistanceDescriptor describe(std::string name, std::string help, bool learned, search::Metric normalized_metric,
+                          search::Metric raw_metric, std::function<std::shared_ptr<Distance>()> make) {
+  DistanceDescriptor d;
+  d.name = std::move(name);
+  d.help = std::move(help);
+  d.learned = learned;
+  d.normalized_metric = normalized_metric;
+  d.raw_metric = raw_metric;
+  d.make = std::move(make);
+  return d;
+}
+
+}  // namespace
+
+// The distances, in the order help texts and errors list them (registry.cpp's distances()).
+const std::vector<const DistanceDescriptor*>& builtin_distances() {
+  using search::Metric;
+  static const std::vector<DistanceDescriptor> all = {
+      describe("euclidean", "", false, Metric::Cosine, Metric::Euclidean,
+               [] { return std::make_shared<EuclideanDistance>(); }),
+      describe("squared-euclidean", "", false, Metric::Cosine, Metric::Euclidean,
+               [] { return std::make_shared<SquaredEuclideanDistance>(); }),
+      describe("cosine", "", false, Metric::Cosine, Metric::Cosine, [] { return std::make_shared<CosineSimilarity>(); }),
+      // The map lives in the network (models::NetworkSpec::learned_metric); the loss sees Euclidean distances of its output.
+      describe("mahalanobis", "a learned linear map L, d = ||L(x - y)||", true, Metric::Euclidean, Metric::Euclidean,
+               [] { return std::make_shared<EuclideanDistance>(); }),
+  };
+  static const std::vector<const DistanceDescriptor*> pointers = pointers_to(all);
+  return pointers;
+}
+
 std::shared_ptr<Distance> make_distance(const std::string& name) {
-  if (name == "euclidean") return std::make_shared<EuclideanDistance>();
-  if (name == "squared-euclidean") return std::make_shared<SquaredEuclideanDistance>();
-  if (name == "cosine") return std::make_shared<CosineSimilarity>();
-  throw UsageError("unknown distance '" + name + "': expected euclidean, squared-euclidean or cosine");
+  std::vector<std::string> names;
+  for (const DistanceDescriptor* d : distances()) {
+    if (d->learned) continue;
+    if (d->name == name) return d->make();
+    names.push_back(d->name);
+  }
+  throw UsageError("unknown distance '" + name + "': expected " + or_list(names));
 }
 
 }  // namespace imret::learn

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "imret/core/error.hpp"
+#include "imret/learn/registry.hpp"
 
 namespace imret::learn {
 
@@ -13,15 +14,6 @@ namespace {
 
 using torch::indexing::None;
 using torch::indexing::Slice;
-
-// Validates the batch; returns the labels as int64 on the embeddings' device.
-at::Tensor checked_labels(const at::Tensor& embeddings, const at::Tensor& labels, const std::string& loss) {
-  if (!embeddings.defined() || embeddings.dim() != 2 || !embeddings.is_floating_point()) {
-    throw Error(loss + " loss: embeddings must be a 2-D floating-point tensor (N x D)");
-  }
-  check_relation_labels(labels, embeddings.size(0), loss + " loss");
-  return labels.to(embeddings.device(), at::kLong);
-}
 
 at::Tensor index_on(const at::Tensor& index, const at::Tensor& embeddings) {
   return index.to(embeddings.device(), at::kLong).reshape({-1});
@@ -80,6 +72,21 @@ Triplets triplets_on(const Triplets& triplets, const at::Tensor& embeddings) {
 }
 
 }  // namespace
+
+at::Tensor checked_labels(const at::Tensor& embeddings, const at::Tensor& labels, const std::string& loss) {
+  if (!embeddings.defined() || embeddings.dim() != 2 || !embeddings.is_floating_point()) {
+    throw Error(loss + " loss: embeddings must be a 2-D floating-point tensor (N x D)");
+  }
+  check_relation_labels(labels, embeddings.size(0), loss + " loss");
+  return labels.to(embeddings.device(), at::kLong);
+}
+
+Triplets triplets_for(const at::Tensor& embeddings, const at::Tensor& labels, const Pairs* pairs,
+                      const Triplets* triplets, const LabelRelation& relation) {
+  if (triplets) return triplets_on(*triplets, embeddings);
+  if (pairs) return pairs_to_triplets(pairs_on(*pairs, embeddings));
+  return all_triplets(labels, relation);
+}
 
 Pairs all_pairs(const at::Tensor& labels, const LabelRelation& relation) {
   const RelationMasks masks = relation_masks(labels, relation);
@@ -170,14 +177,8 @@ LossResult TripletMarginLoss::operator()(const at::Tensor& embeddings, const at:
 LossResult TripletMarginLoss::compute(const at::Tensor& embeddings, const at::Tensor& labels, const Pairs* pairs,
                                       const Triplets* triplets) const {
   at::Tensor l = checked_labels(embeddings, labels, "triplet");
-  Triplets use;
+  const Triplets use = triplets_for(embeddings, l, pairs, triplets, relation_);
   at::Tensor matrix;
-  if (triplets)
-    use = triplets_on(*triplets, embeddings);
-  else if (pairs)
-    use = pairs_to_triplets(pairs_on(*pairs, embeddings));
-  else
-    use = all_triplets(l, relation_);
   if (!(triplets || pairs) || worth_a_matrix(use.anchor.numel(), embeddings))
     matrix = distance_->matrix(embeddings, embeddings);
   at::Tensor ap = pair_values(*distance_, embeddings, matrix, use.anchor, use.positive);
@@ -212,9 +213,7 @@ LossResult QuadrupletLoss::operator()(const at::Tensor& embeddings, const at::Te
 LossResult QuadrupletLoss::compute(const at::Tensor& embeddings, const at::Tensor& labels, const Pairs* pairs,
                                    const Triplets* triplets) const {
   at::Tensor l = checked_labels(embeddings, labels, "quadruplet");
-  Triplets use = triplets ? triplets_on(*triplets, embeddings)
-                 : pairs  ? pairs_to_triplets(pairs_on(*pairs, embeddings))
-                          : all_triplets(l, relation_);
+  const Triplets use = triplets_for(embeddings, l, pairs, triplets, relation_);
   at::Tensor matrix = distance_->matrix(embeddings, embeddings);
   at::Tensor ap = matrix.index({use.anchor, use.positive});
   at::Tensor an = matrix.index({use.anchor, use.negative});
@@ -330,6 +329,62 @@ LossResult ProxyAnchorLoss::compute(const at::Tensor& embeddings, const at::Tens
   result.nonzero =
       (pos_mask & (sd < margin_)).sum().item<int64_t>() + (neg_mask & (sd > -margin_)).sum().item<int64_t>();
   return result;
+}
+
+// ---------------------------------------------------------------- descriptors (listed in registry.cpp)
+
+MethodDescriptor siamese_method() {
+  MethodDescriptor m = tuple_method(
+      "siamese", "contrastive loss on pairs (Hadsell et al. 2006)", TupleShape::Pairs, "all",
+      [](const LossContext& c) {
+        return std::make_shared<ContrastiveLoss>(c.distance, c.config.pos_margin, c.config.margin,
+                                                 Reduction::kMeanNonZero, c.relation);
+      });
+  m.settings.push_back("pos_margin");
+  m.offline = true;
+  return m;
+}
+
+MethodDescriptor triplet_method() {
+  MethodDescriptor m = tuple_method(
+      "triplet", "triplet margin loss (soft_margin: its soft version, Hermans et al. 2017)", TupleShape::Triplets,
+      "batch-hard", [](const LossContext& c) {
+        return std::make_shared<TripletMarginLoss>(c.distance, c.config.margin, c.config.soft_margin,
+                                                   Reduction::kMeanNonZero, c.relation);
+      });
+  m.settings.push_back("soft_margin");
+  m.switches = {"soft_margin"};
+  m.offline = true;
+  return m;
+}
+
+MethodDescriptor quadruplet_method() {
+  return tuple_method("quadruplet", "quadruplet loss, margins margin and margin / 2 (Chen et al. 2017)",
+                      TupleShape::Triplets, "batch-hard", [](const LossContext& c) {
+                        return std::make_shared<QuadrupletLoss>(c.distance, c.config.margin, c.config.margin / 2,
+                                                                Reduction::kMeanNonZero, c.relation);
+                      });
+}
+
+MethodDescriptor multi_similarity_method() {
+  MethodDescriptor m;
+  m.name = "multi-similarity";
+  m.help = "multi-similarity loss on cosine similarities, alpha 2, beta 50, base 0.5 (Wang et al. 2019)";
+  m.tuples = TupleShape::Pairs;  // every pair of the batch unless a pair miner is given
+  m.own_distance = "cosine";
+  m.make_loss = [](const LossContext& c) { return std::make_shared<MultiSimilarityLoss>(2.0, 50.0, 0.5, c.relation); };
+  return m;
+}
+
+MethodDescriptor proxy_anchor_method() {
+  MethodDescriptor m;
+  m.name = "proxy-anchor";
+  m.help = "proxy-anchor loss, one learned proxy per class, margin 0.1, alpha 32 (Kim et al. 2020)";
+  m.own_distance = "cosine";
+  m.make_loss = [](const LossContext& c) {
+    return std::make_shared<ProxyAnchorLoss>(c.num_classes, c.embedding_dim);
+  };
+  return m;
 }
 
 }  // namespace imret::learn

@@ -174,6 +174,16 @@ class ProxyAnchorLoss : public Loss, public torch::nn::Module {
   at::Tensor proxies_;
 };
 
+// Helpers for loss implementations.
+// Validates the batch (imret::Error naming `loss`: "<loss> loss: ..."); returns
+// the labels as int64 on the embeddings' device.
+at::Tensor checked_labels(const at::Tensor& embeddings, const at::Tensor& labels, const std::string& loss);
+// The triplets a triplet loss uses, on the embeddings' device: the given
+// triplets; else every (a1, p, n) of the given pairs with a1 == a2; else every
+// triplet of `labels` (checked_labels' result) under `relation`.
+Triplets triplets_for(const at::Tensor& embeddings, const at::Tensor& labels, const Pairs* pairs,
+                      const Triplets* triplets, const LabelRelation& relation);
+
 // Helpers shared with the miners and tests.
 // Every positive (a1, p) and negative (a2, n) pair of the relation (single
 // labels: every (i, j), i != j, with equal labels and with different labels).

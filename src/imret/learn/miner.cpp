@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include "imret/core/error.hpp"
 #include "imret/data/random.hpp"
+#include "imret/learn/registry.hpp"
 
 namespace imret::learn {
 namespace {
@@ -372,26 +374,70 @@ MiningStats pair_stats(const Pairs& pairs, const at::Tensor& embeddings, const D
 
 // ---------------------------------------------------------------- factories
 
-std::unique_ptr<TripletMiner> make_triplet_miner(const std::string& name, uint64_t seed, LabelRelation relation) {
-  check_relation(relation, "--miner " + name);
-  if (name == "all") return std::make_unique<AllTripletMiner>(relation);
-  if (name == "batch-hard") return std::make_unique<BatchHardTripletMiner>(relation);
-  if (name == "semi-hard") return std::make_unique<SemiHardTripletMiner>(true, relation);
-  if (name == "semi-hard-hardest") return std::make_unique<SemiHardTripletMiner>(false, relation);
-  if (name == "random-hard") return std::make_unique<RandomHardTripletMiner>(seed, relation);
-  if (name == "distance-weighted") return std::make_unique<DistanceWeightedTripletMiner>(seed, 0.5, 1.4, relation);
-  if (name == "easy-positive") return std::make_unique<EasyPositiveTripletMiner>(relation);
-  throw UsageError("unknown triplet miner '" + name +
-                   "' (expected all, batch-hard, semi-hard, semi-hard-hardest, random-hard, distance-weighted or "
-                   "easy-positive)");
+namespace {
+
+MinerDescriptor described(std::string name, TupleShape tuples, std::string help) {
+  MinerDescriptor d;
+  d.name = std::move(name);
+  d.tuples = tuples;
+  d.help = std::move(help);
+  return d;
 }
 
-std::unique_ptr<PairMiner> make_pair_miner(const std::string& name, uint64_t, LabelRelation relation) {
+MinerDescriptor triplet_miner(std::string name, std::string help,
+                              std::function<std::unique_ptr<TripletMiner>(uint64_t, LabelRelation)> make) {
+  MinerDescriptor d = described(std::move(name), TupleShape::Triplets, std::move(help));
+  d.make_triplet_miner = std::move(make);
+  return d;
+}
+
+MinerDescriptor pair_miner(std::string name, std::string help,
+                           std::function<std::unique_ptr<PairMiner>(uint64_t, LabelRelation)> make) {
+  MinerDescriptor d = described(std::move(name), TupleShape::Pairs, std::move(help));
+  d.make_pair_miner = std::move(make);
+  return d;
+}
+
+}  // namespace
+
+// The miners, in the order help texts and errors list them (registry.cpp's miners()).
+const std::vector<const MinerDescriptor*>& builtin_miners() {
+  static const std::vector<MinerDescriptor> all = {
+      triplet_miner("all", "every valid triplet",
+                    [](uint64_t, LabelRelation r) { return std::make_unique<AllTripletMiner>(r); }),
+      triplet_miner("batch-hard", "per anchor its farthest positive and nearest negative",
+                    [](uint64_t, LabelRelation r) { return std::make_unique<BatchHardTripletMiner>(r); }),
+      triplet_miner("semi-hard", "negatives farther than the positive but within the margin",
+                    [](uint64_t, LabelRelation r) { return std::make_unique<SemiHardTripletMiner>(true, r); }),
+      triplet_miner("semi-hard-hardest", "the hardest semi-hard negative per pair",
+                    [](uint64_t, LabelRelation r) { return std::make_unique<SemiHardTripletMiner>(false, r); }),
+      triplet_miner("random-hard", "a random margin-violating negative per pair",
+                    [](uint64_t seed, LabelRelation r) { return std::make_unique<RandomHardTripletMiner>(seed, r); }),
+      triplet_miner("distance-weighted", "negatives drawn by inverse distance density (Wu et al. 2017)",
+                    [](uint64_t seed, LabelRelation r) {
+                      return std::make_unique<DistanceWeightedTripletMiner>(seed, 0.5, 1.4, r);
+                    }),
+      triplet_miner("easy-positive", "per anchor its nearest positive and nearest negative",
+                    [](uint64_t, LabelRelation r) { return std::make_unique<EasyPositiveTripletMiner>(r); }),
+      pair_miner("all", "every positive and negative pair",
+                 [](uint64_t, LabelRelation r) { return std::make_unique<AllPairMiner>(r); }),
+      pair_miner("hard-negative", "every positive pair, negatives within the margin",
+                 [](uint64_t, LabelRelation r) { return std::make_unique<HardNegativePairMiner>(false, r); }),
+      pair_miner("hardest-negative", "every positive pair, per anchor its nearest negative within the margin",
+                 [](uint64_t, LabelRelation r) { return std::make_unique<HardNegativePairMiner>(true, r); }),
+  };
+  static const std::vector<const MinerDescriptor*> pointers = pointers_to(all);
+  return pointers;
+}
+
+std::unique_ptr<TripletMiner> make_triplet_miner(const std::string& name, uint64_t seed, LabelRelation relation) {
   check_relation(relation, "--miner " + name);
-  if (name == "all") return std::make_unique<AllPairMiner>(relation);
-  if (name == "hard-negative") return std::make_unique<HardNegativePairMiner>(false, relation);
-  if (name == "hardest-negative") return std::make_unique<HardNegativePairMiner>(true, relation);
-  throw UsageError("unknown pair miner '" + name + "' (expected all, hard-negative or hardest-negative)");
+  return find_miner(name, TupleShape::Triplets).make_triplet_miner(seed, relation);
+}
+
+std::unique_ptr<PairMiner> make_pair_miner(const std::string& name, uint64_t seed, LabelRelation relation) {
+  check_relation(relation, "--miner " + name);
+  return find_miner(name, TupleShape::Pairs).make_pair_miner(seed, relation);
 }
 
 }  // namespace imret::learn

@@ -7,6 +7,7 @@
 #include "imret/learn/distance.hpp"
 #include "imret/learn/loss.hpp"
 #include "imret/learn/miner.hpp"
+#include "imret/learn/registry.hpp"
 
 namespace imret::learn {
 namespace {
@@ -29,7 +30,9 @@ class MetricObjective : public Objective {
         distance_(std::move(distance)),
         loss_(std::move(loss)),
         triplet_miner_(std::move(triplet_miner)),
-        pair_miner_(std::move(pair_miner)) {}
+        pair_miner_(std::move(pair_miner)),
+        // A learned distance's map normalises inside the network, before the map.
+        normalize_(config.normalize && !find_distance(config.distance).learned) {}
 
   StepLoss loss(models::Network& network, const at::Tensor& images, const at::Tensor& labels,
                 const at::Tensor& tuple_rows) override {
@@ -38,7 +41,7 @@ class MetricObjective : public Objective {
 
   StepLoss loss_on_embeddings(const at::Tensor& raw, const at::Tensor& labels, const at::Tensor& tuple_rows) override {
     torch::Tensor embeddings = raw;
-    if (config_.normalize && config_.distance != "mahalanobis")
+    if (normalize_)
       embeddings = torch::nn::functional::normalize(embeddings, torch::nn::functional::NormalizeFuncOptions().dim(1));
     Triplets triplets;
     Pairs pairs;
@@ -87,6 +90,7 @@ class MetricObjective : public Objective {
   std::shared_ptr<Loss> loss_;
   std::unique_ptr<TripletMiner> triplet_miner_;
   std::unique_ptr<PairMiner> pair_miner_;
+  bool normalize_;
 };
 
 }  // namespace
@@ -129,58 +133,36 @@ Triplets triplets_from_rows(const at::Tensor& rows) {
   return {rows.select(1, 0).contiguous(), rows.select(1, 1).contiguous(), rows.select(1, 2).contiguous()};
 }
 
-const std::vector<std::string>& known_methods() {
-  static const std::vector<std::string> methods = {"classification", "siamese",          "triplet",
-                                                   "quadruplet",     "multi-similarity", "proxy-anchor"};
-  return methods;
-}
-
 std::string effective_miner(const TrainConfig& config) {
-  const std::string& method = config.method;
-  if (method == "classification" || method == "proxy-anchor") return "-";
+  const MethodDescriptor& method = find_method(config.method);
+  if (method.tuples == TupleShape::None) return "-";
   if (config.tuples == "offline") return "offline";
   if (!config.miner.empty()) return config.miner;
-  if (method == "siamese") return "all";
-  if (method == "triplet" || method == "quadruplet") return "batch-hard";
-  return "-";
+  return method.default_miner.empty() ? "-" : method.default_miner;
 }
 
 std::unique_ptr<Objective> make_objective(const TrainConfig& config, int64_t num_classes, int64_t embedding_dim) {
-  const std::string& method = config.method;
-  if (method == "classification") return std::make_unique<ClassificationObjective>();
-  // A learned Mahalanobis distance lives in the network (its metric map, after
-  // the normalisation): the loss sees Euclidean distances of the map's output.
-  const bool learned = config.distance == "mahalanobis";
-  std::shared_ptr<Distance> distance = make_distance(learned ? "euclidean" : config.distance);
-  std::shared_ptr<Loss> loss;
+  const MethodDescriptor& method = find_method(config.method);
+  if (method.trains_classifier) return std::make_unique<ClassificationObjective>();
+  const LossContext context{config, find_distance(config.distance).make(), label_relation(config), num_classes,
+                            embedding_dim};
   std::unique_ptr<TripletMiner> triplet_miner;
   std::unique_ptr<PairMiner> pair_miner;
   const std::string miner = effective_miner(config);
-  const LabelRelation relation = label_relation(config);
-  if (method == "siamese") {
-    loss = std::make_shared<ContrastiveLoss>(distance, config.pos_margin, config.margin, Reduction::kMeanNonZero,
-                                             relation);
-    // offline: the tuples come given
-    if (miner != "offline") pair_miner = make_pair_miner(miner, config.seed, relation);
-  } else if (method == "triplet") {
-    loss = std::make_shared<TripletMarginLoss>(distance, config.margin, config.soft_margin, Reduction::kMeanNonZero,
-                                               relation);
-    if (miner != "offline") triplet_miner = make_triplet_miner(miner, config.seed, relation);
-  } else if (method == "quadruplet") {
-    loss = std::make_shared<QuadrupletLoss>(distance, config.margin, config.margin / 2, Reduction::kMeanNonZero,
-                                            relation);
-    triplet_miner = make_triplet_miner(miner, config.seed, relation);
-  } else if (method == "multi-similarity") {
-    loss = std::make_shared<MultiSimilarityLoss>(2.0, 50.0, 0.5, relation);
-    if (miner != "-") pair_miner = make_pair_miner(miner, config.seed, relation);
-  } else if (method == "proxy-anchor") {
-    loss = std::make_shared<ProxyAnchorLoss>(num_classes, embedding_dim);
-  } else {
-    std::string list;
-    for (const auto& name : known_methods()) list += (list.empty() ? "" : ", ") + name;
-    throw UsageError("--method " + method + ": expected one of " + list);
+  if (miner != "-" && miner != "offline") {  // offline: the tuples come given
+    if (method.tuples == TupleShape::Triplets) triplet_miner = make_triplet_miner(miner, config.seed, context.relation);
+    if (method.tuples == TupleShape::Pairs) pair_miner = make_pair_miner(miner, config.seed, context.relation);
   }
-  return std::make_unique<MetricObjective>(config, distance, loss, std::move(triplet_miner), std::move(pair_miner));
+  return std::make_unique<MetricObjective>(config, context.distance, method.make_loss(context),
+                                           std::move(triplet_miner), std::move(pair_miner));
+}
+
+MethodDescriptor classification_method() {
+  MethodDescriptor m;
+  m.name = "classification";
+  m.help = "cross-entropy of a classifier whose features become the embedding";
+  m.trains_classifier = true;
+  return m;
 }
 
 }  // namespace imret::learn

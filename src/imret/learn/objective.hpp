@@ -46,13 +46,10 @@ class Objective {
   virtual bool trains_classifier() const { return false; }
 };
 
-// The methods train_embedding knows, for help texts and errors.
-const std::vector<std::string>& known_methods();
-
-// The miner a run uses: config.miner, else the method's default (batch-hard
-// for triplet and quadruplet, all pairs for siamese); "offline" for offline
-// tuples; "-" where the method mines nothing (classification, proxy-anchor,
-// multi-similarity without one).
+// The miner a run uses: config.miner, else the method's default miner
+// (registry.hpp: batch-hard for triplet and quadruplet, all pairs for
+// siamese); "offline" for offline tuples; "-" where the method mines nothing
+// (classification, proxy-anchor, multi-similarity without one).
 std::string effective_miner(const TrainConfig& config);
 
 // The classifier's loss on `logits` (N x C): cross-entropy for N class
@@ -69,7 +66,8 @@ LabelRelation label_relation(const TrainConfig& config);
 Pairs pairs_from_rows(const at::Tensor& rows, const at::Tensor& labels);
 Triplets triplets_from_rows(const at::Tensor& rows);
 
-// UsageError for an unknown method, loss option, miner or distance.
+// The method's objective (its descriptor's loss, with its miner). UsageError
+// for an unknown method, miner or distance.
 std::unique_ptr<Objective> make_objective(const TrainConfig& config, int64_t num_classes, int64_t embedding_dim);
 
 }  // namespace imret::learn

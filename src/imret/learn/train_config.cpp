@@ -5,42 +5,70 @@
 #include "imret/core/error.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/learn/freeze.hpp"
-#include "imret/learn/objective.hpp"
+#include "imret/learn/registry.hpp"
 
 #include <algorithm>
 
 namespace imret::learn {
 
-void TrainConfig::validate() const {
-  const auto& methods = known_methods();
-  if (std::find(methods.begin(), methods.end(), method) == methods.end()) {
-    std::string list;
-    for (const auto& name : methods) list += (list.empty() ? "" : ", ") + name;
-    throw UsageError("--method " + method + ": expected one of " + list);
+namespace {
+
+// "soft-margin" for soft_margin: the command line's spelling of a setting.
+std::string dashed(std::string key) {
+  std::replace(key.begin(), key.end(), '_', '-');
+  return key;
+}
+
+// The settings that depend on the method: its distance, tuples, miner and switches.
+void check_method_settings(const TrainConfig& config, const MethodDescriptor& method) {
+  const DistanceDescriptor& distance = find_distance(config.distance);
+  if (!method.own_distance.empty() && config.distance != TrainConfig().distance &&
+      config.distance != method.own_distance) {
+    const bool similarity = find_distance(method.own_distance).make()->is_similarity();
+    throw UsageError("--method " + method.name + " compares by " + method.own_distance +
+                     (similarity ? " similarity" : " distance") + "; --distance " + distance.name + " does not apply");
   }
-  if (method != "classification" && (classes_per_batch < 2 || images_per_class < 2))
+  if (config.tuples != "online" && config.tuples != "offline")
+    throw UsageError("--tuples " + config.tuples + ": expected online or offline");
+  if (config.tuples == "offline" && !method.offline) {
+    std::vector<std::string> uses;
+    for (const MethodDescriptor* m : methods())
+      if (m->offline) uses.push_back((m->tuples == TupleShape::Pairs ? "pairs" : "triplets") + std::string(" for --method ") + m->name);
+    std::string list;
+    for (const auto& use : uses) list += (list.empty() ? "" : " or ") + use;
+    throw UsageError("--tuples offline: " + list);
+  }
+  if (config.tuples == "offline" && !config.miner.empty())
+    throw UsageError("--tuples offline uses the drawn tuples as they are: leave out --miner");
+  if (!config.miner.empty() && method.tuples != TupleShape::None) find_miner(config.miner, method.tuples);
+  const nlohmann::json values = config.to_json();
+  for (const MethodDescriptor* other : methods())
+    for (const std::string& key : other->switches) {
+      if (values.at(key) != true || std::count(method.switches.begin(), method.switches.end(), key) > 0) continue;
+      std::vector<std::string> takers;
+      for (const MethodDescriptor* m : methods())
+        if (std::count(m->switches.begin(), m->switches.end(), key) > 0) takers.push_back(m->name);
+      throw UsageError("--" + dashed(key) + " applies to --method " + or_list(takers) + " only");
+    }
+}
+
+}  // namespace
+
+void TrainConfig::validate() const {
+  const MethodDescriptor& descriptor = find_method(method);
+  if (!descriptor.trains_classifier && (classes_per_batch < 2 || images_per_class < 2))
     throw UsageError("--classes-per-batch and --images-per-class must be at least 2 for metric learning");
   if (!(margin >= 0)) throw UsageError("--margin must be >= 0");
-  if (distance != "euclidean" && distance != "squared-euclidean" && distance != "cosine" && distance != "mahalanobis")
-    throw UsageError("--distance " + distance + ": expected euclidean, squared-euclidean, cosine or mahalanobis");
-  if (method == "multi-similarity" || method == "proxy-anchor")
-    if (distance != "euclidean" && distance != "cosine")
-      throw UsageError("--method " + method + " compares by cosine similarity; --distance " + distance + " does not apply");
+  check_method_settings(*this, descriptor);
   if (!(positive_overlap >= 0 && positive_overlap <= 1)) throw UsageError("--positive-overlap must be in [0, 1]");
   if (negatives != "disjoint" && negatives != "below-overlap")
     throw UsageError("--negatives " + negatives + ": expected disjoint or below-overlap");
-  if (tuples != "online" && tuples != "offline") throw UsageError("--tuples " + tuples + ": expected online or offline");
-  if (tuples == "offline" && method != "siamese" && method != "triplet")
-    throw UsageError("--tuples offline: pairs for --method siamese or triplets for --method triplet");
-  if (tuples == "offline" && !miner.empty())
-    throw UsageError("--tuples offline uses the drawn tuples as they are: leave out --miner");
   if (!(clip_grad_norm >= 0)) throw UsageError("--clip-grad-norm must be >= 0");
   if (early_stop < 0) throw UsageError("--early-stop must be >= 0");
   if (early_stop > 0 && val_fraction <= 0) throw UsageError("--early-stop needs validation (--val-fraction > 0)");
-  if (soft_margin && method != "triplet") throw UsageError("--soft-margin applies to --method triplet only");
   if (epochs < 0) throw UsageError("--epochs must be at least 0 (0: the untrained network, a baseline)");
   if (network.head_dim < 0) throw UsageError("--head-dim must be at least 0");
-  if (network.head_dim > 0 && method == "classification")
+  if (network.head_dim > 0 && descriptor.trains_classifier)
     throw UsageError("--head-dim adds an embedding head for metric learning; classification trains the classifier on "
                      "the features (use --method triplet, siamese, ...)");
   if (batch_size < 2) throw UsageError("--batch-size must be at least 2 (batch norm needs two samples)");
@@ -175,7 +203,7 @@ TrainConfig TrainConfig::from_settings(const nlohmann::json& settings, const std
 void check_class_count(const TrainConfig& config, int64_t classes) {
   if (classes >= 2 || config.epochs == 0) return;
   const std::string count = classes == 1 ? "only one class" : "no classes";
-  if (config.method == "classification")
+  if (find_method(config.method).trains_classifier)
     throw UsageError(count + ": a classifier needs at least two classes (with one its loss is always 0 and it learns "
                      "nothing)");
   throw UsageError(count + ": metric learning needs at least two classes to find negatives");

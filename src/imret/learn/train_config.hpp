@@ -12,7 +12,7 @@
 namespace imret::learn {
 
 struct TrainConfig {
-  std::string method = "classification";  // see known_methods() in objective.hpp
+  std::string method = "classification";  // a method of registry.hpp (method_names())
   // Metric learning (every method but classification):
   // euclidean | squared-euclidean | cosine | mahalanobis (a learned linear map
   // L after the embedding, d = ||L(x - y)||: the network's metric map)

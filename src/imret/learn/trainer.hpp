@@ -20,27 +20,10 @@
 
 #include "imret/data/dataset.hpp"
 #include "imret/learn/train_config.hpp"
+#include "imret/learn/training_loop.hpp"
 #include "imret/search/index.hpp"
 
 namespace imret::learn {
-
-struct EpochRecord {
-  int64_t epoch = 0;  // 1-based
-  double lr = 0;
-  double train_loss = 0;
-  double train_accuracy = NAN;  // classification only
-  double val_loss = NAN;
-  double val_accuracy = NAN;
-  double val_precision_at_1 = NAN;
-  double val_map_at_r = NAN;
-  double seconds = 0;            // training part of the epoch
-  double images_per_second = 0;  // training throughput
-  double tuples_per_batch = NAN;  // metric learning: tuples the loss saw per batch (after mining)
-  double nonzero_fraction = NAN;  // ... and the fraction of them with a non-zero loss
-
-  nlohmann::json to_json() const;
-  static EpochRecord from_json(const nlohmann::json& json);
-};
 
 struct TrainResult {
   std::filesystem::path last_checkpoint;
@@ -51,11 +34,14 @@ struct TrainResult {
 
 // How the embeddings of a run are best compared: by angle (cosine) for
 // classification features and L2-normalised metric-learning embeddings, by
-// Euclidean distance for raw metric-learning embeddings.
+// Euclidean distance for raw metric-learning embeddings and a learned
+// (Mahalanobis) distance: the distance descriptor's metrics (registry.hpp).
 search::Metric retrieval_metric(const TrainConfig& config);
 
 // Trains on `dataset` into `run_dir` (checkpoints/last.safetensors,
-// checkpoints/best.safetensors, train_log.csv). With `resume_from`, loads that
+// checkpoints/best.safetensors, train_log.csv): the training loop of
+// training_loop.hpp with the config's batch source (batch_source.hpp), the
+// standard step and the standard hooks (training_hooks.hpp). With `resume_from`, loads that
 // checkpoint and its optimizer state and continues after its epoch up to
 // config.epochs (the rest of the configuration must match the checkpoint's).
 TrainResult train_embedding(const TrainConfig& config, std::shared_ptr<const data::Dataset> dataset,

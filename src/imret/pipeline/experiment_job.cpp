@@ -13,6 +13,7 @@
 #include "imret/data/image_folder.hpp"
 #include "imret/data/preprocess_defaults.hpp"
 #include "imret/learn/objective.hpp"
+#include "imret/learn/registry.hpp"
 #include "imret/learn/run_folder.hpp"
 
 namespace imret::pipeline {
@@ -81,6 +82,12 @@ std::optional<eval::ExperimentResult> stored_result(const fs::path& result_path,
   return eval::ExperimentResult::from_json(stored.at("result"));
 }
 
+// The table's distance and margin columns, which follow from the settings (not stored in result.json).
+void describe_loss(eval::ExperimentResult& result, const learn::TrainConfig& config) {
+  result.distance = learn::table_distance(config);
+  result.margin = learn::table_margin(config);
+}
+
 bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -93,6 +100,7 @@ eval::ExperimentResult summarise(const PlannedRow& row, const RetrievalRun& run)
   result.description = row.description;
   result.settings = row.config.to_json();
   result.miner = learn::effective_miner(row.config);
+  describe_loss(result, row.config);
   result.metric = search::to_string(row.metric);
   result.retrieval = run.evaluation.metrics.at("retrieval");
   result.retrieval.erase("pr_curve");
@@ -138,6 +146,7 @@ ExperimentOutcome run_experiment(const ExperimentRequest& request, RetrievalRunO
     if (!(request.rerun && selected))
       if (auto stored = stored_result(run_dir / "result.json", key)) {
         observer.row_reused(number, plan.rows.size(), row, run_dir / "result.json");
+        describe_loss(*stored, row.config);
         outcome.results.push_back(std::move(*stored));
         continue;
       }

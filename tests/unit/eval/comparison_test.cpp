@@ -15,6 +15,10 @@ ExperimentResult result(const std::string& name, const std::string& method, doub
   r.name = name;
   r.settings = {{"method", method}, {"distance", "cosine"}, {"margin", 0.2}, {"network", {{"embedding_dim", 64}}}};
   r.miner = method == "triplet" ? "semi-hard" : "-";
+  if (method != "classification") {  // as learn::table_distance / table_margin give them
+    r.distance = "cosine";
+    r.margin = "0.2";
+  }
   r.metric = "cosine";
   r.retrieval = {{"mAP", map},
                  {"mAP@R", 0.5},
@@ -62,6 +66,10 @@ TEST(Comparison, ResultsSurviveAJsonRoundTripAndAreWrittenAtomically) {
   const ExperimentResult back = ExperimentResult::from_json(r.to_json());
   EXPECT_EQ(back.to_json(), r.to_json());
   EXPECT_TRUE(std::isnan(back.nonzero_fraction));
+  // The loss columns follow from the settings: not stored, the reader fills them.
+  ExperimentResult triplet = result("tri", "triplet", 0.9, 0.8);
+  EXPECT_FALSE(triplet.to_json().contains("distance"));
+  EXPECT_EQ(ExperimentResult::from_json(triplet.to_json()).distance, "-");
 
   const auto folder = imret::testing::scratch_path("comparison", "table");
   imret::eval::write_comparison(folder, "t", {r});
