@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "imret/core/error.hpp"
+#include "imret/core/setting_error.hpp"
 
 namespace imret::learn {
 namespace {
@@ -33,7 +34,7 @@ Freeze parse_freeze(const std::string& text) {
   if (text == "none") return Freeze::None;
   if (text == "backbone") return Freeze::Backbone;
   if (text == "all-but-last") return Freeze::AllButLast;
-  throw UsageError("--freeze " + text + ": expected none, backbone or all-but-last");
+  throw SettingError("freeze", " " + text + ": expected none, backbone or all-but-last");
 }
 
 int64_t apply_freeze(models::Network& network, Freeze freeze) {

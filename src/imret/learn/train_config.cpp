@@ -4,6 +4,7 @@
 
 #include "imret/core/error.hpp"
 #include "imret/core/runtime.hpp"
+#include "imret/core/setting_error.hpp"
 #include "imret/learn/freeze.hpp"
 #include "imret/learn/registry.hpp"
 
@@ -29,7 +30,7 @@ void check_method_settings(const TrainConfig& config, const MethodDescriptor& me
                      (similarity ? " similarity" : " distance") + "; --distance " + distance.name + " does not apply");
   }
   if (config.tuples != "online" && config.tuples != "offline")
-    throw UsageError("--tuples " + config.tuples + ": expected online or offline");
+    throw SettingError("tuples", " " + config.tuples + ": expected online or offline");
   if (config.tuples == "offline" && !method.offline) {
     std::vector<std::string> uses;
     for (const MethodDescriptor* m : methods())
@@ -58,27 +59,27 @@ void TrainConfig::validate() const {
   const MethodDescriptor& descriptor = find_method(method);
   if (!descriptor.trains_classifier && (classes_per_batch < 2 || images_per_class < 2))
     throw UsageError("--classes-per-batch and --images-per-class must be at least 2 for metric learning");
-  if (!(margin >= 0)) throw UsageError("--margin must be >= 0");
+  if (!(margin >= 0)) throw SettingError("margin", " must be >= 0");
   check_method_settings(*this, descriptor);
-  if (!(positive_overlap >= 0 && positive_overlap <= 1)) throw UsageError("--positive-overlap must be in [0, 1]");
+  if (!(positive_overlap >= 0 && positive_overlap <= 1)) throw SettingError("positive_overlap", " must be in [0, 1]");
   if (negatives != "disjoint" && negatives != "below-overlap")
-    throw UsageError("--negatives " + negatives + ": expected disjoint or below-overlap");
-  if (!(clip_grad_norm >= 0)) throw UsageError("--clip-grad-norm must be >= 0");
-  if (early_stop < 0) throw UsageError("--early-stop must be >= 0");
+    throw SettingError("negatives", " " + negatives + ": expected disjoint or below-overlap");
+  if (!(clip_grad_norm >= 0)) throw SettingError("clip_grad_norm", " must be >= 0");
+  if (early_stop < 0) throw SettingError("early_stop", " must be >= 0");
   if (early_stop > 0 && val_fraction <= 0) throw UsageError("--early-stop needs validation (--val-fraction > 0)");
-  if (epochs < 0) throw UsageError("--epochs must be at least 0 (0: the untrained network, a baseline)");
-  if (network.head_dim < 0) throw UsageError("--head-dim must be at least 0");
+  if (epochs < 0) throw SettingError("epochs", " must be at least 0 (0: the untrained network, a baseline)");
+  if (network.head_dim < 0) throw SettingError("head_dim", " must be at least 0");
   if (network.head_dim > 0 && descriptor.trains_classifier)
     throw UsageError("--head-dim adds an embedding head for metric learning; classification trains the classifier on "
                      "the features (use --method triplet, siamese, ...)");
-  if (batch_size < 2) throw UsageError("--batch-size must be at least 2 (batch norm needs two samples)");
-  if (optimizer != "adam" && optimizer != "sgd") throw UsageError("--optimizer " + optimizer + ": expected adam or sgd");
-  if (!(lr > 0)) throw UsageError("--lr must be positive");
+  if (batch_size < 2) throw SettingError("batch_size", " must be at least 2 (batch norm needs two samples)");
+  if (optimizer != "adam" && optimizer != "sgd") throw SettingError("optimizer", " " + optimizer + ": expected adam or sgd");
+  if (!(lr > 0)) throw SettingError("lr", " must be positive");
   if (schedule != "none" && schedule != "step" && schedule != "cosine")
-    throw UsageError("--schedule " + schedule + ": expected none, step or cosine");
-  if (step_size < 1) throw UsageError("--step-size must be at least 1");
-  if (!(val_fraction >= 0 && val_fraction < 1)) throw UsageError("--val-fraction must be in [0, 1)");
-  if (limit < 0) throw UsageError("--limit must be >= 0");
+    throw SettingError("schedule", " " + schedule + ": expected none, step or cosine");
+  if (step_size < 1) throw SettingError("step_size", " must be at least 1");
+  if (!(val_fraction >= 0 && val_fraction < 1)) throw SettingError("val_fraction", " must be in [0, 1)");
+  if (limit < 0) throw SettingError("limit", " must be >= 0");
   check_thread_count("workers", workers, 0);  // 0: images decoded in the training thread
   parse_freeze(freeze);
   if (freeze != "none" && weights.empty()) throw UsageError("--freeze " + freeze + " needs --weights to start from");

@@ -72,7 +72,7 @@ TEST(TrainSettings, MultiLabelRelationOptionsAreReadAndChecked) {
     bad.validate();
     FAIL();
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("--positive-overlap"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("positive_overlap must be in [0, 1]"), std::string::npos);
   }
   bad = TrainConfig();
   bad.negatives = "overlapping";
@@ -80,7 +80,7 @@ TEST(TrainSettings, MultiLabelRelationOptionsAreReadAndChecked) {
     bad.validate();
     FAIL();
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("--negatives overlapping"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("negatives overlapping"), std::string::npos);
   }
   EXPECT_NE(settings_error({{"negatives", 1}}).find("'negatives'"), std::string::npos);
 }
