@@ -140,12 +140,6 @@ void print_training_summary(const learn::TrainResult& result, const std::filesys
   if (result.bad_images > 0) std::printf("bad images skipped: %lld\n", static_cast<long long>(result.bad_images));
 }
 
-at::Tensor embeddings_tensor(const EmbeddingSet& set) {
-  return torch::from_blob(const_cast<float*>(set.embeddings.values.data()), {set.embeddings.rows, set.embeddings.cols},
-                          torch::kFloat)
-      .clone();
-}
-
 std::vector<int> parse_ks(const std::string& text, const std::string& option) {
   std::vector<int> ks;
   std::stringstream stream(text);

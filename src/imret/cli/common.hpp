@@ -41,8 +41,6 @@ void add_weights_prefix_option(CLI::App& command, std::vector<std::string>& rule
 
 void print_training_summary(const learn::TrainResult& result, const std::filesystem::path& run_dir);
 
-// The embeddings of a set as an N x D float tensor (a copy).
-at::Tensor embeddings_tensor(const EmbeddingSet& set);
 
 // "1,5,10" -> {1, 5, 10}; UsageError for anything but positive integers.
 std::vector<int> parse_ks(const std::string& text, const std::string& option);

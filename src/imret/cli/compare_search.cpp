@@ -6,6 +6,7 @@
 
 #include "imret/cli/commands.hpp"
 #include "imret/cli/common.hpp"
+#include "imret/core/embedding_tensor.hpp"
 #include "imret/cli/queries.hpp"
 #include "imret/core/error.hpp"
 #include "imret/eval/search_comparison.hpp"
