@@ -39,6 +39,7 @@
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/npy.hpp"
+#include "imret/core/feedback.hpp"
 #include "imret/core/progress.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/eval/evaluate.hpp"
@@ -292,7 +293,7 @@ int bench_mode(const Args& args) {
   std::cout << "generated scores in " << std::fixed << std::setprecision(2) << imret::seconds_since(start) << " s\n"
             << std::defaultfloat;
 
-  imret::Progress::set_enabled(false);
+  const imret::FeedbackScope quiet(imret::silent_feedback());  // no progress lines in the timings
   const int repeats = static_cast<int>(args.integer("--repeats", 3));
   const ImretRun ours = run_imret(data, options, repeats);
   imret::configure_threads(1);

@@ -1,8 +1,8 @@
 // libFuzzer entry point for training settings files: load_yaml (yaml-cpp,
 // YAML -> JSON) on the input written to /dev/shm, then
 // TrainConfig::from_settings and validate, and the config's JSON round trip.
-// (The experiment plan's parser lives in the CLI, src/imret/cli/experiment.cpp,
-// and is not reachable from the library.) Links Debian's LibTorch for the
+// (The experiment plan's parser, src/imret/pipeline/experiment_plan.cpp,
+// reads each row through TrainConfig::from_settings, fuzzed here.) Links Debian's LibTorch for the
 // network and preprocessing settings. Any exception other than imret::Error,
 // any crash or sanitizer report is a bug.
 #include <cstddef>
