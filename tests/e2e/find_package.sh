@@ -1,8 +1,10 @@
 # The installed library: `cmake --install` of the build into a folder, then a
 # program outside the source tree, built with find_package(imret) and
 # imret::imret, writes and reads an embedding set, searches it exactly (and
-# with FAISS when imret has it) and reports progress to its own Feedback
-# sink; its output is checked line by line. Nothing of the consumer's build
+# with FAISS when imret has it), reports progress to its own Feedback sink and
+# loads a shared object (what a Python module is) that holds every object of
+# the library, so all of them must be position-independent; its output is
+# checked line by line. Nothing of the consumer's build
 # may point into imret's source or build folders.
 source "$(dirname "$0")/lib/common.sh"
 : "${IMRET_BUILD_DIR:?IMRET_BUILD_DIR must be the build folder}" "${IMRET_SOURCE_DIR:?IMRET_SOURCE_DIR must be the source folder}"
@@ -28,16 +30,23 @@ fi
 app="$work/app"
 mkdir -p "$app"
 cat >"$app/CMakeLists.txt" <<'CMAKE'
-cmake_minimum_required(VERSION 3.18)
+cmake_minimum_required(VERSION 3.24)
 project(imret_consumer LANGUAGES CXX)
 set(CMAKE_CXX_STANDARD 17)
 find_package(imret 0.1 REQUIRED)
 add_executable(consumer consumer.cpp)
-target_link_libraries(consumer PRIVATE imret::imret)
+target_link_libraries(consumer PRIVATE imret::imret ${CMAKE_DL_LIBS})
+add_library(consumer_module MODULE module.cpp)
+target_link_libraries(consumer_module PRIVATE "$<LINK_LIBRARY:WHOLE_ARCHIVE,imret::imret>")
 CMAKE
+cat >"$app/module.cpp" <<'CPP'
+#include <imret/core/version.hpp>
+extern "C" const char* consumer_module_version() { return imret::kVersion; }
+CPP
 cat >"$app/consumer.cpp" <<'CPP'
 // Uses the installed imret: an embedding set on disk, exact search, feedback.
 #include <ATen/ops/from_blob.h>
+#include <dlfcn.h>
 
 #include <cstdio>
 #include <imret/core/embedding_set.hpp>
@@ -63,7 +72,7 @@ std::string ids_of(const imret::search::SearchResult& result) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) return 2;
+  if (argc != 3) return 2;
   imret::CollectingFeedback feedback;
   imret::FeedbackScope scope(feedback);
   std::printf("version %s\n", imret::kVersion);
@@ -97,6 +106,14 @@ int main(int argc, char** argv) {
   const auto events = feedback.events();
   std::printf("feedback %zu events, finished %s %lld/%lld\n", events.size(), events.back().progress.label.c_str(),
               static_cast<long long>(events.back().progress.done), static_cast<long long>(events.back().progress.total));
+
+  void* module = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL);
+  if (!module) {
+    std::fprintf(stderr, "%s\n", dlerror());
+    return 1;
+  }
+  auto version = reinterpret_cast<const char* (*)()>(dlsym(module, "consumer_module_version"));
+  std::printf("module %s\n", version ? version() : "without its function");
   return 0;
 }
 CPP
@@ -108,7 +125,7 @@ if grep -lF -e "$IMRET_SOURCE_DIR" -e "$IMRET_BUILD_DIR" "$app/build/build.ninja
   fail "the consumer's build points into imret's folders"
 fi
 cmake --build "$app/build" >"$work/build.log" 2>&1 || fail "the consumer did not build: $(grep -m5 -i error "$work/build.log")"
-"$app/build/consumer" "$work/set" >"$work/consumer.out" 2>"$work/consumer.err" ||
+"$app/build/consumer" "$work/set" "$app/build/libconsumer_module.so" >"$work/consumer.out" 2>"$work/consumer.err" ||
   fail "the consumer failed: $(cat "$work/consumer.err")"
 [[ ! -s $work/consumer.err ]] || fail "the consumer printed on stderr (not to its own sink): $(cat "$work/consumer.err")"
 
@@ -118,6 +135,7 @@ set 4 x 2: corner0/0 corner1/1 corner2/0 corner3/1
 exact 1 3 | 2 3"
 if [[ $(setting IMRET_WITH_FAISS) == ON ]]; then expected+=$'\nfaiss:Flat 1 3 | 2 3'; fi
 expected+=$'\nfeedback 3 events, finished consumer 3/3'
+expected+=$'\nmodule '"$(setting CMAKE_PROJECT_VERSION)"
 [[ $(cat "$work/consumer.out") == "$expected" ]] ||
   fail "the consumer printed:
 $(cat "$work/consumer.out")

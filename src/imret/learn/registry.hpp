@@ -11,8 +11,10 @@
 // distance.cpp) and listed once in registry.cpp. imret is a static library:
 // a file that only registered itself (a static registrar) would be dropped by
 // the linker, since nothing refers to it; the list in registry.cpp is that
-// reference. Adding a loss: its source file (class + descriptor function),
-// one line in registry.cpp, its test.
+// reference. Adding a loss: its source file (the class and a function
+// returning its MethodDescriptor), that function's declaration and entry in
+// registry.cpp's methods(), its test. Adding a miner or a distance: the class
+// and an entry in builtin_miners() (miner.cpp) / builtin_distances() (distance.cpp).
 #include <cstdint>
 #include <functional>
 #include <memory>
