@@ -14,12 +14,15 @@ packages=(
   libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   zlib1g-dev libgtest-dev libbenchmark-dev
   libcairo2-dev fonts-dejavu-core  # plots (imret visualize)
+  libcpp-httplib-dev  # imret serve
   libopenblas0-pthread  # an optimised BLAS for LibTorch and FAISS (Debian defaults to the reference BLAS)
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--tests" ]]; then
   packages+=(python3-torch python3-torchvision python3-pil python3-sklearn python3-numpy umap-learn
-             clang libclang-rt-14-dev)  # the fuzzers (fuzz/run.sh, run by scripts/test.sh)
+             clang libclang-rt-14-dev  # the fuzzers (fuzz/run.sh, run by scripts/test.sh)
+             chromium)  # the page of imret serve in a headless browser (tests/browser)
+  command -v npm >/dev/null || packages+=(nodejs npm)  # Debian's, where the machine has no Node.js
 fi
 
 missing=()
@@ -34,6 +37,12 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The browser test's DevTools client (puppeteer-core, from npm, as locked).
+if [[ "${1:-}" == "--tests" && ! -d tests/browser/node_modules/puppeteer-core ]]; then
+  echo "setup: installing puppeteer-core (npm) for the browser test" >&2
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime

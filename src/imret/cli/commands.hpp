@@ -22,5 +22,6 @@ void add_grid_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_coco_command(CLI::App& app);
 void add_detect_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace imret::cli

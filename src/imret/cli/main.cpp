@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
   imret::cli::add_report_command(app);
   imret::cli::add_coco_command(app);
   imret::cli::add_detect_command(app);
+  imret::cli::add_serve_command(app);
 
   try {
     app.parse(argc, argv);
@@ -133,7 +134,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "imret: error: %s\n", problem.c_str());
     return 2;
   } catch (const imret::SettingError& e) {  // the library names the setting: show its option
-    std::fprintf(stderr, "imret: error: %s%s\n", imret::cli::option_of(e.setting()).c_str(), e.problem().c_str());
+    std::fprintf(stderr, "imret: error: %s\n", e.message(imret::cli::option_of).c_str());
     return 2;
   } catch (const imret::UsageError& e) {
     std::fprintf(stderr, "imret: error: %s\n", e.what());

@@ -22,9 +22,10 @@ void with_options(const std::map<std::string, std::string>& options, const std::
   try {
     job();
   } catch (const SettingError& e) {
-    const auto it = options.find(e.setting());
-    if (it == options.end()) throw;
-    throw UsageError(it->second + e.problem());
+    throw UsageError(e.message([&](const std::string& setting) {
+      const auto it = options.find(setting);
+      return it == options.end() ? option_of(setting) : it->second;
+    }));
   }
 }
 

@@ -11,9 +11,9 @@ namespace imret::cli {
 // otherwise are listed in the .cpp.
 std::string option_of(const std::string& setting);
 
-// Runs `job`; a SettingError whose setting a command spells its own way (the
-// keys of `options`: setting -> option) comes out as a UsageError naming that
-// option. Other errors pass unchanged.
+// Runs `job`; a SettingError comes out as a UsageError that names its
+// settings as options: those a command spells its own way from `options`
+// (setting -> option), the others by option_of. Other errors pass unchanged.
 void with_options(const std::map<std::string, std::string>& options, const std::function<void()>& job);
 
 }  // namespace imret::cli

@@ -12,7 +12,10 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A wrong command-line argument or option combination.
+// A request the caller got wrong: a value out of range, an unknown name,
+// settings that do not go together. The messages name settings as the
+// library spells them (SettingError); front ends show it their own way (the
+// command line exits 2).
 class UsageError : public Error {
  public:
   using Error::Error;

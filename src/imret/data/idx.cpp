@@ -197,6 +197,22 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 
 }  // namespace
 
+IdxImages load_idx_images(const fs::path& images_file) {
+  IdxContent idx = parse_idx(images_file, 3);
+  IdxImages images;
+  images.count = idx.dims[0];
+  images.height = idx.dims[1];
+  images.width = idx.dims[2];
+  images.pixels = std::move(idx.bytes);
+  images.offset = idx.data_offset;
+  return images;
+}
+
+const uint8_t* IdxImages::image(int64_t i) const {
+  if (i < 0 || i >= count) throw Error("IDX image " + std::to_string(i) + " out of range 0.." + std::to_string(count - 1));
+  return reinterpret_cast<const uint8_t*>(pixels.data()) + offset + static_cast<size_t>(i * height * width);
+}
+
 std::shared_ptr<Dataset> load_idx_dataset(const fs::path& images_file, const fs::path& labels_file,
                                           std::vector<std::string> class_names) {
   const IdxContent images = parse_idx(images_file, 3);

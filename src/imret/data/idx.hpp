@@ -1,5 +1,6 @@
 #pragma once
 // IDX files (the MNIST / Fashion-MNIST format), gzip-compressed or not.
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -25,6 +26,17 @@ const std::vector<std::string>& fashion_mnist_classes();
 std::shared_ptr<Dataset> load_idx_dataset(const std::filesystem::path& images_file,
                                           const std::filesystem::path& labels_file,
                                           std::vector<std::string> class_names);
+
+// The images of an IDX images file, as they are stored: `count` grey images
+// of height x width bytes. Errors as load_idx_dataset's.
+struct IdxImages {
+  int64_t count = 0, height = 0, width = 0;
+  std::string pixels;  // the whole (decompressed) file
+  size_t offset = 0;   // of the first pixel
+  // Image i's height * width bytes, row by row. Error when i is out of range.
+  const uint8_t* image(int64_t i) const;
+};
+IdxImages load_idx_images(const std::filesystem::path& images_file);
 
 // Split "train" (train-*-ubyte[.gz]) or "test" (t10k-*-ubyte[.gz]) of a folder
 // holding the four MNIST-style files. Class names: Fashion-MNIST's when the

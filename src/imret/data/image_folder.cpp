@@ -20,6 +20,12 @@ bool image_decoding_available() { return false; }
 at::Tensor decode_image_rgb(const fs::path& file) {
   throw Error(file.string() + ": cannot decode images: imret was built without OpenCV (IMRET_WITH_OPENCV=OFF)");
 }
+
+at::Tensor decode_image_rgb(const fs::path& file, const ImageLimits&) { return decode_image_rgb(file); }
+
+at::Tensor decode_image_rgb(const uint8_t*, size_t, const std::string& name, const ImageLimits&) {
+  return decode_image_rgb(fs::path(name));
+}
 #endif
 
 namespace {

@@ -52,6 +52,9 @@ std::shared_ptr<Dataset> open_dataset(const std::filesystem::path& path, const s
 // The one-argument form uses the default ImageLimits.
 at::Tensor decode_image_rgb(const std::filesystem::path& file);
 at::Tensor decode_image_rgb(const std::filesystem::path& file, const ImageLimits& limits);
+// The same for an encoded image in memory (an upload); `name` stands for the
+// file in the errors.
+at::Tensor decode_image_rgb(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits);
 
 // True when this build can decode image files (built with OpenCV).
 bool image_decoding_available();

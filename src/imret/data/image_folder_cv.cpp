@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <mutex>
 
 #include <opencv2/core.hpp>
@@ -36,9 +37,9 @@ std::vector<uchar> read_bytes(const fs::path& file) {
   return bytes;
 }
 
-void check_limits(uint64_t width, uint64_t height, const ImageLimits& limits, const fs::path& file) {
+void check_limits(uint64_t width, uint64_t height, const ImageLimits& limits, const std::string& file) {
   const std::string violation = image_limit_violation(width, height, limits);
-  if (!violation.empty()) throw BadImageError(file.string(), violation);
+  if (!violation.empty()) throw BadImageError(file, violation);
 }
 
 // 8-bit H x W x 3 RGB -> float32 3 x H x W in [0, 1], owning its memory.
@@ -69,13 +70,13 @@ Decoder our_decoder(ImageFormat format) {
   return nullptr;
 }
 
-at::Tensor decode_with(Decoder decoder, const std::vector<uchar>& bytes, const ImageLimits& limits,
-                       const fs::path& file) {
+at::Tensor decode_with(Decoder decoder, const uint8_t* data, size_t size, const ImageLimits& limits,
+                       const std::string& file) {
   RgbImage image;
   try {
-    image = decoder(bytes.data(), bytes.size(), limits);
+    image = decoder(data, size, limits);
   } catch (const ImageDecodeError& e) {
-    throw BadImageError(file.string(), e.what());
+    throw BadImageError(file, e.what());
   }
   auto hwc = torch::from_blob(image.pixels.data(), {image.height, image.width, 3}, torch::kUInt8);
   return to_float_chw(apply_exif_orientation(hwc, image.orientation));
@@ -83,17 +84,18 @@ at::Tensor decode_with(Decoder decoder, const std::vector<uchar>& bytes, const I
 
 // OpenCV for the other formats. It checks no size of ours, so the limits
 // are checked from the header first when it could be read, else after.
-at::Tensor decode_with_opencv(const std::vector<uchar>& bytes, const ImageLimits& limits, const fs::path& file) {
+at::Tensor decode_with_opencv(const uint8_t* data, size_t size, const ImageLimits& limits, const std::string& file) {
   // OpenCV logs a decoder's failure to stderr; the caller reports it instead.
   static std::once_flag quiet;
   std::call_once(quiet, [] { cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT); });
   cv::Mat bgr;
   try {
-    bgr = cv::imdecode(bytes, cv::IMREAD_COLOR);
+    const cv::Mat encoded(1, static_cast<int>(size), CV_8U, const_cast<uint8_t*>(data));  // read only
+    bgr = cv::imdecode(encoded, cv::IMREAD_COLOR);
   } catch (const cv::Exception& e) {
-    throw BadImageError(file.string(), std::string("cannot decode image: ") + e.err);
+    throw BadImageError(file, std::string("cannot decode image: ") + e.err);
   }
-  if (bgr.empty()) throw BadImageError(file.string(), "cannot decode image (corrupt or not an image)");
+  if (bgr.empty()) throw BadImageError(file, "cannot decode image (corrupt or not an image)");
   check_limits(static_cast<uint64_t>(bgr.cols), static_cast<uint64_t>(bgr.rows), limits, file);
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);  // IMREAD_COLOR always gives 8-bit BGR
@@ -104,12 +106,18 @@ at::Tensor decode_with_opencv(const std::vector<uchar>& bytes, const ImageLimits
 
 }  // namespace
 
+at::Tensor decode_image_rgb(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits) {
+  if (size > static_cast<size_t>(std::numeric_limits<int>::max()))
+    throw BadImageError(name, "more than 2 GB of encoded image");
+  const ImageHeader header = read_image_header(data, size);
+  if (header.has_size()) check_limits(header.width, header.height, limits, name);
+  if (const Decoder decoder = our_decoder(header.format)) return decode_with(decoder, data, size, limits, name);
+  return decode_with_opencv(data, size, limits, name);
+}
+
 at::Tensor decode_image_rgb(const fs::path& file, const ImageLimits& limits) {
   const std::vector<uchar> bytes = read_bytes(file);
-  const ImageHeader header = read_image_header(bytes.data(), bytes.size());
-  if (header.has_size()) check_limits(header.width, header.height, limits, file);
-  if (const Decoder decoder = our_decoder(header.format)) return decode_with(decoder, bytes, limits, file);
-  return decode_with_opencv(bytes, limits, file);
+  return decode_image_rgb(bytes.data(), bytes.size(), file.string(), limits);
 }
 
 at::Tensor decode_image_rgb(const fs::path& file) { return decode_image_rgb(file, ImageLimits{}); }

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "imret/core/error.hpp"
+#include "imret/core/setting_error.hpp"
 #include "imret/data/multilabel_sampler.hpp"
 #include "imret/data/pk_sampler.hpp"
 #include "imret/data/random.hpp"
@@ -163,7 +164,7 @@ std::unique_ptr<BatchSource> make_batch_source(const TrainConfig& config, std::s
   const MethodDescriptor& method = find_method(config.method);
   if (config.tuples == "offline") {
     if (train->has_objects())
-      throw UsageError("--tuples offline needs single-label data; multi-label images (objects) train online");
+      throw SettingError("tuples", " offline needs single-label data; multi-label images (objects) train online");
     const data::TupleKind kind = method.tuples == TupleShape::Pairs ? data::TupleKind::Pair : data::TupleKind::Triplet;
     return std::make_unique<OfflineTupleBatches>(config, train, device, bad_images, kind);
   }

@@ -187,7 +187,7 @@ void load_resume_unit(const fs::path& checkpoint, const models::CheckpointInfo& 
     }
     throw Error(checkpoint.string() + ": no optimizer state belongs to this checkpoint (" +
                 optimizer_state_path(checkpoint).filename().string() +
-                " is missing): resume from the run's last.safetensors, or start a new run with --weights");
+                " is missing): resume from the run's last.safetensors, or start a new run from it as weights");
   }
   throw Error(checkpoint.string() + ": an epoch " + std::to_string(info.epoch) + " checkpoint, but " + found +
               ": they were not saved together (resume from the run's last.safetensors)");

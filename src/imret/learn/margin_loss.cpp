@@ -46,7 +46,7 @@ LossResult MarginLoss::compute(const at::Tensor& embeddings, const at::Tensor& l
   return result;
 }
 
-// Listed in registry.cpp's methods().
+// Found by the build and listed in methods() (registry.hpp).
 MethodDescriptor margin_method() {
   return tuple_method("margin", "margin loss, boundary beta 1.2 (Wu et al. 2017)", TupleShape::Triplets,
                       "distance-weighted", [](const LossContext& c) {

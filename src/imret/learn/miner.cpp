@@ -431,12 +431,12 @@ const std::vector<const MinerDescriptor*>& builtin_miners() {
 }
 
 std::unique_ptr<TripletMiner> make_triplet_miner(const std::string& name, uint64_t seed, LabelRelation relation) {
-  check_relation(relation, "--miner " + name);
+  check_relation(relation, "miner " + name);
   return find_miner(name, TupleShape::Triplets).make_triplet_miner(seed, relation);
 }
 
 std::unique_ptr<PairMiner> make_pair_miner(const std::string& name, uint64_t seed, LabelRelation relation) {
-  check_relation(relation, "--miner " + name);
+  check_relation(relation, "miner " + name);
   return find_miner(name, TupleShape::Pairs).make_pair_miner(seed, relation);
 }
 

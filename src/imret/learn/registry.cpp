@@ -7,25 +7,15 @@
 
 namespace imret::learn {
 
-// Defined in the files of the losses they describe.
-MethodDescriptor classification_method();    // objective.cpp
-MethodDescriptor siamese_method();           // loss.cpp
-MethodDescriptor triplet_method();           // loss.cpp
-MethodDescriptor quadruplet_method();        // loss.cpp
-MethodDescriptor multi_similarity_method();  // loss.cpp
-MethodDescriptor proxy_anchor_method();      // loss.cpp
-MethodDescriptor margin_method();            // margin_loss.cpp
+// The descriptors' functions, defined in the files of the losses they
+// describe, found there by the build (cmake/ImretMethods.cmake).
+#include "imret/learn/method_list.inc"
 // Defined in miner.cpp and distance.cpp.
 const std::vector<const MinerDescriptor*>& builtin_miners();
 const std::vector<const DistanceDescriptor*>& builtin_distances();
 
-// The one list of methods: a new loss adds its line here.
 const std::vector<const MethodDescriptor*>& methods() {
-  static const std::vector<MethodDescriptor> all = {
-      classification_method(), siamese_method(),          triplet_method(),
-      quadruplet_method(),     multi_similarity_method(), proxy_anchor_method(),
-      margin_method(),
-  };
+  static const std::vector<MethodDescriptor> all = {IMRET_METHOD_DESCRIPTORS};
   static const std::vector<const MethodDescriptor*> pointers = pointers_to(all);
   return pointers;
 }

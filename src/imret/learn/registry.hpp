@@ -8,13 +8,15 @@
 //
 // Each descriptor is defined in the source file of what it describes (a
 // loss's in the loss's file, a miner's in miner.cpp, a distance's in
-// distance.cpp) and listed once in registry.cpp. imret is a static library:
-// a file that only registered itself (a static registrar) would be dropped by
-// the linker, since nothing refers to it; the list in registry.cpp is that
-// reference. Adding a loss: its source file (the class and a function
-// returning its MethodDescriptor), that function's declaration and entry in
-// registry.cpp's methods(), its test. Adding a miner or a distance: the class
-// and an entry in builtin_miners() (miner.cpp) / builtin_distances() (distance.cpp).
+// distance.cpp). A loss's descriptor is a function
+//   MethodDescriptor <name>_method() {
+// at the start of a line, which the build finds and lists in methods()
+// (cmake/ImretMethods.cmake): imret is a static library, and a file that only
+// registered itself (a static registrar) would be dropped by the linker,
+// since nothing refers to it; the generated list is that reference. Adding a
+// loss: its source file (the class and its descriptor function) and its
+// test. Adding a miner or a distance: the class and an entry in
+// builtin_miners() (miner.cpp) / builtin_distances() (distance.cpp).
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -14,11 +14,7 @@ namespace imret::learn {
 
 namespace {
 
-// "soft-margin" for soft_margin: the command line's spelling of a setting.
-std::string dashed(std::string key) {
-  std::replace(key.begin(), key.end(), '_', '-');
-  return key;
-}
+const auto mention = SettingError::mention;
 
 // The settings that depend on the method: its distance, tuples, miner and switches.
 void check_method_settings(const TrainConfig& config, const MethodDescriptor& method) {
@@ -26,21 +22,22 @@ void check_method_settings(const TrainConfig& config, const MethodDescriptor& me
   if (!method.own_distance.empty() && config.distance != TrainConfig().distance &&
       config.distance != method.own_distance) {
     const bool similarity = find_distance(method.own_distance).make()->is_similarity();
-    throw UsageError("--method " + method.name + " compares by " + method.own_distance +
-                     (similarity ? " similarity" : " distance") + "; --distance " + distance.name + " does not apply");
+    throw SettingError("method", " " + method.name + " compares by " + method.own_distance +
+                                     (similarity ? " similarity" : " distance") + "; " + mention("distance") + " " +
+                                     distance.name + " does not apply");
   }
   if (config.tuples != "online" && config.tuples != "offline")
     throw SettingError("tuples", " " + config.tuples + ": expected online or offline");
   if (config.tuples == "offline" && !method.offline) {
     std::vector<std::string> uses;
     for (const MethodDescriptor* m : methods())
-      if (m->offline) uses.push_back((m->tuples == TupleShape::Pairs ? "pairs" : "triplets") + std::string(" for --method ") + m->name);
+      if (m->offline) uses.push_back((m->tuples == TupleShape::Pairs ? "pairs" : "triplets") + std::string(" for ") + mention("method") + " " + m->name);
     std::string list;
     for (const auto& use : uses) list += (list.empty() ? "" : " or ") + use;
-    throw UsageError("--tuples offline: " + list);
+    throw SettingError("tuples", " offline: " + list);
   }
   if (config.tuples == "offline" && !config.miner.empty())
-    throw UsageError("--tuples offline uses the drawn tuples as they are: leave out --miner");
+    throw SettingError("tuples", " offline uses the drawn tuples as they are: leave out " + mention("miner"));
   if (!config.miner.empty() && method.tuples != TupleShape::None) find_miner(config.miner, method.tuples);
   const nlohmann::json values = config.to_json();
   for (const MethodDescriptor* other : methods())
@@ -49,7 +46,7 @@ void check_method_settings(const TrainConfig& config, const MethodDescriptor& me
       std::vector<std::string> takers;
       for (const MethodDescriptor* m : methods())
         if (std::count(m->switches.begin(), m->switches.end(), key) > 0) takers.push_back(m->name);
-      throw UsageError("--" + dashed(key) + " applies to --method " + or_list(takers) + " only");
+      throw SettingError(key, " applies to " + mention("method") + " " + or_list(takers) + " only");
     }
 }
 
@@ -58,7 +55,8 @@ void check_method_settings(const TrainConfig& config, const MethodDescriptor& me
 void TrainConfig::validate() const {
   const MethodDescriptor& descriptor = find_method(method);
   if (!descriptor.trains_classifier && (classes_per_batch < 2 || images_per_class < 2))
-    throw UsageError("--classes-per-batch and --images-per-class must be at least 2 for metric learning");
+    throw SettingError("classes_per_batch",
+                       " and " + mention("images_per_class") + " must be at least 2 for metric learning");
   if (!(margin >= 0)) throw SettingError("margin", " must be >= 0");
   check_method_settings(*this, descriptor);
   if (!(positive_overlap >= 0 && positive_overlap <= 1)) throw SettingError("positive_overlap", " must be in [0, 1]");
@@ -66,12 +64,13 @@ void TrainConfig::validate() const {
     throw SettingError("negatives", " " + negatives + ": expected disjoint or below-overlap");
   if (!(clip_grad_norm >= 0)) throw SettingError("clip_grad_norm", " must be >= 0");
   if (early_stop < 0) throw SettingError("early_stop", " must be >= 0");
-  if (early_stop > 0 && val_fraction <= 0) throw UsageError("--early-stop needs validation (--val-fraction > 0)");
+  if (early_stop > 0 && val_fraction <= 0) throw SettingError("early_stop", " needs validation (" + mention("val_fraction") + " > 0)");
   if (epochs < 0) throw SettingError("epochs", " must be at least 0 (0: the untrained network, a baseline)");
   if (network.head_dim < 0) throw SettingError("head_dim", " must be at least 0");
   if (network.head_dim > 0 && descriptor.trains_classifier)
-    throw UsageError("--head-dim adds an embedding head for metric learning; classification trains the classifier on "
-                     "the features (use --method triplet, siamese, ...)");
+    throw SettingError("head_dim",
+                       " adds an embedding head for metric learning; classification trains the classifier on the "
+                       "features (use " + mention("method") + " triplet, siamese, ...)");
   if (batch_size < 2) throw SettingError("batch_size", " must be at least 2 (batch norm needs two samples)");
   if (optimizer != "adam" && optimizer != "sgd") throw SettingError("optimizer", " " + optimizer + ": expected adam or sgd");
   if (!(lr > 0)) throw SettingError("lr", " must be positive");
@@ -82,7 +81,7 @@ void TrainConfig::validate() const {
   if (limit < 0) throw SettingError("limit", " must be >= 0");
   check_thread_count("workers", workers, 0);  // 0: images decoded in the training thread
   parse_freeze(freeze);
-  if (freeze != "none" && weights.empty()) throw UsageError("--freeze " + freeze + " needs --weights to start from");
+  if (freeze != "none" && weights.empty()) throw SettingError("freeze", " " + freeze + " needs " + mention("weights") + " to start from");
 }
 
 nlohmann::json TrainConfig::to_json() const {

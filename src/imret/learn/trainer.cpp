@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "imret/core/error.hpp"
+#include "imret/core/setting_error.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/core/tensor_file.hpp"
 #include "imret/learn/batch_source.hpp"
@@ -71,7 +72,7 @@ TrainResult untrained_baseline(models::Network& network, const TrainConfig& conf
   network.to(torch::kCPU);
   models::save_checkpoint(result.last_checkpoint, network, info);
   models::save_checkpoint(result.best_checkpoint, network, info);
-  spdlog::info("--epochs 0: saved the untrained network as {}", result.best_checkpoint.string());
+  spdlog::info("0 epochs: saved the untrained network as {}", result.best_checkpoint.string());
   return result;
 }
 
@@ -107,7 +108,7 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   if (!resume_from.empty()) {
     models::LoadedNetwork loaded = models::load_checkpoint(resume_from);
     if (loaded.info.spec.to_json() != config.network.to_json())
-      throw UsageError("--resume " + resume_from.string() + ": the checkpoint's network (" +
+      throw SettingError("resume", " " + resume_from.string() + ": the checkpoint's network (" +
                        loaded.info.spec.to_json().dump() + ") differs from this run's (" +
                        config.network.to_json().dump() + ")");
     network = loaded.network;
@@ -118,8 +119,9 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
     for (const auto& r : loaded.info.metrics.value("history", nlohmann::json::array()))
       result.history.push_back(EpochRecord::from_json(r));
     if (first_epoch >= config.epochs)
-      throw UsageError("--resume " + resume_from.string() + ": the checkpoint has already completed " +
-                       std::to_string(first_epoch) + " epochs; ask for more with --epochs");
+      throw SettingError("resume", " " + resume_from.string() + ": the checkpoint has already completed " +
+                                       std::to_string(first_epoch) + " epochs; ask for more with " +
+                                       SettingError::mention("epochs"));
     spdlog::info("resuming from {} after epoch {}", resume_from.string(), first_epoch);
   } else if (!config.weights.empty()) {
     start_from_weights(*network, config);
@@ -127,7 +129,7 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   if (config.epochs == 0) return untrained_baseline(*network, config, *dataset, run_dir, result);
   const Freeze freeze = parse_freeze(config.freeze);
   const int64_t trainable = apply_freeze(*network, freeze);
-  if (freeze != Freeze::None) spdlog::info("--freeze {}: {} trainable parameters", config.freeze, trainable);
+  if (freeze != Freeze::None) spdlog::info("frozen ({}): {} trainable parameters", config.freeze, trainable);
   network->to(device);
   models::use_channels_last(*network);
   objective->to(device);

@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include "imret/core/atomic_file.hpp"
+#include "imret/core/embedding_set.hpp"
+#include "imret/core/embedding_tensor.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/output_folder.hpp"
 #include "imret/core/progress.hpp"
@@ -10,6 +12,7 @@
 #include "imret/data/image_folder.hpp"
 #include "imret/data/preprocess_defaults.hpp"
 #include "imret/learn/run_folder.hpp"
+#include "imret/search/index_store.hpp"
 #include "imret/viz/plot.hpp"
 #include "imret/viz/run_report.hpp"
 
@@ -20,6 +23,16 @@ learn::TrainConfig demo_training() {
   learn::TrainConfig config;
   config.schedule = "cosine";
   return config;
+}
+
+void write_database_index(const fs::path& run, const fs::path& final_run, search::Metric metric) {
+  const EmbeddingSet database = load_embedding_set(run / "embeddings" / "database");
+  auto index = search::make_index("exact", c10::kCPU, metric);
+  index->add(embeddings_tensor(database));
+  search::IndexManifest manifest;
+  manifest.sources = {(final_run / "embeddings" / "database").string()};
+  manifest.embedding_meta = database.meta;
+  search::write_index_files(run / "index", *index, manifest, database.items);
 }
 
 DemoOutcome run_demo(const DemoRequest& request, RetrievalRunObserver& observer) {
@@ -48,6 +61,7 @@ DemoOutcome run_demo(const DemoRequest& request, RetrievalRunObserver& observer)
     run.query_limit = 1000;
   }
   train_embed_evaluate(config, run, out.path(), out.target(), observer);
+  write_database_index(out.path(), out.target(), request.metric);
   DemoOutcome outcome;
   if (request.report && viz::has_plots()) {
     observer.reporting();

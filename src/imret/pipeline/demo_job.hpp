@@ -1,8 +1,8 @@
 #pragma once
 // The demo (`imret demo`): the whole path on Fashion-MNIST in one run folder:
 // train a small ConvNet classifier, embed the training set as the database
-// and the test set as queries, evaluate the full ranking, and write the
-// run's HTML report. The run is built aside and replaces the previous demo
+// and the test set as queries, evaluate the full ranking, index the database
+// (RUN/index, for imret serve), and write the run's HTML report. The run is built aside and replaces the previous demo
 // run only when complete.
 #include <filesystem>
 #include <string>
@@ -32,6 +32,12 @@ struct DemoOutcome {
   std::string report_problem;  // why not, when one was asked for
   double seconds = 0;
 };
+
+// The demo's database as an exact index of `metric` in RUN/index (the folder
+// `imret serve` takes), written into the run being built; `final_run` is
+// where the run will be, as the manifest records its source.
+void write_database_index(const std::filesystem::path& run, const std::filesystem::path& final_run,
+                          search::Metric metric);
 
 // Runs the demo. A report that fails leaves the run complete without one
 // (report_problem says why).

@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void set_parameters(search::Index& index, const IndexParameters& parameters) {
+void set_parameters(search::Index& index, const search::SearchParams& parameters) {
   for (const auto& [name, value] : parameters.entries()) index.set_parameter(name, value);
 }
 
@@ -46,7 +46,7 @@ IndexFill train_and_add(search::Index& index, const at::Tensor& vectors, int64_t
 
 std::unique_ptr<search::Index> index_in_memory(const EmbeddingSet& database, const std::string& spec,
                                                search::Metric metric, c10::Device device,
-                                               const IndexParameters& parameters) {
+                                               const search::SearchParams& parameters) {
   auto index = search::make_index(spec, device, metric);
   set_parameters(*index, parameters);
   train_and_add(*index, embeddings_tensor(database), 0, 0);

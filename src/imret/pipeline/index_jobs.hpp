@@ -18,11 +18,6 @@
 
 namespace imret::pipeline {
 
-// Parameters set on an index before its vectors go in (build-time ones such
-// as efConstruction) and kept as its saved query-time defaults (nprobe...):
-// Index::set_parameter for each.
-using IndexParameters = search::SearchParams;
-
 struct IndexFill {
   int64_t trained_on = 0;  // training points; 0 when the index needed none
   int64_t added = 0;
@@ -38,7 +33,7 @@ IndexFill train_and_add(search::Index& index, const at::Tensor& vectors, int64_t
 // it when it needs training, with `parameters` set first.
 std::unique_ptr<search::Index> index_in_memory(const EmbeddingSet& database, const std::string& spec,
                                                search::Metric metric, c10::Device device,
-                                               const IndexParameters& parameters = {});
+                                               const search::SearchParams& parameters = {});
 
 struct IndexBuildRequest {
   std::string embeddings;  // the embedding folder to index
@@ -46,7 +41,9 @@ struct IndexBuildRequest {
   search::Metric metric = search::Metric::Euclidean;
   int64_t train_size = 0;  // vectors to train on (0: all)
   uint64_t seed = 0;       // of the training sample
-  IndexParameters parameters;
+  // Set on the index before its vectors go in (build-time ones such as
+  // efConstruction) and saved as its query-time defaults (nprobe...).
+  search::SearchParams parameters;
   bool drop_nonfinite = false;  // leave out rows with NaN/inf (else refuse the folder)
   bool replace = false;         // an earlier index in the folder may be replaced
   std::string replace_hint;     // how the caller allows that, for the refusal's message

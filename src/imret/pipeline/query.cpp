@@ -37,15 +37,21 @@ Hit hit_of(int64_t rank, int64_t id, float score, const EmbeddedItem& query, con
 
 }  // namespace
 
+QueryImagePreparer::QueryImagePreparer(const models::LoadedNetwork& network)
+    : transform_(data::make_eval_transform(data::Preprocess::from_json(network.info.preprocess))),
+      grey_(network.info.spec.in_channels == 1) {}
+
+at::Tensor QueryImagePreparer::prepare(const at::Tensor& rgb) const {
+  std::mt19937_64 rng(0);  // the evaluation transform draws nothing
+  return transform_->apply(grey_ ? as_grey_28(rgb) : rgb, rng);
+}
+
 EmbeddingSet embed_query_images(const std::vector<std::string>& images, const models::LoadedNetwork& loaded) {
-  auto transform = data::make_eval_transform(data::Preprocess::from_json(loaded.info.preprocess));
-  std::mt19937_64 rng(0);
+  const QueryImagePreparer preparer(loaded);
   std::vector<at::Tensor> inputs;
   EmbeddingSet queries;
   for (const auto& path : images) {
-    at::Tensor image = data::decode_image_rgb(path);
-    if (loaded.info.spec.in_channels == 1) image = as_grey_28(image);
-    inputs.push_back(transform->apply(image, rng));
+    inputs.push_back(preparer.prepare(data::decode_image_rgb(path)));
     queries.items.push_back({static_cast<int64_t>(queries.items.size()), path, -1, "", std::nullopt});
   }
   loaded.network->eval();

@@ -6,15 +6,30 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "imret/core/embedding_set.hpp"
+#include "imret/data/transforms.hpp"
 #include "imret/models/checkpoint.hpp"
 #include "imret/search/index.hpp"
 
 namespace imret::pipeline {
+
+// A decoded RGB image (3 x H x W in [0, 1]) as `network`'s input: its
+// evaluation preprocessing; networks of grey images get each image converted
+// to grey and resized to 28 x 28. prepare() may run on several threads at once.
+class QueryImagePreparer {
+ public:
+  explicit QueryImagePreparer(const models::LoadedNetwork& network);
+  at::Tensor prepare(const at::Tensor& rgb) const;
+
+ private:
+  std::shared_ptr<data::Transform> transform_;
+  bool grey_;
+};
 
 // Image files embedded with `loaded` (its preprocessing; networks of grey
 // images get each image converted to grey and resized to 28 x 28). The set's

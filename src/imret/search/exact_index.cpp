@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "imret/core/error.hpp"
+#include "imret/core/internal_error.hpp"
 #include "imret/core/npy.hpp"
 #include "imret/search/top_k.hpp"
 
@@ -176,6 +177,16 @@ RangeResult ExactIndex::range_search(const at::Tensor& queries, double radius, c
   result.ids = ids.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(ids);
   result.scores = scores.empty() ? torch::empty({0}, torch::kFloat32) : torch::cat(scores).to(torch::kFloat32);
   return result;
+}
+
+at::Tensor ExactIndex::vector(int64_t id) const {
+  if (id < 0 || id >= size_)
+    throw Error("item " + std::to_string(id) + " is not in the index (ids 0.." + std::to_string(size_ - 1) + ")");
+  for (const PreparedDatabase& chunk : chunks_) {
+    if (id < chunk.size()) return chunk.vectors.narrow(0, id, 1).to(torch::kCPU).clone();
+    id -= chunk.size();
+  }
+  throw InternalError("ExactIndex: the chunks hold fewer vectors than size()");
 }
 
 int64_t ExactIndex::memory_bytes() const {

@@ -34,6 +34,7 @@ class ExactIndex : public Index {
   std::string describe() const override;
   std::string spec() const override;
   RangeResult range_search(const at::Tensor& queries, double radius, const SearchParams& params = {}) const override;
+  at::Tensor vector(int64_t id) const override;
   int64_t memory_bytes() const override;
   // The prepared vectors (L2-normalised for cosine) as one .npy file.
   void save(const std::filesystem::path& file) const override;

@@ -409,6 +409,22 @@ void FaissIndex::apply_parameter(const std::string& name, double value) {
   }
 }
 
+at::Tensor FaissIndex::vector(int64_t id) const {
+  if (!index_ || id < 0 || id >= size())
+    throw Error("item " + std::to_string(id) + " is not in the index (ids 0.." + std::to_string(size() - 1) + ")");
+  // An IVF index finds a vector's list through a direct map, made once.
+  std::call_once(direct_map_made_, [this] {
+    if (faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(index_.get())) ivf->make_direct_map(true);
+  });
+  at::Tensor out = torch::empty({1, dim()}, torch::kFloat32);
+  try {
+    index_->reconstruct(id, out.data_ptr<float>());
+  } catch (const faiss::FaissException& e) {
+    throw UsageError(spec() + ": cannot give back the vector of item " + std::to_string(id) + " (" + e.msg + ")");
+  }
+  return out;
+}
+
 int64_t FaissIndex::memory_bytes() const {
   if (!index_) return 0;
   faiss::VectorIOWriter writer;

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,8 @@ class FaissIndex : public Index {
   std::string spec() const override { return "faiss:" + factory_; }
   void set_parameter(const std::string& name, double value) override;
   std::vector<std::pair<std::string, double>> parameters() const override { return parameters_; }
+  // FAISS's reconstruct (IVF indexes get a direct map the first time).
+  at::Tensor vector(int64_t id) const override;
   int64_t memory_bytes() const override;
   void save(const std::filesystem::path& file) const override;
 
@@ -62,6 +65,7 @@ class FaissIndex : public Index {
   std::unique_ptr<faiss::Index> index_;
   std::vector<std::pair<std::string, double>> parameters_;
   int64_t trained_on_ = 0;
+  mutable std::once_flag direct_map_made_;  // vector()
 };
 
 }  // namespace imret::search

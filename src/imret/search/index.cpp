@@ -92,6 +92,10 @@ void Index::set_parameter(const std::string& name, double /*value*/) {
   throw UsageError(spec() + " has no query-time parameter '" + name + "' (IVF indexes take nprobe, HNSW indexes efSearch)");
 }
 
+at::Tensor Index::vector(int64_t /*id*/) const {
+  throw UsageError(spec() + ": this backend cannot give back stored vectors");
+}
+
 RangeResult Index::range_search(const at::Tensor& /*queries*/, double /*radius*/, const SearchParams& /*params*/) const {
   throw UsageError(spec() + ": no range search in this backend");
 }

@@ -85,6 +85,11 @@ class Index {
   // Range search, with per-call `params` as search(); throws UsageError when
   // the backend has none.
   virtual RangeResult range_search(const at::Tensor& queries, double radius, const SearchParams& params = {}) const;
+  // The stored vector of item `id` as a 1 x D float32 CPU tensor, as the
+  // index keeps it (L2-normalised for cosine; decoded from its codes for a
+  // compressing FAISS index): a query "more like this item". Error for an id
+  // out of range; UsageError when the backend cannot give vectors back.
+  virtual at::Tensor vector(int64_t id) const;
   // Bytes the index holds (its serialised size for FAISS).
   virtual int64_t memory_bytes() const = 0;
   // Writes the index to `file` atomically (temp file, then rename).

@@ -3,6 +3,7 @@
 // precision-recall curves of all runs on one plot, training curves per epoch,
 // and a bar chart of the retrieval metrics. Each reads what the run wrote:
 // pr_curve.csv, train_log.csv, metrics.json.
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>

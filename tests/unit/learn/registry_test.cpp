@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "imret/core/error.hpp"
+#include "imret/core/setting_error.hpp"
 #include "imret/learn/objective.hpp"
 #include "imret/learn/trainer.hpp"
 
@@ -120,16 +121,17 @@ TEST(Registry, EffectiveMinerIsTheGivenOneOrTheMethodsDefault) {
 
 TEST(Registry, ValidationReadsTheDescriptors) {
   using nlohmann::json;
-  // Settings -> validate()'s message ("" when valid). The first four are the
-  // messages the end-to-end tests look for.
+  // Settings -> validate()'s message ("" when valid), naming the settings as
+  // the library spells them. The first four are the messages the end-to-end
+  // tests look for (with options for settings: CombinationsNameEverySetting).
   const std::vector<std::pair<json, std::string>> cases = {
       {{{"method", "quadruplet"}, {"tuples", "offline"}},
-       "--tuples offline: pairs for --method siamese or triplets for --method triplet"},
-      {{{"method", "siamese"}, {"soft_margin", true}}, "--soft-margin applies to --method triplet only"},
+       "tuples offline: pairs for method siamese or triplets for method triplet"},
+      {{{"method", "siamese"}, {"soft_margin", true}}, "soft_margin applies to method triplet only"},
       {{{"method", "proxy-anchor"}, {"distance", "mahalanobis"}},
-       "--method proxy-anchor compares by cosine similarity; --distance mahalanobis does not apply"},
+       "method proxy-anchor compares by cosine similarity; distance mahalanobis does not apply"},
       {{{"method", "triplet"}, {"tuples", "offline"}, {"miner", "all"}},
-       "--tuples offline uses the drawn tuples as they are: leave out --miner"},
+       "tuples offline uses the drawn tuples as they are: leave out miner"},
       {{{"method", "triplet"}, {"soft_margin", true}}, ""},
       {{{"method", "proxy-anchor"}, {"distance", "cosine"}}, ""},
       {{{"method", "knn"}},
@@ -148,6 +150,37 @@ TEST(Registry, ValidationReadsTheDescriptors) {
   };
   for (const auto& [settings, message] : cases)
     EXPECT_EQ(validation_error(TrainConfig::from_settings(settings, "test")), message) << settings.dump();
+}
+
+// A front end renames every setting a combination error names, not only the first.
+TEST(Registry, CombinationsNameEverySetting) {
+  TrainConfig config = with_method("siamese");
+  config.tuples = "offline";
+  config.miner = "all";
+  const auto as_option = [](const std::string& setting) {
+    std::string option = "--" + setting;
+    std::replace(option.begin(), option.end(), '_', '-');
+    return option;
+  };
+  try {
+    config.validate();
+    ADD_FAILURE() << "validate() accepted a miner with offline tuples";
+  } catch (const SettingError& e) {
+    EXPECT_EQ(e.setting(), "tuples");
+    EXPECT_EQ(e.message(as_option), "--tuples offline uses the drawn tuples as they are: leave out --miner");
+  }
+  config = with_method("classification");
+  config.classes_per_batch = 1;
+  config.images_per_class = 4;
+  EXPECT_EQ(validation_error(config), "");  // classification draws no classes per batch
+  config = with_method("triplet");
+  config.classes_per_batch = 1;
+  try {
+    config.validate();
+    ADD_FAILURE() << "validate() accepted one class per batch";
+  } catch (const SettingError& e) {
+    EXPECT_EQ(e.message(as_option), "--classes-per-batch and --images-per-class must be at least 2 for metric learning");
+  }
 }
 
 // The rule retrieval_metric had before the registry, written out.

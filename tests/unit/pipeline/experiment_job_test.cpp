@@ -67,7 +67,7 @@ TEST(ExperimentJob, NamesAnUnknownRowAndPlanMistakes) {
     FAIL() << "an unknown row was accepted";
   } catch (const SettingError& e) {
     EXPECT_EQ(e.setting(), "only");
-    EXPECT_EQ(e.problem(), " nope: " + plan.string() + " has no experiment of that name");
+    EXPECT_EQ(std::string(e.what()), "only nope: " + plan.string() + " has no experiment of that name");
   }
   EXPECT_TRUE(recorder.events.empty());
 

@@ -63,7 +63,7 @@ TEST(TrainJob, ACheckpointOutsideARunNeedsAFolder) {
     FAIL() << "a run folder was made up";
   } catch (const SettingError& e) {
     EXPECT_EQ(e.setting(), "out");
-    EXPECT_NE(e.problem().find("say where the run goes"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("say where the run goes"), std::string::npos) << e.what();
   }
 }
 

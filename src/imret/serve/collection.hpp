@@ -1,0 +1,78 @@
+#pragma once
+// What a query service serves: the database items of an index folder
+// (`imret index build`) or an embedding folder (`imret embed`, searched
+// exactly), with the network that embedded them, so that image queries are
+// embedded the same way. Searches may run from many threads at once.
+#include <ATen/core/Tensor.h>
+
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "imret/core/embedding_set.hpp"
+#include "imret/models/checkpoint.hpp"
+#include "imret/search/index.hpp"
+
+namespace imret::serve {
+
+struct CollectionOptions {
+  std::string checkpoint;  // the network of image queries; empty: the folder's record
+};
+
+class Collection {
+ public:
+  // Opens `folder`: an index folder (manifest.json), an embedding folder
+  // (embeddings.npy), or a run folder holding embeddings/database. Errors
+  // name the folder and what is missing. A folder whose network cannot be
+  // found serves embedding and item queries only (image_queries() false,
+  // with the reason in network_problem()).
+  static std::unique_ptr<Collection> open(const std::filesystem::path& folder, const CollectionOptions& options = {});
+
+  // backend, metric, metrics, vectors, dimension, network, classes, folder.
+  nlohmann::json info() const;
+  int64_t size() const { return static_cast<int64_t>(items_.size()); }
+  int64_t dimension() const { return dimension_; }
+  search::Metric default_metric() const { return default_metric_; }
+  // The metrics it searches by: both for exact search, the index's own for FAISS.
+  std::vector<search::Metric> metrics() const;
+
+  bool image_queries() const { return network_ != nullptr; }
+  const std::string& network_problem() const { return network_problem_; }
+  const models::LoadedNetwork& network() const;
+
+  // Top-k of Q x dimension() queries. UsageError for a metric it does not
+  // search by or parameters the index does not take.
+  search::SearchResult search(const at::Tensor& queries, int64_t k, search::Metric metric,
+                              const search::SearchParams& params) const;
+  // Item `id`'s stored vector (1 x D), as a query. Error for an unknown id.
+  at::Tensor vector(int64_t id) const;
+  // Item `id`, or nothing for an id it does not hold.
+  const EmbeddedItem* item(int64_t id) const;
+  const std::vector<EmbeddedItem>& items() const { return items_; }
+  const std::vector<std::string>& classes() const { return classes_; }
+
+ private:
+  Collection() = default;
+  void load_network(const nlohmann::json& meta, const std::string& checkpoint);
+  const search::Index& index_for(search::Metric metric) const;
+
+  std::filesystem::path folder_;
+  std::string kind_;  // "index" or "embeddings"
+  std::string backend_;
+  int64_t dimension_ = 0;
+  search::Metric default_metric_ = search::Metric::Euclidean;
+  std::unique_ptr<search::Index> index_;  // an index folder's
+  // An embedding folder's exact indexes, one per metric.
+  std::unique_ptr<search::Index> euclidean_, cosine_;
+  at::Tensor vectors_;  // an embedding folder's rows
+  std::vector<EmbeddedItem> items_;
+  std::vector<std::string> classes_;
+  nlohmann::json meta_;
+  std::unique_ptr<models::LoadedNetwork> network_;
+  std::string network_problem_;
+};
+
+}  // namespace imret::serve

@@ -1,0 +1,58 @@
+#pragma once
+// The query service without its transport: searches a Collection with the
+// queries of a request (images embedded through the dynamic batcher,
+// embeddings, or database items) and answers in JSON, with the time each
+// step took; serves item records and item images. Safe to call from many
+// threads at once. Errors are RequestErrors carrying their HTTP status.
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "imret/data/image_header.hpp"
+#include "imret/pipeline/query.hpp"
+#include "imret/serve/collection.hpp"
+#include "imret/serve/embed_batcher.hpp"
+#include "imret/serve/item_images.hpp"
+#include "imret/serve/search_request.hpp"
+#include "imret/serve/service_metrics.hpp"
+
+namespace imret::serve {
+
+struct ServiceLimits {
+  int64_t max_k = 1000;     // larger k is clamped (as is k above the collection's size)
+  size_t max_queries = 32;  // queries in one request
+  // Images over these are refused (413) from their header, before decoding.
+  data::ImageLimits image_limits = {40'000'000, 100.0};
+};
+
+class QueryService {
+ public:
+  QueryService(std::shared_ptr<const Collection> collection, BatcherOptions batching, ServiceLimits limits,
+               std::shared_ptr<ServiceMetrics> metrics);
+
+  // {"k", "metric", "score", "queries": [{"query": {...}, "results": [{"rank", "id", "score",
+  //  "label", "class", "path"[, "same_class"]}]}], "timings_ms": {"decode", "embed", "search", "total"}}
+  nlohmann::json search(const SearchQueries& queries);
+  // The collection's info and this service's limits.
+  nlohmann::json info() const;
+  // Item `id`'s record (as items.jsonl holds it, with its id); 404 when there is none.
+  nlohmann::json item(int64_t id) const;
+  ItemImage item_image(int64_t id);
+
+  const ServiceLimits& limits() const { return limits_; }
+  int64_t queued() const { return batcher_ ? batcher_->queued() : 0; }
+  const Collection& collection() const { return *collection_; }
+
+ private:
+  const EmbeddedItem& existing_item(int64_t id) const;
+
+  std::shared_ptr<const Collection> collection_;
+  ServiceLimits limits_;
+  std::shared_ptr<ServiceMetrics> metrics_;
+  std::unique_ptr<pipeline::QueryImagePreparer> preparer_;
+  std::unique_ptr<EmbedBatcher> batcher_;
+  ItemImages images_;
+};
+
+}  // namespace imret::serve

@@ -1,0 +1,244 @@
+"""The query service (imret serve), one case per CTest test (serve.<case>):
+a real server on a loopback port, talked to over HTTP.
+    /usr/bin/python3 serve_cases.py <case>"""
+import base64
+import gzip
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import FIXTURE, IMRET, Server, check, fail, fashion_test_images, make_fixture, multipart, png, run  # noqa: E402
+
+INDEX = f"{FIXTURE}/index"
+QUERIES = [f"{FIXTURE}/queries/q{i}.png" for i in range(4)]
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def cli_results(*args):
+    """`imret index search INDEX ... --json`: per query, [(id, score)]."""
+    answer = json.loads(run("index", "search", INDEX, *args, "--json"))
+    return [[(r["id"], r.get("similarity", r.get("distance"))) for r in q["results"]] for q in answer]
+
+
+def same_hits(served, expected, what):
+    got = [(r["id"], r["score"]) for r in served["results"]]
+    check([i for i, _ in got] == [i for i, _ in expected], f"{what}: ids {got} differ from imret's {expected}")
+    check(np.allclose([s for _, s in got], [s for _, s in expected], atol=1e-5), f"{what}: scores differ: {got} {expected}")
+
+
+def case_fixture():
+    make_fixture()
+
+
+def case_parity():
+    """Every query form gives what `imret index search` gives for the same query."""
+    expected = cli_results("--image", *QUERIES, "-k", "10")
+    with Server(INDEX) as server:
+        info = server.json("GET", "/api/info")
+        check(info["vectors"] == 10000 and info["dimension"] == 64 and info["metric"] == "cosine",
+              f"/api/info: {info}")
+        check(info["image_queries"] is True and info["network"]["spec"]["arch"] == "convnet", f"/api/info: {info}")
+        check(len(info["classes"]) == 10 and info["classes"][0] == "T-shirt/top", f"/api/info classes: {info}")
+        # A raw image body.
+        for q, path in enumerate(QUERIES):
+            answer = server.search(read(path), "image/png")
+            same_hits(answer["queries"][0], expected[q], f"raw body {path}")
+            t = answer["timings_ms"]
+            check(t["total"] >= t["search"] >= 0 and t["decode"] >= 0 and t["embed"] > 0, f"timings: {t}")
+        # Several files in one multipart upload, and base64 images in JSON.
+        body, content_type = multipart([("file", os.path.basename(p), read(p)) for p in QUERIES])
+        answer = server.search(body, content_type)
+        check(len(answer["queries"]) == 4, f"multipart: {len(answer['queries'])} answers for 4 files")
+        for q in range(4):
+            same_hits(answer["queries"][q], expected[q], f"multipart file {q}")
+        images = [base64.b64encode(read(p)).decode() for p in QUERIES[:2]]
+        answer = server.search(json.dumps({"images": images}), "application/json")
+        same_hits(answer["queries"][1], expected[1], "base64 image")
+        # An embedding: a database row, as `imret search` ranks it.
+        db = np.load(f"{FIXTURE}/db/embeddings.npy")
+        answer = server.search(json.dumps({"embedding": db[17].tolist()}), "application/json", "k=5")
+        by_cli = json.loads(run("search", "-d", f"{FIXTURE}/db", "-q", f"{FIXTURE}/db", "--first", "18",
+                                "--index", "exact:cosine", "-k", "5", "--json"))[17]
+        same_hits(answer["queries"][0], [(r["id"], r["similarity"]) for r in by_cli["results"]], "embedding row 17")
+        # An item: its own vector; it comes first, and + marks its class.
+        answer = server.search(json.dumps({"id": 17}), "application/json", "k=5")
+        hits = answer["queries"][0]["results"]
+        check(hits[0]["id"] == 17 and abs(hits[0]["score"] - 1) < 1e-5, f"id query: {hits[0]}")
+        check(all(h["same_class"] == (h["label"] == hits[0]["label"]) for h in hits), f"same_class: {hits}")
+        # Items and their images: the IDX row itself, as PNG.
+        item = server.json("GET", "/api/items/17")
+        check(item["id"] == 17 and item["path"].endswith("t10k-images-idx3-ubyte.gz#17"), f"item 17: {item}")
+        status, headers, data = server.request("GET", "/api/items/17/image")
+        check(status == 200 and headers["Content-Type"] == "image/png", f"item image: {status} {headers}")
+        pixels = decode_grey_png(data)
+        check(pixels == fashion_test_images(17, 1)[0], "item 17's image differs from its IDX row")
+        # The metrics count what happened.
+        status, headers, text = server.request("GET", "/metrics")
+        text = text.decode()
+        check(status == 200 and headers["Content-Type"].startswith("text/plain"), f"/metrics: {status}")
+        check('imret_http_requests_total{endpoint="/api/search",status="200"} 8' in text, text[:2000])
+        check('imret_http_requests_total{endpoint="/api/items/{id}/image",status="200"} 1' in text, text[:2000])
+        check("imret_embed_batch_size_count" in text and "imret_collection_vectors 10000" in text, text[:2000])
+        status, headers, page = server.request("GET", "/")
+        check(status == 200 and b"<title>imret" in page and "Content-Security-Policy" in headers, "the page")
+
+
+def decode_grey_png(data):
+    """The pixels of a PNG from imret's own writer (8-bit grey, filter 0)."""
+    check(data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG")
+    pos, idat, width, height = 8, b"", 0, 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
+            check(depth == 8 and colour == 0, "not 8-bit grey")
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    return b"".join(raw[y * (width + 1) + 1:(y + 1) * (width + 1)] for y in range(height))
+
+
+def case_token():
+    """Loopback by default; another address needs a token; with one, every
+    endpoint but /api/health needs it."""
+    env = dict(os.environ)
+    env.pop("IMRET_TOKEN", None)
+    refused = subprocess.run([IMRET, "serve", INDEX, "--host", "0.0.0.0", "--port", "0"], capture_output=True,
+                             text=True, env=env, timeout=120)
+    check(refused.returncode == 2, f"--host 0.0.0.0 without a token started (exit {refused.returncode})")
+    check(refused.stderr.strip().count("\n") == 0 and "--host 0.0.0.0" in refused.stderr and "--token" in refused.stderr,
+          f"refusal: {refused.stderr!r}")
+    env["IMRET_TOKEN"] = "s3cret-token"
+    with Server(INDEX, env=env) as server:
+        check(server.request("GET", "/api/health")[0] == 200, "/api/health needs no token")
+        for path in ["/api/info", "/api/items/1", "/api/items/1/image", "/metrics", "/"]:
+            status, headers, body = server.request("GET", path)
+            check(status == 401 and headers.get("WWW-Authenticate") == "Bearer", f"{path} without a token: {status}")
+            check("needs a token" in json.loads(body)["error"], f"{path}: {body!r}")
+            status, _, _ = server.request("GET", path, headers={"Authorization": "Bearer s3cret-tokeN"})
+            check(status == 401, f"{path} with a wrong token: {status}")
+            status, _, _ = server.request("GET", path, headers={"Authorization": "Bearer s3cret-token"})
+            check(status == 200, f"{path} with the token: {status}")
+        server.search(json.dumps({"id": 1}), "application/json", expect=401)
+        server.search(json.dumps({"id": 1}), "application/json", headers={"Authorization": "Bearer s3cret-token"})
+        check(server.request("GET", "/?token=s3cret-token")[0] == 200, "the page with ?token=")
+        check(server.request("GET", "/api/info?token=s3cret-token")[0] == 401, "?token= opens only the page")
+    # A token makes another address acceptable.
+    with Server(INDEX, "--host", "0.0.0.0", env=env) as server:
+        check(server.request("GET", "/api/health")[0] == 200, "serving on 0.0.0.0 with a token")
+
+
+def case_limits():
+    """Bodies, images, ids, embeddings and k over their limits: 413, 400, 404; the
+    server stays up and answers well-formed JSON."""
+    with Server(INDEX, "--max-upload-mb", "1", "--max-megapixels", "1") as server:
+        big = b"\xff\xd8" + b"\0" * (2 << 20)
+        status, _, body = server.request("POST", "/api/search", big, {"Content-Type": "image/jpeg"})
+        check(status == 413 and "larger than" in json.loads(body)["error"], f"2 MB upload: {status} {body[:200]!r}")
+        # A decompression bomb: a PNG whose header claims 20000 x 20000 pixels.
+        header = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+        bomb = (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + header +
+                struct.pack(">I", zlib.crc32(b"IHDR" + header)) + b"\0" * 64)
+        answer = server.search(bomb, "image/png", expect=413)
+        check("20000 x 20000" in answer["error"], f"bomb: {answer}")
+        answer = server.search(b"this is not an image", "image/png", expect=400)
+        check("decode" in answer["error"] or "not an image" in answer["error"], f"not an image: {answer}")
+        truncated = read(QUERIES[0])[:60]
+        server.search(truncated, "image/png", expect=400)
+        answer = server.search(json.dumps({"id": 10000}), "application/json", expect=404)
+        check(answer["error"] == "no item 10000 (ids 0..9999)", f"wrong id: {answer}")
+        answer = server.search(json.dumps({"embedding": [0.5] * 63}), "application/json", expect=400)
+        check(answer["error"] == "embedding: 63 numbers, the collection's vectors have 64", f"dimension: {answer}")
+        server.search("{\"embedding\": [1,", "application/json", expect=400)
+        server.search(json.dumps({"id": 1}), "application/json", "k=0", expect=400)
+        server.search(json.dumps({"id": 1}), "application/json", "k=-5", expect=400)
+        answer = server.search(json.dumps({"id": 1}), "application/json", "k=1000000000")
+        check(answer["k"] == 1000 and len(answer["queries"][0]["results"]) == 1000, f"huge k: {answer['k']}")
+        server.search(json.dumps({"id": 1}), "application/json", "nprobe=4", expect=400)  # exact: no such parameter
+        server.search(b"hello", "text/plain", expect=400)
+        check(server.request("GET", "/api/health")[0] == 200, "the server died")
+
+
+def case_paths():
+    """No request names a file: traversal tricks get 404 and no file's bytes."""
+    with Server(INDEX) as server:
+        secret = read("/etc/passwd")
+        for path in ["/api/items/../../../../etc/passwd", "/api/items/%2e%2e%2f%2e%2e%2fetc%2fpasswd/image",
+                     "/api/items/..%2F..%2Fetc%2Fpasswd", "/api/items/-1/image", "/api/items/1e3/image",
+                     "/api/items/99999999999999999999999/image", "/api/items/10000/image", "//etc/passwd",
+                     "/etc/passwd", "/api/items/%00/image", "/api/items/1/image/../../../etc/passwd",
+                     "/api/items/1%2F..%2F..%2Fetc%2Fpasswd", "/api/items/1/image%00.txt"]:
+            status, headers, body = server.request("GET", path)
+            check(status in (400, 404), f"{path}: status {status}")
+            check(secret[:64] not in body, f"{path}: served /etc/passwd")
+            if body:
+                json.loads(body)  # a well-formed JSON error
+        check(server.request("GET", "/api/items/3/image")[0] == 200, "a real item's image")
+
+
+def case_overload():
+    """A bounded queue: past it, 503 with Retry-After, and no request is lost."""
+    with Server(INDEX, "--max-batch", "1", "--max-queued", "1", "--batch-wait-ms", "300", "--threads", "24") as server:
+        image = read(QUERIES[0])
+        statuses, retry = [], []
+        def ask():
+            status, headers, body = server.request("POST", "/api/search", image, {"Content-Type": "image/png"})
+            statuses.append(status)
+            if status == 503:
+                retry.append(headers.get("Retry-After"))
+                check("try again" in json.loads(body)["error"], body)
+        threads = [threading.Thread(target=ask) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        check(len(statuses) == 16 and set(statuses) <= {200, 503}, f"statuses: {statuses}")
+        check(statuses.count(503) > 0 and statuses.count(200) > 0, f"no request was refused: {statuses}")
+        check(all(r == "1" for r in retry), f"Retry-After: {retry}")
+        check(server.request("POST", "/api/search", image, {"Content-Type": "image/png"})[0] == 200, "after the burst")
+
+
+def case_sigterm():
+    """SIGTERM: requests in flight are answered, then the process exits 0."""
+    server = Server(INDEX, "--batch-wait-ms", "1500")
+    image = read(QUERIES[1])
+    statuses = []
+    def ask():
+        statuses.append(server.request("POST", "/api/search", image, {"Content-Type": "image/png"})[0])
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)  # the requests wait in the batcher
+    start = time.time()
+    server.process.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join()
+    code = server.process.wait(timeout=20)
+    check(statuses == [200] * 4, f"requests in flight at SIGTERM: {statuses}")
+    check(code == 0, f"exit status {code} after SIGTERM: {server.process.stderr.read()}")
+    check(time.time() - start < 10, "took more than 10 s to stop")
+    check("stopped" in server.process.stdout.read(), "no 'stopped' line")
+
+
+CASES = {name[5:]: f for name, f in globals().items() if name.startswith("case_")}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        fail(f"usage: serve_cases.py {'|'.join(CASES)}")
+    CASES[sys.argv[1]]()
+    print(f"serve.{sys.argv[1]}: ok")
