@@ -125,6 +125,8 @@ def load(port, path, bodies, content_type, clients, seconds):
     for t in threads:
         t.join()
     elapsed = time.time() - start
+    if not latencies:
+        sys.exit(f"every request to port {port} failed ({errors[0]})")
     ms = np.array(latencies) * 1000
     return len(latencies) / elapsed, float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), errors[0]
 
@@ -152,7 +154,8 @@ def main():
                 server = Server([args.imret, "serve", f"{args.work}/{folder}", "--port", "0"])
                 path = "/api/search?k=10&metric=cosine"
             else:
-                server = Server([sys.executable, f"{HERE}/serve_load_peer.py", f"{args.work}/{folder}", "18931"],
+                server = Server([sys.executable, f"{HERE}/serve_load_peer.py", f"{args.work}/{folder}", "18931",
+                                 f"{args.work}/resnet18.pth"],
                                 port_from_output=False, port=18931)
                 path = "/api/search?k=10"
             load(server.port, path, bodies, content_type, 1, 1)  # warm up

@@ -1,7 +1,7 @@
 """The peer of bench/serve_load.py: the query service as Python users write
 it. FastAPI (served by uvicorn) + a torchvision ResNet with the same weights
 and preprocessing + a FAISS flat inner-product index over the same vectors.
-    /usr/bin/python3 bench/serve_load_peer.py WORK PORT"""
+    /usr/bin/python3 bench/serve_load_peer.py EMBEDDING_FOLDER PORT RESNET18_WEIGHTS.pth"""
 import io
 import json
 import sys
@@ -15,21 +15,20 @@ from fastapi import FastAPI, Request
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-work, port = sys.argv[1], int(sys.argv[2])
+folder, port, weights = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 torch.set_num_threads(2)
-meta = json.load(open(f"{work}/db/meta.json"))
 network = torchvision.models.resnet18()
-network.load_state_dict(torch.load(meta["weights"]))
+network.load_state_dict(torch.load(weights))
 network.fc = torch.nn.Identity()
 network.eval()
 preprocess = torchvision.transforms.Compose([
     torchvision.transforms.Resize(256), torchvision.transforms.CenterCrop(224), torchvision.transforms.ToTensor(),
     torchvision.transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
-vectors = np.load(f"{work}/db/embeddings.npy").astype(np.float32)
+vectors = np.load(f"{folder}/embeddings.npy").astype(np.float32)
 faiss.normalize_L2(vectors)
 index = faiss.IndexFlatIP(vectors.shape[1])
 index.add(vectors)
-items = [json.loads(line) for line in open(f"{work}/db/items.jsonl")]
+items = [json.loads(line) for line in open(f"{folder}/items.jsonl")]
 app = FastAPI()
 
 

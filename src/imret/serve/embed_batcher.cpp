@@ -4,12 +4,15 @@
 
 #include <map>
 
+#include "imret/models/channels_last.hpp"
+
 namespace imret::serve {
 
 EmbedBatcher::EmbedBatcher(std::shared_ptr<models::Network> network, BatcherOptions options)
     : network_(std::move(network)), options_(std::move(options)) {
   if (options_.max_batch < 1) options_.max_batch = 1;
   network_->eval();
+  models::use_channels_last(*network_);  // oneDNN's faster convolution layout (models/channels_last.hpp)
   worker_ = std::thread([this] { run(); });
 }
 
@@ -77,7 +80,7 @@ void EmbedBatcher::embed_batch(std::vector<std::unique_ptr<Job>>& jobs) {
   std::vector<at::Tensor> rows(all.size());
   std::exception_ptr failure;
   try {
-    torch::NoGradGuard no_grad;
+    c10::InferenceMode inference;
     std::map<std::vector<int64_t>, std::vector<size_t>> by_shape;
     for (size_t i = 0; i < all.size(); ++i) by_shape[all[i]->sizes().vec()].push_back(i);
     for (const auto& [shape, members] : by_shape) {
@@ -86,7 +89,8 @@ void EmbedBatcher::embed_batch(std::vector<std::unique_ptr<Job>>& jobs) {
         std::vector<at::Tensor> inputs;
         for (size_t m = start; m < end; ++m) inputs.push_back(*all[members[m]]);
         if (options_.on_batch) options_.on_batch(static_cast<int64_t>(inputs.size()));
-        const at::Tensor out = network_->embed(torch::stack(inputs)).to(torch::kCPU, torch::kFloat32);
+        const at::Tensor batch = models::channels_last(torch::stack(inputs));
+        const at::Tensor out = network_->embed(batch).to(torch::kCPU, torch::kFloat32);
         for (size_t m = start; m < end; ++m) rows[members[m]] = out[static_cast<int64_t>(m - start)];
       }
     }

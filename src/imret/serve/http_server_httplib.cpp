@@ -119,6 +119,7 @@ HttpServer::HttpServer(std::shared_ptr<QueryService> service, std::shared_ptr<Se
   server_->set_read_timeout(options_.read_timeout_s, 0);
   server_->set_write_timeout(options_.read_timeout_s, 0);
   server_->set_keep_alive_timeout(5);
+  server_->set_tcp_nodelay(true);  // answers go out whole at once, not after the client's delayed ACK
   server_->set_default_headers({{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}});
   impl_->routes();
 }
