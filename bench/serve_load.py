@@ -7,9 +7,10 @@ the same vectors, the same requests, in one run. Bounded, loopback only.
 Image queries: a torchvision ResNet-18 (random weights, seed 0, as a .pth)
 embeds 256 x 256 JPEGs; the database is 20,000 vectors of 512 dimensions.
 Embedding queries: 60,000 vectors of 64 dimensions (the demo's size).
-Both servers search by cosine. The load generator is Python threads with
-keep-alive connections, on the same 2 cores as the servers: it limits the
-fastest rates measured (both servers are measured through it)."""
+Both servers search by cosine. The load generator is imret_http_load
+(bench/http_load: C++ clients on keep-alive connections, built into
+build/bench/), or, without it, Python threads, which on 2 cores limit the fastest
+rates measured (both servers are measured through the same one)."""
 import argparse
 import http.client
 import io
@@ -90,6 +91,21 @@ class Server:
         self.process.wait(timeout=30)
 
 
+def load_native(generator, work, port, path, bodies, content_type, clients, seconds):
+    """load() by imret_http_load."""
+    files = []
+    for i, body in enumerate(bodies):
+        files.append(f"{work}/body-{i}")
+        with open(files[-1], "wb") as f:
+            f.write(body if isinstance(body, bytes) else body.encode())
+    out = subprocess.run([generator, str(port), path, content_type, str(clients), str(seconds), *files],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"imret_http_load failed: {out.stderr.strip()} {out.stdout.strip()}")
+    r = json.loads(out.stdout)
+    return r["requests_per_s"], r["p50_ms"], r["p99_ms"], r["errors"]
+
+
 def load(port, path, bodies, content_type, clients, seconds):
     """(requests/s, p50 ms, p99 ms, errors) with `clients` threads for `seconds`."""
     latencies, errors = [], [0]
@@ -137,7 +153,16 @@ def main():
     parser.add_argument("--work", default="/tmp/imret-serve-bench")
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--load-generator", default=None,
+                        help="imret_http_load (default: bench/ beside --imret; 'python' for Python threads)")
     args = parser.parse_args()
+    generator = args.load_generator or os.path.join(os.path.dirname(args.imret), "bench", "imret_http_load")
+    if generator != "python" and os.path.exists(generator):
+        measure = lambda *a: load_native(generator, args.work, *a)  # noqa: E731
+        print(f"load generator: {generator}", file=sys.stderr)
+    else:
+        measure = load
+        print("load generator: Python threads", file=sys.stderr)
     clients = [int(c) for c in args.clients.split(",")]
     if not os.path.exists(f"{args.work}/db64/embeddings.npy"):
         make_fixture(args.imret, args.work)
@@ -158,9 +183,9 @@ def main():
                                  f"{args.work}/resnet18.pth"],
                                 port_from_output=False, port=18931)
                 path = "/api/search?k=10"
-            load(server.port, path, bodies, content_type, 1, 1)  # warm up
+            measure(server.port, path, bodies, content_type, 1, 1)  # warm up
             for c in clients:
-                results[(name, c)] = load(server.port, path, bodies, content_type, c, args.seconds)
+                results[(name, c)] = measure(server.port, path, bodies, content_type, c, args.seconds)
                 print(f"  {kind:9} {name:5} {c:2} clients: {results[(name, c)][0]:8.1f} req/s", file=sys.stderr)
             memory[(kind, name)] = server.peak_rss_mb()
             server.stop()

@@ -5,6 +5,8 @@ import base64
 import gzip
 import json
 import os
+import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -213,6 +215,18 @@ def case_overload():
         check(server.request("POST", "/api/search", image, {"Content-Type": "image/png"})[0] == 200, "after the burst")
 
 
+def case_port():
+    """A port in use: a second server refuses to start, naming the address,
+    instead of sharing the port (SO_REUSEPORT) and half its requests."""
+    with Server(INDEX) as server:
+        second = subprocess.run([IMRET, "serve", INDEX, "--port", str(server.port)], capture_output=True, text=True,
+                                timeout=120)
+        check(second.returncode == 1 and second.stderr.count("\n") == 1, f"second server: {second.returncode} "
+              f"{second.stdout!r} {second.stderr!r}")
+        check(f"127.0.0.1:{server.port}: cannot listen there" in second.stderr, second.stderr)
+        check(server.request("GET", "/api/health")[0] == 200, "the first server after the second's attempt")
+
+
 def case_sigterm():
     """SIGTERM: requests in flight are answered, then the process exits 0."""
     server = Server(INDEX, "--batch-wait-ms", "1500")
@@ -233,6 +247,251 @@ def case_sigterm():
     check(code == 0, f"exit status {code} after SIGTERM: {server.process.stderr.read()}")
     check(time.time() - start < 10, "took more than 10 s to stop")
     check("stopped" in server.process.stdout.read(), "no 'stopped' line")
+
+
+def writable_copy(name, source=INDEX):
+    """A copy of an index folder for a case that writes (and its uploads gone)."""
+    target = os.path.join(FIXTURE, "scratch", name)
+    for folder in (target, target + "-uploads"):
+        shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(source, target)
+    return target
+
+
+def form(fields, files):
+    """multipart/form-data of text fields {name: value} and files [(field, name, bytes)]."""
+    boundary = "imret-test-form-91c2"
+    parts = [f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n".encode()
+             for k, v in fields.items()]
+    for field, name, data in files:
+        parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\n"
+                     f"Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def case_writes():
+    """--allow-writes: items added (an upload, a raw image, an embedding) and
+    removed are seen by the next search, kept on disk for the next server and
+    for `imret index search`; off by default; 409 where the index cannot."""
+    folder = writable_copy("writes")
+    image = read(QUERIES[0])
+    with Server(folder) as server:
+        answer = server.json("POST", "/api/items", image, {"Content-Type": "image/png"}, expect=403)
+        check("--allow-writes" in answer["error"], f"writes off: {answer}")
+        server.json("DELETE", "/api/items/3", expect=403)
+    with Server(folder, "--allow-writes") as server:
+        check("writes are on" in server.process.stdout.readline(), "no 'writes are on' line")
+        body, content_type = form({"class": "Bag"}, [("file", "mine.png", image)])
+        added = server.json("POST", "/api/items", body, {"Content-Type": content_type}, expect=201)
+        item = added["added"][0]
+        check(item["id"] == 10000 and item["label"] == 8 and item["class"] == "Bag" and added["vectors"] == 10001,
+              f"added: {added}")
+        check(item["path"].startswith(os.path.abspath(folder) + "-uploads/") and item["path"].endswith(".png"),
+              f"kept where: {item['path']}")
+        hits = server.search(image, "image/png", "k=3")["queries"][0]["results"]
+        check(hits[0]["id"] == 10000 and abs(hits[0]["score"] - 1) < 1e-5, f"the added image is not found: {hits}")
+        status, headers, data = server.request("GET", "/api/items/10000/image")
+        check(status == 200 and data == image and headers["Content-Type"] == "image/png", "the added item's image")
+        check(headers.get("Cache-Control") == "no-cache", f"images of a changing collection: {headers}")
+        raw = server.json("POST", "/api/items?label=2", read(QUERIES[1]), {"Content-Type": "image/png"}, expect=201)
+        check(raw["added"][0]["id"] == 10001 and raw["added"][0]["class"] == "Pullover", f"raw add: {raw}")
+        db = np.load(f"{FIXTURE}/db/embeddings.npy")
+        vector = (db[3] + db[4]).tolist()
+        by_vector = server.json("POST", "/api/items", json.dumps({"embedding": vector}),
+                                {"Content-Type": "application/json"}, expect=201)
+        check(by_vector["added"][0]["id"] == 10002 and by_vector["added"][0]["label"] == -1, f"{by_vector}")
+        for bad_body, bad_type, why in [(json.dumps({"embedding": [1.0] * 3}), "application/json", "3 numbers"),
+                                        (json.dumps({"embedding": vector, "class": "Zebra"}), "application/json",
+                                         "not one of"),
+                                        (b"not an image", "image/png", "")]:
+            answer = server.json("POST", "/api/items", bad_body, {"Content-Type": bad_type}, expect=400)
+            check(why in answer["error"], f"{why}: {answer}")
+        before = server.json("GET", "/api/items/6")
+        removed = server.json("DELETE", "/api/items/5")
+        check(removed == {"removed": 5, "vectors": 10002, "timings_ms": removed["timings_ms"]}, f"{removed}")
+        check(server.json("GET", "/api/items/5")["path"] == before["path"], "item 6 did not move down to 5")
+        server.json("DELETE", "/api/items/10002", expect=404)
+        hits = server.search(image, "image/png", "k=1")["queries"][0]["results"]
+        check(hits[0]["id"] == 9999, f"after the removal the upload is item 9999: {hits}")
+    # Kept on disk: a new server, and the command line, see the same collection.
+    with Server(folder) as server:
+        info = server.json("GET", "/api/info")
+        check(info["vectors"] == 10002, f"after a restart: {info['vectors']} vectors")
+        hits = server.search(image, "image/png", "k=1")["queries"][0]["results"]
+        check(hits[0]["id"] == 9999 and hits[0]["class"] == "Bag", f"after a restart: {hits}")
+    by_cli = json.loads(run("index", "search", folder, "--image", QUERIES[0], "-k", "1", "--json"))
+    check(by_cli[0]["results"][0]["id"] == 9999, f"imret index search after the writes: {by_cli}")
+    # An embedding folder is not written; an HNSW index adds but cannot remove.
+    refused = subprocess.run([IMRET, "serve", f"{FIXTURE}/db", "--port", "0", "--allow-writes"], capture_output=True,
+                             text=True, timeout=120)
+    check(refused.returncode != 0 and refused.stderr.count("\n") == 1 and "index folder" in refused.stderr,
+          f"an embedding folder with --allow-writes: {refused.returncode} {refused.stderr!r}")
+    hnsw = os.path.join(FIXTURE, "scratch", "hnsw")
+    run("-q", "index", "build", f"{FIXTURE}/db", "--index", "faiss:HNSW16", "--metric", "cosine", "-o", hnsw,
+        "--overwrite")
+    with Server(hnsw, "--allow-writes") as server:
+        answer = server.json("DELETE", "/api/items/3", expect=409)
+        check("HNSW" in answer["error"] and "Flat" in answer["error"], f"HNSW removal: {answer}")
+        server.json("POST", "/api/items", image, {"Content-Type": "image/png"}, expect=201)
+        hits = server.search(image, "image/png", "k=1&efSearch=64")["queries"][0]["results"]
+        check(hits[0]["id"] == 10000, f"HNSW after an add: {hits}")
+
+
+def case_kill9():
+    """kill -9 while items are being added and removed: the folder on disk is
+    always a whole index, of one of the sizes the server answered or was
+    about to answer."""
+    folder = writable_copy("kill9")
+    image = read(QUERIES[2])
+    rng = np.random.default_rng(9)
+    for round_ in range(4):
+        server = Server(folder, "--allow-writes")
+        sizes = [json.loads(server.request("GET", "/api/info")[2])["vectors"]]
+        stop = threading.Event()
+        def write():
+            while not stop.is_set():
+                try:
+                    status, _, body = server.request("POST", "/api/items", image, {"Content-Type": "image/png"},
+                                                     timeout=10)
+                    if status == 201:
+                        sizes.append(json.loads(body)["vectors"])
+                    status, _, body = server.request("DELETE", "/api/items/0", timeout=10)
+                    if status == 200:
+                        sizes.append(json.loads(body)["vectors"])
+                except (ConnectionError, OSError):
+                    return
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(0.5 + rng.random() * 1.5)
+        server.process.kill()
+        server.process.wait()
+        stop.set()
+        writer.join()
+        info = json.loads(run("index", "info", folder, "--json"))
+        possible = set(sizes) | {sizes[-1] + 1, sizes[-1] - 1}
+        check(info["count"] in possible, f"round {round_}: {info['count']} vectors on disk, answered {sizes[-3:]}")
+        check(len(sizes) > 1, f"round {round_}: no write was answered before the kill")
+    with Server(folder) as server:
+        server.search(image, "image/png", "k=1")
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def fuzz_request(rng, image):
+    """Random bytes on the wire: (request bytes, whether it is complete)."""
+    methods = ["GET", "POST", "DELETE", "PUT", "HEAD", "OPTIONS", "PATCH", "TRACE", "CONNECT", "G\x00T", "A" * 300]
+    paths = ["/", "/api/health", "/api/info", "/api/search", "/api/items", "/api/items/3", "/api/items/3/image",
+             "/metrics", "/api/items/-1", "/api/items/99999999999999999999", "/%00", "/api/search?k=%ff%fe",
+             "/api/search?" + "k=1&" * 500, "//..//..//etc/passwd", "/api/items/1/image/..", "*",
+             "http://evil/api/info", "/" + "a" * 9000]
+    method = methods[rng.integers(len(methods))]
+    path = paths[rng.integers(len(paths))]
+    if rng.random() < 0.2:
+        path = "/" + bytes(rng.integers(33, 127, rng.integers(1, 60), dtype=np.uint8)).decode()
+    kind = rng.integers(8)
+    headers = [("Host", "127.0.0.1")]
+    if kind == 0:
+        body, ctype = json.dumps({"id": int(rng.integers(-5, 12000))}).encode(), "application/json"
+    elif kind == 1:
+        body, ctype = bytes(rng.integers(0, 256, rng.integers(0, 4000), dtype=np.uint8)), "image/png"
+    elif kind == 2:
+        multi, ctype = multipart([("file", "q.png", image)])
+        body = multi[:rng.integers(1, len(multi))]  # truncated multipart
+    elif kind == 3:
+        body = b'{"embedding": [' + b"1e309," * int(rng.integers(1, 200)) + b"1]}"
+        ctype = "application/json"
+    elif kind == 4:
+        body, ctype = image[:rng.integers(0, len(image))], "image/png"
+    elif kind == 5:
+        body, ctype = b"", "multipart/form-data; boundary=" + "x" * int(rng.integers(0, 200))
+    elif kind == 6:
+        body, ctype = json.dumps({"images": ["!!notbase64" * int(rng.integers(1, 50))]}).encode(), "application/json"
+    else:
+        body, ctype = json.dumps({"embeddings": [[0.1] * 64] * int(rng.integers(0, 60))}).encode(), "application/json"
+    headers.append(("Content-Type", ctype))
+    length = len(body)
+    complete = True
+    if rng.random() < 0.15:  # claims more than it sends: the server waits, then gives up
+        length += int(rng.integers(1, 100000))
+        complete = False
+    headers.append(("Content-Length", str(length)))
+    if rng.random() < 0.1:
+        headers.append(("X-Huge", "h" * int(rng.integers(1000, 70000))))
+    if rng.random() < 0.1:
+        headers += [(f"X-Many-{i}", "v") for i in range(int(rng.integers(50, 400)))]
+    if rng.random() < 0.05:  # a body that is not in chunks: the server waits for the next chunk
+        headers.append(("Transfer-Encoding", "chunked"))
+        complete = False
+    if rng.random() < 0.05:
+        headers.append(("Authorization", "Bearer " + "z" * int(rng.integers(0, 5000))))
+    head = f"{method} {path} HTTP/1.1\r\n".encode("latin-1", "replace")
+    head += b"".join(f"{k}: {v}\r\n".encode("latin-1", "replace") for k, v in headers) + b"\r\n"
+    if rng.random() < 0.05:  # garbage instead of a request line
+        head = bytes(rng.integers(0, 256, rng.integers(1, 3000), dtype=np.uint8)) + b"\r\n\r\n"
+    return head + body, complete
+
+
+def case_fuzz():
+    """An endpoint fuzz run on loopback, bounded in count and time: random
+    methods, paths, headers, bodies, truncated multipart, huge headers. The
+    server never crashes, answers every complete request with a well-formed
+    status line, and its memory stays bounded."""
+    import socket
+    folder = writable_copy("fuzz")
+    image = read(QUERIES[3])
+    rng = np.random.default_rng(int(os.environ.get("IMRET_FUZZ_SEED", "20")))
+    count = int(os.environ.get("IMRET_SERVE_FUZZ_REQUESTS", "1500"))
+    deadline = time.time() + float(os.environ.get("IMRET_SERVE_FUZZ_SECONDS", "60"))
+    with Server(folder, "--allow-writes", "--max-upload-mb", "1") as server:
+        server.search(image, "image/png")
+        baseline = rss_kb(server.process.pid)
+        statuses, unanswered, sent = {}, 0, 0
+        status_line = re.compile(rb"^HTTP/1\.[01] ([1-5][0-9][0-9]) ")
+        while sent < count and time.time() < deadline:
+            data, complete = fuzz_request(rng, image)
+            sent += 1
+            # Like a real client: send, then read the answer (a half-closed
+            # socket gets none from cpp-httplib). A request that promised more
+            # body than it sent gets a short wait and is dropped.
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=15 if complete else 0.3)
+            reply = b""
+            try:
+                try:
+                    sock.sendall(data)
+                except OSError:  # the server closed first (a limit): it must still have answered
+                    pass
+                try:
+                    while len(reply) < 64:
+                        chunk = sock.recv(4096)
+                        if not chunk:
+                            break
+                        reply += chunk
+                except (socket.timeout, ConnectionResetError):
+                    pass
+            finally:
+                sock.close()
+            match = status_line.match(reply)
+            if match:
+                statuses[int(match.group(1))] = statuses.get(int(match.group(1)), 0) + 1
+            elif reply or complete:
+                unanswered += 1
+                if unanswered <= 5:
+                    print(f"no well-formed answer to request {sent}: {data[:120]!r} -> {reply[:80]!r}")
+            check(server.process.poll() is None, f"the server died at request {sent}: {data[:200]!r}")
+        grown = rss_kb(server.process.pid) - baseline
+        print(f"{sent} requests, statuses {dict(sorted(statuses.items()))}, {unanswered} unanswered, "
+              f"memory {baseline // 1024} MB + {grown // 1024} MB")
+        check(sent >= min(count, 1000), f"only {sent} requests in the time allowed")
+        check(unanswered <= sent // 100, f"{unanswered} complete requests got no well-formed answer")
+        check(500 not in statuses, f"internal errors: {statuses}")
+        check(grown < 300 * 1024, f"memory grew by {grown // 1024} MB")
+        check(server.request("GET", "/api/health")[0] == 200, "health after the fuzz run")
+        server.search(image, "image/png")
+        info = server.json("GET", "/api/info")
+    run("index", "info", folder)  # whatever the fuzz added or removed, the folder is whole
 
 
 CASES = {name[5:]: f for name, f in globals().items() if name.startswith("case_")}

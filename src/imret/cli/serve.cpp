@@ -46,6 +46,7 @@ void run_serve(ServeArgs& args) {
                 port, request.server.token.empty() ? "" : "  (token required)");
     if (!info["image_queries"].get<bool>())
       std::printf("image queries are off: %s\n", info["image_queries_off"].get<std::string>().c_str());
+    if (request.allow_writes) std::printf("writes are on: items can be added and removed\n");
     std::printf("press Ctrl+C to stop\n");
     std::fflush(stdout);
   });
@@ -80,6 +81,8 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--max-queued", r.batching.max_queued, "Images waiting to be embedded before 503 answers")
       ->capture_default_str();
+  command->add_flag("--allow-writes", r.allow_writes,
+                    "Take POST /api/items and DELETE /api/items/{id}, each saved to the index folder before it answers");
   command->callback([args] { run_serve(*args); });
 }
 

@@ -33,8 +33,8 @@ TopK merge(const TopK& best, const TopK& candidates, int64_t k) {
 
 }  // namespace
 
-ExactIndex::ExactIndex(Metric metric, c10::Device device, int64_t block_size)
-    : metric_(metric), device_(device), block_size_(block_size) {
+ExactIndex::ExactIndex(Metric metric, c10::Device device, int64_t block_size, int64_t join_below)
+    : metric_(metric), device_(device), block_size_(block_size), join_below_(join_below) {
   if (block_size_ < 1) throw Error("ExactIndex: block_size must be >= 1 (got " + std::to_string(block_size) + ")");
 }
 
@@ -45,7 +45,14 @@ void ExactIndex::add(const at::Tensor& embeddings) {
     throw Error("ExactIndex::add: embeddings have " + std::to_string(d) + " dimensions, the index " +
                 std::to_string(dim_));
   if (embeddings.size(0) == 0) return;
-  chunks_.push_back(prepare_database(embeddings, metric_, device_));
+  PreparedDatabase added = prepare_database(embeddings, metric_, device_);
+  if (!chunks_.empty() && chunks_.back().size() + added.size() <= join_below_) {
+    PreparedDatabase& last = chunks_.back();
+    last.vectors = torch::cat({last.vectors, added.vectors});
+    if (last.squared_norms.defined()) last.squared_norms = torch::cat({last.squared_norms, added.squared_norms});
+  } else {
+    chunks_.push_back(std::move(added));
+  }
   dim_ = d;
   size_ += embeddings.size(0);
 }
@@ -187,6 +194,35 @@ at::Tensor ExactIndex::vector(int64_t id) const {
     id -= chunk.size();
   }
   throw InternalError("ExactIndex: the chunks hold fewer vectors than size()");
+}
+
+void ExactIndex::remove_ids(const std::vector<int64_t>& ids) {
+  const std::vector<int64_t> removed = ids_to_remove(ids, size_);
+  if (removed.empty()) return;
+  std::vector<PreparedDatabase> kept;
+  int64_t start = 0;
+  auto next = removed.begin();
+  for (const PreparedDatabase& chunk : chunks_) {
+    const int64_t end = start + chunk.size();
+    std::vector<int64_t> rows;
+    for (int64_t id = start; id < end; ++id) {
+      if (next != removed.end() && *next == id) ++next;
+      else rows.push_back(id - start);
+    }
+    if (rows.size() == static_cast<size_t>(chunk.size())) {
+      kept.push_back(chunk);
+    } else if (!rows.empty()) {
+      const at::Tensor index = torch::tensor(rows, torch::kInt64).to(chunk.vectors.device());
+      PreparedDatabase part;
+      part.metric = chunk.metric;
+      part.vectors = chunk.vectors.index_select(0, index).contiguous();
+      if (chunk.squared_norms.defined()) part.squared_norms = chunk.squared_norms.index_select(0, index).contiguous();
+      kept.push_back(std::move(part));
+    }
+    start = end;
+  }
+  chunks_ = std::move(kept);
+  size_ -= static_cast<int64_t>(removed.size());
 }
 
 int64_t ExactIndex::memory_bytes() const {

@@ -2,6 +2,7 @@
 
 #include <faiss/AutoTune.h>
 #include <faiss/IVFlib.h>
+#include <faiss/IndexFlatCodes.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/IndexIVFPQ.h>
@@ -10,6 +11,7 @@
 #include <faiss/VectorTransform.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
@@ -27,6 +29,7 @@
 
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/internal_error.hpp"
 #include "imret/core/progress.hpp"
 #include "imret/search/faiss_search.hpp"
 #include "imret/search/similarity.hpp"
@@ -423,6 +426,39 @@ at::Tensor FaissIndex::vector(int64_t id) const {
     throw UsageError(spec() + ": cannot give back the vector of item " + std::to_string(id) + " (" + e.msg + ")");
   }
   return out;
+}
+
+namespace {
+
+// The index that holds the codes, under any pre-transforms (OPQ, PCA...).
+const faiss::Index* code_holder(const faiss::Index* index) {
+  while (const auto* pre = dynamic_cast<const faiss::IndexPreTransform*>(index)) index = pre->index;
+  return index;
+}
+
+}  // namespace
+
+bool FaissIndex::can_remove() const {
+  // FAISS's IndexFlatCodes::remove_ids compacts its array, keeping ids dense;
+  // IVF lists keep the old ids (gaps) and HNSW graphs cannot remove at all.
+  if (!index_) return true;
+  return dynamic_cast<const faiss::IndexFlatCodes*>(code_holder(index_.get())) != nullptr;
+}
+
+void FaissIndex::remove_ids(const std::vector<int64_t>& ids) {
+  if (!can_remove()) Index::remove_ids(ids);  // the UsageError naming those that can
+  const std::vector<int64_t> removed = ids_to_remove(ids, size());
+  if (removed.empty()) return;
+  const faiss::IDSelectorBatch selector(removed.size(), removed.data());
+  size_t count = 0;
+  try {
+    count = index_->remove_ids(selector);
+  } catch (const std::exception& e) {
+    throw_faiss_failure(spec(), factory_, dim(), "removing items", e);
+  }
+  if (count != removed.size())
+    throw InternalError(spec() + ": FAISS removed " + std::to_string(count) + " of " + std::to_string(removed.size()) +
+                        " items");
 }
 
 int64_t FaissIndex::memory_bytes() const {

@@ -51,6 +51,9 @@ class FaissIndex : public Index {
   std::vector<std::pair<std::string, double>> parameters() const override { return parameters_; }
   // FAISS's reconstruct (IVF indexes get a direct map the first time).
   at::Tensor vector(int64_t id) const override;
+  // FAISS's remove_ids on indexes that keep their codes in one flat array.
+  bool can_remove() const override;
+  void remove_ids(const std::vector<int64_t>& ids) override;
   int64_t memory_bytes() const override;
   void save(const std::filesystem::path& file) const override;
 

@@ -96,6 +96,20 @@ at::Tensor Index::vector(int64_t /*id*/) const {
   throw UsageError(spec() + ": this backend cannot give back stored vectors");
 }
 
+void Index::remove_ids(const std::vector<int64_t>& /*ids*/) {
+  throw UsageError(spec() + ": this index cannot remove items (exact indexes and FAISS Flat, PQ, SQ and LSH indexes can; "
+                            "IVF and HNSW indexes cannot)");
+}
+
+std::vector<int64_t> ids_to_remove(std::vector<int64_t> ids, int64_t size) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (int64_t id : ids)
+    if (id < 0 || id >= size)
+      throw Error("item " + std::to_string(id) + " is not in the index (ids 0.." + std::to_string(size - 1) + ")");
+  return ids;
+}
+
 RangeResult Index::range_search(const at::Tensor& /*queries*/, double /*radius*/, const SearchParams& /*params*/) const {
   throw UsageError(spec() + ": no range search in this backend");
 }

@@ -90,6 +90,15 @@ class Index {
   // compressing FAISS index): a query "more like this item". Error for an id
   // out of range; UsageError when the backend cannot give vectors back.
   virtual at::Tensor vector(int64_t id) const;
+  // Whether remove_ids() works here: exact indexes and FAISS indexes that
+  // keep their codes in one flat array (Flat, PQ, SQ, LSH) can; IVF and
+  // HNSW indexes cannot without renumbering their lists or graph.
+  virtual bool can_remove() const { return false; }
+  // Removes the items `ids` (any order; duplicates count once). Ids stay
+  // dense, as FAISS's IndexFlat keeps them: every item after a removed one
+  // moves down by one. Error for an id out of range; UsageError naming the
+  // backends that can when this one cannot (can_remove()).
+  virtual void remove_ids(const std::vector<int64_t>& ids);
   // Bytes the index holds (its serialised size for FAISS).
   virtual int64_t memory_bytes() const = 0;
   // Writes the index to `file` atomically (temp file, then rename).
@@ -114,6 +123,10 @@ std::unique_ptr<Index> load_index(const std::string& spec, Metric metric, const 
 // The rows to train an index on: all of `vectors`, or `limit` of them drawn
 // at random (seeded) when 0 < limit < their count.
 at::Tensor training_sample(const at::Tensor& vectors, int64_t limit, uint64_t seed);
+
+// The ids to remove from an index of `size` items, sorted, without
+// duplicates. Error naming the first id out of range.
+std::vector<int64_t> ids_to_remove(std::vector<int64_t> ids, int64_t size);
 
 // Whether this build has the FAISS backends.
 bool has_faiss();

@@ -5,6 +5,7 @@
 
 #include "imret/core/embedding_tensor.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/internal_error.hpp"
 #include "imret/core/setting_error.hpp"
 #include "imret/core/version.hpp"
 #include "imret/core/yaml.hpp"
@@ -67,6 +68,7 @@ std::unique_ptr<Collection> Collection::open(const fs::path& folder, const Colle
     c->index_ = std::move(stored.index);
     c->items_ = std::move(stored.items);
     c->meta_ = stored.manifest.embedding_meta;
+    c->manifest_ = std::move(stored.manifest);
   } else {
     EmbeddingSet set = load_embedding_set(source);
     c->kind_ = "embeddings";
@@ -130,6 +132,55 @@ const search::Index& Collection::index_for(search::Metric metric) const {
 search::SearchResult Collection::search(const at::Tensor& queries, int64_t k, search::Metric metric,
                                         const search::SearchParams& params) const {
   return index_for(metric).search(queries, k, params);
+}
+
+std::string Collection::write_problem() const {
+  if (index_) return {};
+  return folder_.string() + ": an embedding folder records what imret embed made of a dataset, and is not changed; "
+                            "serve an index folder (imret index build) to add and remove items";
+}
+
+std::string Collection::remove_problem() const {
+  if (!index_) return write_problem();
+  if (index_->can_remove()) return {};
+  return index_->spec() + " cannot remove items: exact indexes can, and FAISS Flat, PQ, SQ and LSH indexes; "
+                          "IVF and HNSW indexes cannot (rebuild the index without the item)";
+}
+
+int64_t Collection::add(const at::Tensor& vectors, std::vector<EmbeddedItem> items) {
+  if (!write_problem().empty()) throw UsageError(write_problem());
+  if (vectors.dim() != 2 || vectors.size(1) != dimension_ || vectors.size(0) != static_cast<int64_t>(items.size()))
+    throw InternalError("Collection::add: expected " + std::to_string(items.size()) + " x " +
+                        std::to_string(dimension_) + " vectors");
+  const std::lock_guard<std::mutex> one_write(write_mutex_);
+  int64_t first = 0;
+  {
+    const std::unique_lock<std::shared_mutex> alone(mutex_);
+    first = size();
+    index_->add(vectors.to(torch::kFloat32).contiguous());
+    for (EmbeddedItem& item : items) {
+      if (item.index < 0) item.index = size();  // its id
+      items_.push_back(std::move(item));
+    }
+  }
+  const auto shared = reading();  // searches go on while the folder is written
+  search::save_index_folder(folder_, *index_, manifest_, items_);
+  return first;
+}
+
+void Collection::remove(int64_t id) {
+  const std::string problem = remove_problem();
+  if (!problem.empty()) throw UsageError(problem);
+  const std::lock_guard<std::mutex> one_write(write_mutex_);
+  {
+    const std::unique_lock<std::shared_mutex> alone(mutex_);
+    if (!item(id)) throw Error("no item " + std::to_string(id) + " (ids 0.." + std::to_string(size() - 1) + ")");
+    if (size() == 1) throw UsageError("item " + std::to_string(id) + " is the last one: a collection cannot be empty");
+    index_->remove_ids({id});
+    items_.erase(items_.begin() + id);
+  }
+  const auto shared = reading();
+  search::save_index_folder(folder_, *index_, manifest_, items_);
 }
 
 at::Tensor Collection::vector(int64_t id) const {

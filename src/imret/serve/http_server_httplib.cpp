@@ -1,6 +1,7 @@
 #include "imret/serve/http_server.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "imret/core/setting_error.hpp"
 #include "imret/serve/access.hpp"
+#include "imret/serve/new_items.hpp"
 #include "imret/serve/request_error.hpp"
 
 namespace imret::serve {
@@ -39,7 +41,7 @@ void answer_error(httplib::Response& res, int status, const std::string& message
 
 // The route a path belongs to, for the metrics' endpoint label (never the raw path).
 std::string endpoint_of(const std::string& path) {
-  static const std::vector<std::string> fixed = {"/", "/api/health", "/api/info", "/api/search", "/metrics"};
+  static const std::vector<std::string> fixed = {"/", "/api/health", "/api/info", "/api/search", "/api/items", "/metrics"};
   if (std::find(fixed.begin(), fixed.end(), path) != fixed.end()) return path;
   static const std::regex item(R"(/api/items/[0-9]+)"), image(R"(/api/items/[0-9]+/image)");
   if (std::regex_match(path, item)) return "/api/items/{id}";
@@ -79,9 +81,12 @@ RawSearchRequest raw_search_request(const httplib::Request& req) {
   raw.content_type = req.get_header_value("Content-Type");
   for (const auto& [name, value] : req.params) raw.url.emplace(name, value);
   if (req.is_multipart_form_data()) {
-    for (const auto& [field, part] : req.files)
+    for (const auto& [field, part] : req.files) {
       if (!part.filename.empty() || part.content_type.rfind("image/", 0) == 0)
         raw.files.push_back({part.filename.empty() ? field : part.filename, part.content});
+      else
+        raw.form.emplace(field, part.content);
+    }
   } else {
     raw.body = req.body;
   }
@@ -91,6 +96,7 @@ RawSearchRequest raw_search_request(const httplib::Request& req) {
 }  // namespace
 
 struct HttpServer::Impl {
+  int listening_socket = -1;
   std::shared_ptr<QueryService> service;
   std::shared_ptr<ServiceMetrics> metrics;
   ServerOptions options;
@@ -119,6 +125,14 @@ HttpServer::HttpServer(std::shared_ptr<QueryService> service, std::shared_ptr<Se
   server_->set_read_timeout(options_.read_timeout_s, 0);
   server_->set_write_timeout(options_.read_timeout_s, 0);
   server_->set_keep_alive_timeout(5);
+  // cpp-httplib's default sets SO_REUSEPORT, which lets a second server share
+  // a port in use and take half its requests; SO_REUSEADDR alone refuses
+  // that and still allows a restart while old connections linger.
+  server_->set_socket_options([impl = impl_.get()](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    impl->listening_socket = sock;
+  });
   server_->set_tcp_nodelay(true);  // answers go out whole at once, not after the client's delayed ACK
   server_->set_default_headers({{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}});
   impl_->routes();
@@ -174,9 +188,17 @@ void HttpServer::Impl::routes() {
         }));
   s.Get(R"(/api/items/([0-9]+)/image)", guarded([service](const httplib::Request& req, httplib::Response& res) {
           ItemImage image = service->item_image(id_of(req));
-          res.set_header("Cache-Control", "private, max-age=3600");
+          // Ids move when items are removed: then a browser asks again each time.
+          res.set_header("Cache-Control", service->writes_allowed() ? "no-cache" : "private, max-age=3600");
           res.set_content(std::move(image.bytes), image.content_type.c_str());
         }));
+  s.Post("/api/items", guarded([service](const httplib::Request& req, httplib::Response& res) {
+           answer_json(res, service->add_items(read_new_items(raw_search_request(req), service->limits().max_queries)),
+                       201);
+         }));
+  s.Delete(R"(/api/items/([0-9]+))", guarded([service](const httplib::Request& req, httplib::Response& res) {
+             answer_json(res, service->remove_item(id_of(req)));
+           }));
   s.Get("/metrics", guarded([service, metrics](const httplib::Request&, httplib::Response& res) {
           const std::string text = metrics->exposition(
               {{"imret_embed_queue_depth", {static_cast<double>(service->queued()), "Images waiting to be embedded."}},
@@ -205,6 +227,10 @@ int HttpServer::bind() {
   if (port_ <= 0)
     throw Error(options_.host + ":" + std::to_string(options_.port) +
                 ": cannot listen there (in use, or not an address of this machine)");
+  // The library (Debian's builds it as a shared library) listens with a
+  // backlog of 5: under a burst of clients the rest would wait for their SYN
+  // retry, a second later. Listening again only raises the backlog.
+  if (impl_->listening_socket >= 0) ::listen(impl_->listening_socket, 256);
   return port_;
 }
 

@@ -6,9 +6,12 @@
 
 #include "imret/data/dataset.hpp"
 #include "imret/data/image_folder.hpp"
+#include "imret/core/setting_error.hpp"
 #include "imret/serve/request_error.hpp"
 
 namespace imret::serve {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -29,11 +32,32 @@ nlohmann::json item_json(const EmbeddedItem& item, int64_t id) {
   return j;
 }
 
+// The file name extension of an image of `format`.
+std::string extension_of(data::ImageFormat format) {
+  switch (format) {
+    case data::ImageFormat::Jpeg: return "jpg";
+    case data::ImageFormat::Png: return "png";
+    case data::ImageFormat::Bmp: return "bmp";
+    case data::ImageFormat::Gif: return "gif";
+    case data::ImageFormat::WebP: return "webp";
+    case data::ImageFormat::Tiff: return "tiff";
+    case data::ImageFormat::Pnm: return "pnm";
+    case data::ImageFormat::Unknown: break;
+  }
+  return "img";
+}
+
 }  // namespace
 
-QueryService::QueryService(std::shared_ptr<const Collection> collection, BatcherOptions batching, ServiceLimits limits,
-                           std::shared_ptr<ServiceMetrics> metrics)
-    : collection_(std::move(collection)), limits_(limits), metrics_(std::move(metrics)) {
+QueryService::QueryService(std::shared_ptr<Collection> collection, BatcherOptions batching, ServiceLimits limits,
+                           std::shared_ptr<ServiceMetrics> metrics, bool allow_writes)
+    : collection_(std::move(collection)), limits_(limits), metrics_(std::move(metrics)), allow_writes_(allow_writes) {
+  if (allow_writes_) {
+    const std::string problem = collection_->write_problem();
+    if (!problem.empty()) throw SettingError("allow_writes", ": " + problem);
+    const fs::path folder = collection_->folder();
+    uploads_ = std::make_unique<UploadStore>(folder.parent_path() / (folder.filename().string() + "-uploads"));
+  }
   if (collection_->image_queries()) {
     preparer_ = std::make_unique<pipeline::QueryImagePreparer>(collection_->network());
     if (metrics_ && !batching.on_batch) {
@@ -51,57 +75,76 @@ const EmbeddedItem& QueryService::existing_item(int64_t id) const {
   return *item;
 }
 
+at::Tensor QueryService::prepared_image(const UploadedFile& file) const {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(file.bytes.data());
+  const data::ImageHeader header = data::read_image_header(bytes, file.bytes.size());
+  if (header.has_size()) {
+    const std::string violation = data::image_limit_violation(header.width, header.height, limits_.image_limits);
+    if (!violation.empty()) throw RequestError(413, file.name + ": " + violation);
+  }
+  try {
+    return preparer_->prepare(data::decode_image_rgb(bytes, file.bytes.size(), file.name, limits_.image_limits));
+  } catch (const data::BadImageError& e) {
+    throw RequestError(400, e.what());
+  }
+}
+
+at::Tensor QueryService::embedded(const std::vector<at::Tensor>& inputs) {
+  try {
+    return batcher_->embed(inputs);
+  } catch (const Overloaded& e) {
+    throw RequestError(503, e.what());
+  }
+}
+
+at::Tensor QueryService::embedding_rows(const std::vector<std::vector<float>>& embeddings) const {
+  const int64_t count = static_cast<int64_t>(embeddings.size());
+  const int64_t dimension = collection_->dimension();
+  at::Tensor rows = torch::empty({count, dimension}, torch::kFloat32);
+  for (int64_t q = 0; q < count; ++q) {
+    const std::vector<float>& row = embeddings[static_cast<size_t>(q)];
+    if (static_cast<int64_t>(row.size()) != dimension)
+      throw RequestError(400, std::string(count == 1 ? "embedding" : "embeddings[" + std::to_string(q) + "]") +
+                                  ": " + std::to_string(row.size()) + " numbers, the collection's vectors have " +
+                                  std::to_string(dimension));
+    std::copy(row.begin(), row.end(), rows[q].data_ptr<float>());
+  }
+  return rows;
+}
+
 nlohmann::json QueryService::search(const SearchQueries& queries) {
   const auto start = Clock::now();
   const Collection& c = *collection_;
   const int64_t count = static_cast<int64_t>(queries.count());
+  if (count == 0) throw RequestError(400, "no queries");
   at::Tensor vectors;
   double decode_ms = 0, embed_ms = 0;
   std::vector<nlohmann::json> described;
   std::vector<const EmbeddedItem*> known(static_cast<size_t>(count), nullptr);  // a query that is an item
+  std::shared_lock<std::shared_mutex> hold;  // no write between the search and the items it names
   switch (queries.kind) {
     case SearchQueries::Kind::Images: {
       if (!batcher_) throw RequestError(400, "image queries are off for this collection: " + c.network_problem());
       std::vector<at::Tensor> inputs;
       for (const UploadedFile& file : queries.images) {
-        const auto* bytes = reinterpret_cast<const uint8_t*>(file.bytes.data());
-        const data::ImageHeader header = data::read_image_header(bytes, file.bytes.size());
-        if (header.has_size()) {
-          const std::string violation = data::image_limit_violation(header.width, header.height, limits_.image_limits);
-          if (!violation.empty()) throw RequestError(413, file.name + ": " + violation);
-        }
-        try {
-          inputs.push_back(preparer_->prepare(data::decode_image_rgb(bytes, file.bytes.size(), file.name,
-                                                                     limits_.image_limits)));
-        } catch (const data::BadImageError& e) {
-          throw RequestError(400, e.what());
-        }
+        inputs.push_back(prepared_image(file));
         described.push_back({{"kind", "image"}, {"name", file.name}});
       }
       decode_ms = ms_since(start);
       const auto embed_start = Clock::now();
-      try {
-        vectors = batcher_->embed(inputs);
-      } catch (const Overloaded& e) {
-        throw RequestError(503, e.what());
-      }
+      vectors = embedded(inputs);
       embed_ms = ms_since(embed_start);
+      hold = c.reading();
       break;
     }
     case SearchQueries::Kind::Embeddings: {
-      vectors = torch::empty({count, c.dimension()}, torch::kFloat32);
-      for (int64_t q = 0; q < count; ++q) {
-        const std::vector<float>& row = queries.embeddings[static_cast<size_t>(q)];
-        if (static_cast<int64_t>(row.size()) != c.dimension())
-          throw RequestError(400, std::string(count == 1 ? "embedding" : "embeddings[" + std::to_string(q) + "]") +
-                                      ": " + std::to_string(row.size()) + " numbers, the collection's vectors have " +
-                                      std::to_string(c.dimension()));
-        std::copy(row.begin(), row.end(), vectors[q].data_ptr<float>());
-        described.push_back({{"kind", "embedding"}});
-      }
+      vectors = embedding_rows(queries.embeddings);
+      for (int64_t q = 0; q < count; ++q) described.push_back({{"kind", "embedding"}});
+      hold = c.reading();
       break;
     }
     case SearchQueries::Kind::Ids: {
+      hold = c.reading();
       std::vector<at::Tensor> rows;
       for (int64_t q = 0; q < count; ++q) {
         const int64_t id = queries.ids[static_cast<size_t>(q)];
@@ -164,15 +207,100 @@ nlohmann::json QueryService::info() const {
   return info;
 }
 
-nlohmann::json QueryService::item(int64_t id) const { return item_json(existing_item(id), id); }
+nlohmann::json QueryService::item(int64_t id) const {
+  const auto hold = collection_->reading();
+  return item_json(existing_item(id), id);
+}
 
 ItemImage QueryService::item_image(int64_t id) {
-  const EmbeddedItem& item = existing_item(id);
+  EmbeddedItem item;
+  {
+    const auto hold = collection_->reading();
+    item = existing_item(id);
+  }
   try {
     return images_.image_of(item);
   } catch (const Error& e) {
     throw RequestError(404, e.what());
   }
+}
+
+void QueryService::check_writes() const {
+  if (!allow_writes_) throw RequestError(403, "writes are off: start imret serve with --allow-writes to add and remove items");
+}
+
+nlohmann::json QueryService::add_items(const NewItems& request) {
+  check_writes();
+  const auto start = Clock::now();
+  Collection& c = *collection_;
+  const auto [label, class_name] = resolve_label(request, c.classes());
+  const SearchQueries& content = request.content;
+  const size_t count = content.count();
+  if (count == 0) throw RequestError(400, "nothing to add");
+  std::vector<EmbeddedItem> items(count);
+  for (EmbeddedItem& item : items) {
+    item.index = -1;  // the id it gets
+    item.label = label;
+    item.class_name = class_name;
+  }
+  at::Tensor vectors;
+  double decode_ms = 0, embed_ms = 0;
+  if (content.kind == SearchQueries::Kind::Images) {
+    if (!batcher_) throw RequestError(409, "images cannot be added: " + c.network_problem());
+    std::vector<at::Tensor> inputs;
+    for (const UploadedFile& file : content.images) inputs.push_back(prepared_image(file));
+    decode_ms = ms_since(start);
+    const auto embed_start = Clock::now();
+    vectors = embedded(inputs);
+    embed_ms = ms_since(embed_start);
+    for (size_t i = 0; i < count; ++i) {
+      const std::string& bytes = content.images[i].bytes;
+      const data::ImageFormat format =
+          data::read_image_header(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()).format;
+      items[i].source = uploads_->keep(bytes, extension_of(format)).string();
+    }
+  } else if (content.kind == SearchQueries::Kind::Embeddings) {
+    vectors = embedding_rows(content.embeddings);
+  } else {
+    throw RequestError(400, "items are added from images or embeddings");
+  }
+  const auto write_start = Clock::now();
+  int64_t first = 0;
+  try {
+    first = c.add(vectors, items);
+  } catch (const UsageError& e) {
+    throw RequestError(409, e.what());
+  }
+  const double write_ms = ms_since(write_start);
+  nlohmann::json added = nlohmann::json::array();
+  {
+    const auto hold = c.reading();
+    for (size_t i = 0; i < count; ++i) {
+      items[i].index = first + static_cast<int64_t>(i);
+      added.push_back(item_json(items[i], first + static_cast<int64_t>(i)));
+    }
+  }
+  return {{"added", std::move(added)},
+          {"vectors", c.size()},
+          {"timings_ms", {{"decode", decode_ms}, {"embed", embed_ms}, {"write", write_ms}, {"total", ms_since(start)}}}};
+}
+
+nlohmann::json QueryService::remove_item(int64_t id) {
+  check_writes();
+  Collection& c = *collection_;
+  const std::string problem = c.remove_problem();
+  if (!problem.empty()) throw RequestError(409, problem);
+  {
+    const auto hold = c.reading();
+    existing_item(id);  // 404
+  }
+  const auto start = Clock::now();
+  try {
+    c.remove(id);
+  } catch (const UsageError& e) {
+    throw RequestError(409, e.what());
+  }
+  return {{"removed", id}, {"vectors", c.size()}, {"timings_ms", {{"write", ms_since(start)}}}};
 }
 
 }  // namespace imret::serve

@@ -7,9 +7,10 @@ namespace imret::serve {
 
 void run_service(const ServeRequest& request, const std::atomic<bool>& stop,
                  const std::function<void(int port, const nlohmann::json& info)>& listening) {
-  std::shared_ptr<const Collection> collection = Collection::open(request.folder, request.collection);
+  std::shared_ptr<Collection> collection = Collection::open(request.folder, request.collection);
   auto metrics = std::make_shared<ServiceMetrics>();
-  auto service = std::make_shared<QueryService>(collection, request.batching, request.limits, metrics);
+  auto service =
+      std::make_shared<QueryService>(collection, request.batching, request.limits, metrics, request.allow_writes);
   HttpServer server(service, metrics, request.server);
   const int port = server.bind();
   std::atomic<bool> done{false};

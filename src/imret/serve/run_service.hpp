@@ -19,6 +19,7 @@ struct ServeRequest {
   ServerOptions server;
   BatcherOptions batching;
   ServiceLimits limits;
+  bool allow_writes = false;  // POST /api/items and DELETE /api/items/{id}
 };
 
 // Serves `request` until `stop` becomes true (checked every 100 ms).

@@ -29,6 +29,7 @@ struct RawSearchRequest {
   std::string body;
   std::vector<UploadedFile> files;            // multipart/form-data file fields, in order
   std::multimap<std::string, std::string> url;  // the query string's settings
+  std::multimap<std::string, std::string> form;  // multipart/form-data fields that are not files
 };
 
 struct SearchQueries {

@@ -30,7 +30,7 @@ TEST(ExactIndex, EuclideanMatchesCdistWithBlocksAndChunks) {
   torch::manual_seed(1);
   const auto database = torch::randn({300, 16});
   const auto queries = torch::randn({50, 16});
-  ExactIndex index(Metric::Euclidean, torch::kCPU, /*block_size=*/7);
+  ExactIndex index(Metric::Euclidean, torch::kCPU, /*block_size=*/7, /*join_below=*/0);
   index.add(database.narrow(0, 0, 120));  // several chunks: results must merge across them
   index.add(database.narrow(0, 120, 180));
   EXPECT_EQ(index.size(), 300);

@@ -93,7 +93,7 @@ TEST(Collection, FoldersItCannotServeAreNamed) {
 }
 
 TEST(QueryService, AnswersQueriesByEmbeddingAndItemWithTheirErrors) {
-  auto collection = std::shared_ptr<const Collection>(Collection::open(embedding_folder("service")));
+  auto collection = std::shared_ptr<Collection>(Collection::open(embedding_folder("service")));
   auto metrics = std::make_shared<ServiceMetrics>();
   QueryService service(collection, {}, {}, metrics);
   SearchQueries by_item;
@@ -150,7 +150,7 @@ TEST(QueryService, ImageQueriesAreEmbeddedWithTheFoldersNetwork) {
   for (int64_t i = 0; i < 10; ++i) items.push_back({i, "i" + std::to_string(i), 0, "a", std::nullopt});
   save_embedding_set(folder, x.data_ptr<float>(), 10, network->embedding_dim(), items,
                      {{"checkpoint", checkpoint.string()}});
-  auto collection = std::shared_ptr<const Collection>(Collection::open(folder));
+  auto collection = std::shared_ptr<Collection>(Collection::open(folder));
   ASSERT_TRUE(collection->image_queries()) << collection->network_problem();
 
   // A 28 x 28 grey PNG: embedded as (pixels / 255 - 0.5) / 0.25 through the network.
