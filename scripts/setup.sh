@@ -15,11 +15,13 @@ packages=(
   zlib1g-dev libgtest-dev libbenchmark-dev
   libcairo2-dev fonts-dejavu-core  # plots (imret visualize)
   libcpp-httplib-dev  # imret serve
+  pybind11-dev python3-dev python3-numpy  # the Python module (build/python)
   libopenblas0-pthread  # an optimised BLAS for LibTorch and FAISS (Debian defaults to the reference BLAS)
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--tests" ]]; then
   packages+=(python3-torch python3-torchvision python3-pil python3-sklearn python3-numpy umap-learn
+             python3-pytest python3-faiss  # the Python module's tests (tests/python)
              clang libclang-rt-14-dev  # the fuzzers (fuzz/run.sh, run by scripts/test.sh)
              chromium)  # the page of imret serve in a headless browser (tests/browser)
   command -v npm >/dev/null || packages+=(nodejs npm)  # Debian's, where the machine has no Node.js

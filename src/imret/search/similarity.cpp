@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include <string>
 
 #include "imret/core/error.hpp"
@@ -54,7 +56,13 @@ PreparedDatabase prepare_database(const at::Tensor& database, Metric metric, c10
     prepared.vectors = unit_rows(x).contiguous();
   } else {
     prepared.vectors = x;
-    prepared.squared_norms = x.pow(2).sum(1);
+    // By blocks of rows: x.pow(2) of the whole database would be a second
+    // copy of it (the caller's array, viewed without a copy, can be large).
+    prepared.squared_norms = torch::empty({x.size(0)}, x.options());
+    for (int64_t start = 0; start < x.size(0); start += 65536) {
+      const int64_t rows = std::min<int64_t>(65536, x.size(0) - start);
+      prepared.squared_norms.narrow(0, start, rows).copy_(x.narrow(0, start, rows).pow(2).sum(1));
+    }
   }
   return prepared;
 }

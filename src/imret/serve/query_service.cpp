@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "imret/data/dataset.hpp"
@@ -52,6 +53,10 @@ std::string extension_of(data::ImageFormat format) {
 QueryService::QueryService(std::shared_ptr<Collection> collection, BatcherOptions batching, ServiceLimits limits,
                            std::shared_ptr<ServiceMetrics> metrics, bool allow_writes)
     : collection_(std::move(collection)), limits_(limits), metrics_(std::move(metrics)), allow_writes_(allow_writes) {
+  searches_ = std::make_unique<SearchBatcher>(
+      [c = collection_.get()](const at::Tensor& queries, int64_t k, search::Metric metric,
+                              const search::SearchParams& params) { return c->search(queries, k, metric, params); },
+      static_cast<int64_t>(std::max<size_t>(limits_.max_queries, 256)));
   if (allow_writes_) {
     const std::string problem = collection_->write_problem();
     if (!problem.empty()) throw SettingError("allow_writes", ": " + problem);
@@ -168,7 +173,7 @@ nlohmann::json QueryService::search(const SearchQueries& queries) {
   const auto search_start = Clock::now();
   search::SearchResult result;
   try {
-    result = c.search(vectors, k, metric, queries.params);
+    result = searches_->search(vectors, k, metric, queries.params);
   } catch (const UsageError& e) {
     throw RequestError(400, e.what());
   }

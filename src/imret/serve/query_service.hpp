@@ -16,6 +16,7 @@
 #include "imret/serve/embed_batcher.hpp"
 #include "imret/serve/item_images.hpp"
 #include "imret/serve/new_items.hpp"
+#include "imret/serve/search_batcher.hpp"
 #include "imret/serve/search_request.hpp"
 #include "imret/serve/service_metrics.hpp"
 #include "imret/serve/upload_store.hpp"
@@ -56,6 +57,7 @@ class QueryService {
 
   const ServiceLimits& limits() const { return limits_; }
   int64_t queued() const { return batcher_ ? batcher_->queued() : 0; }
+  const SearchBatcher& search_batcher() const { return *searches_; }
   const Collection& collection() const { return *collection_; }
 
  private:
@@ -72,6 +74,7 @@ class QueryService {
   std::shared_ptr<ServiceMetrics> metrics_;
   std::unique_ptr<pipeline::QueryImagePreparer> preparer_;
   std::unique_ptr<EmbedBatcher> batcher_;
+  std::unique_ptr<SearchBatcher> searches_;  // concurrent searches read the database once
   ItemImages images_;
   bool allow_writes_ = false;
   std::unique_ptr<UploadStore> uploads_;

@@ -1,0 +1,61 @@
+"""imret.Embedder: the same embeddings as `imret embed`, from paths and from arrays."""
+import gzip
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import imret
+
+IMRET = os.environ.get("IMRET", "build/imret")
+
+
+@pytest.fixture(scope="module")
+def checkpoint_and_images(tmp_path_factory):
+    """An untrained ConvNet's checkpoint, `imret embed` of Fashion-MNIST's test
+    split with it, and the split's first 6 images as pixels and PNG files."""
+    work = tmp_path_factory.mktemp("embedder")
+    subprocess.run([IMRET, "-q", "train", "--epochs", "0", "--limit", "100", "-o", str(work / "run")], check=True)
+    checkpoint = work / "run/checkpoints/best.safetensors"
+    subprocess.run([IMRET, "-q", "embed", "-c", str(checkpoint), "--split", "test", "-o", str(work / "emb")], check=True)
+    with gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") as f:
+        raw = f.read()
+    pixels = np.frombuffer(raw[16:16 + 6 * 784], np.uint8).reshape(6, 28, 28)
+    paths = []
+    for i in range(6):
+        paths.append(str(work / f"{i}.png"))
+        Image.fromarray(pixels[i]).save(paths[-1])
+    return checkpoint, work, pixels, paths
+
+
+def test_embeddings_equal_imret_embed(checkpoint_and_images):
+    checkpoint, work, pixels, paths = checkpoint_and_images
+    reference = imret.data.load_embeddings(work / "emb")
+    assert reference.items[0]["source"].endswith("t10k-images-idx3-ubyte.gz#0")
+    expected = reference.embeddings[:6]
+    embedder = imret.Embedder(str(checkpoint), batch_size=4)
+    got = embedder.embed(paths)
+    assert got.shape == (6, embedder.dimension) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(embedder.embed(pixels), expected, atol=1e-5)  # a grey uint8 batch
+    np.testing.assert_allclose(embedder.embed(np.repeat(pixels[..., None], 3, axis=3)), expected, atol=1e-5)
+
+
+def test_bad_input(checkpoint_and_images, tmp_path):
+    checkpoint, work, pixels, _ = checkpoint_and_images
+    embedder = imret.Embedder(str(checkpoint), batch_size=2)
+    with pytest.raises(FileNotFoundError, match="nope.png"):
+        embedder.embed([str(tmp_path / "nope.png")])
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    with pytest.raises(imret.FormatError, match="bad.png"):
+        embedder.embed([str(tmp_path / "bad.png")])
+    with pytest.raises(ValueError, match="uint8"):
+        embedder.embed(pixels.astype(np.float32))
+    with pytest.raises(ValueError, match="empty"):
+        embedder.embed([])
+    with pytest.raises(FileNotFoundError):
+        imret.Embedder(str(tmp_path / "missing.safetensors"))
+    with pytest.raises(ValueError, match="device"):
+        imret.Embedder(str(checkpoint), device="tpu")
