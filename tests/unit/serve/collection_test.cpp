@@ -13,6 +13,7 @@
 #include "imret/search/index_store.hpp"
 #include "imret/serve/query_service.hpp"
 #include "imret/serve/request_error.hpp"
+#include "support/request_status.hpp"
 #include "support/scratch.hpp"
 
 namespace imret::serve {
@@ -32,14 +33,7 @@ fs::path embedding_folder(const std::string& name, const nlohmann::json& meta = 
   return folder;
 }
 
-int status_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const RequestError& e) {
-    return e.status();
-  }
-  return 200;
-}
+using testing::status_of;
 
 TEST(Collection, AnEmbeddingFolderIsSearchedExactlyByEitherMetric) {
   const fs::path folder = embedding_folder("embeddings");

@@ -15,6 +15,7 @@
 #include "imret/serve/new_items.hpp"
 #include "imret/serve/query_service.hpp"
 #include "imret/serve/request_error.hpp"
+#include "support/request_status.hpp"
 #include "support/scratch.hpp"
 
 namespace imret::serve {
@@ -40,14 +41,7 @@ fs::path index_folder(const std::string& name) {
   return folder;
 }
 
-int status_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const RequestError& e) {
-    return e.status();
-  }
-  return 200;
-}
+using testing::status_of;
 
 NewItems embedding_item(std::vector<float> row, std::optional<std::string> class_name = std::nullopt) {
   NewItems items;
