@@ -12,7 +12,8 @@ imret.FormatError (a file that is not what it should be), each one line that
 names the argument or the file. docs/python.md has the whole API.
 """
 from . import _imret
-from ._imret import Embedder, FormatError, __version__
+from ._imret import Embedder, FormatError, __version__, get_num_threads, set_num_threads
 from . import data, manifold, metrics, search, weights
 
-__all__ = ["Embedder", "FormatError", "data", "manifold", "metrics", "search", "weights", "__version__"]
+__all__ = ["Embedder", "FormatError", "data", "get_num_threads", "manifold", "metrics", "search", "set_num_threads",
+           "weights", "__version__"]

@@ -1,12 +1,14 @@
 // The extension module imret._imret: the submodules metrics, search,
 // weights, data and manifold (the Python package imret wraps them), and the
 // translation of imret's C++ errors into Python exceptions.
+#include <ATen/Parallel.h>
 #include <pybind11/pybind11.h>
 
 #include "arrays.hpp"
 #include "bindings.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/internal_error.hpp"
+#include "imret/core/runtime.hpp"
 #include "imret/core/setting_error.hpp"
 #include "imret/core/version.hpp"
 
@@ -67,6 +69,12 @@ PYBIND11_MODULE(_imret, m) {
       PyErr_SetString(PyExc_ValueError, e.what());
     }
   });
+  // All cores, as the command line takes them (LibTorch's own default can be fewer).
+  imret::configure_threads(0);
+  m.def(
+      "set_num_threads", [](int64_t n) { return imret::configure_threads(n); }, py::arg("n"),
+      "Threads imret computes with (0: every core, the default). Returns the number set.");
+  m.def("get_num_threads", [] { return at::get_num_threads(); }, "Threads imret computes with.");
   // For the tests: the address imret reads an argument's values at (the
   // array's own for a C-contiguous float array: no copy).
   m.def("_viewed_address", [](const py::object& x) {

@@ -54,3 +54,15 @@ def test_the_package_surface():
     for module in ("metrics", "search", "manifold", "weights", "data"):
         assert getattr(imret, module).__doc__
     assert "sklearn.metrics.average_precision_score" in imret.metrics.average_precision.__doc__
+
+
+def test_threads_are_every_core_unless_set():
+    import os
+    assert imret.get_num_threads() == os.cpu_count()
+    try:
+        assert imret.set_num_threads(1) == 1 and imret.get_num_threads() == 1
+        with pytest.raises(ValueError, match="threads"):
+            imret.set_num_threads(-1)
+    finally:
+        imret.set_num_threads(0)
+    assert imret.get_num_threads() == os.cpu_count()

@@ -1,0 +1,6 @@
+from typing import Dict, Mapping
+
+import numpy as np
+
+def load(path: str) -> Dict[str, np.ndarray]: ...
+def save_safetensors(path: str, tensors: Mapping[str, np.ndarray], metadata: Dict[str, str] = ...) -> None: ...
