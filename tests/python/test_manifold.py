@@ -34,6 +34,18 @@ def test_estimator_conventions():
     assert set(TSNE().get_params()) <= sk_names | {"n_iter"}
 
 
+def test_tsne_and_umap_end_a_pipeline(digits):
+    X, _ = digits
+    for estimator in (TSNE(perplexity=10, n_iter=250, random_state=0), UMAP(n_neighbors=10, n_epochs=50, random_state=0)):
+        pipeline = Pipeline([("scale", StandardScaler()), ("map", clone(estimator))])
+        Y = pipeline.fit_transform(X[:200])
+        assert Y.shape == (200, 2) and np.isfinite(Y).all()
+        check_is_fitted(pipeline.named_steps["map"])
+        # The same seed gives the same map.
+        again = Pipeline([("scale", StandardScaler()), ("map", clone(estimator))]).fit_transform(X[:200])
+        np.testing.assert_array_equal(Y, again)
+
+
 def test_tsne_quality_equals_sklearn(digits):
     X, _ = digits
     ours = TSNE(random_state=0).fit(X)
