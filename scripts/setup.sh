@@ -21,7 +21,7 @@ packages=(
 )
 if [[ "${1:-}" == "--tests" ]]; then
   packages+=(python3-torch python3-torchvision python3-pil python3-sklearn python3-numpy umap-learn
-             python3-pytest python3-faiss  # the Python module's tests (tests/python)
+             python3-pytest python3-faiss python3-pip python3-setuptools python3-wheel  # tests/python
              clang libclang-rt-14-dev  # the fuzzers (fuzz/run.sh, run by scripts/test.sh)
              chromium)  # the page of imret serve in a headless browser (tests/browser)
   command -v npm >/dev/null || packages+=(nodejs npm)  # Debian's, where the machine has no Node.js
