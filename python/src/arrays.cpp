@@ -28,13 +28,13 @@ py::array as_array(const py::handle& value, const char* name) {
 
 }  // namespace
 
-at::Tensor matrix(const py::handle& value, const char* name, py::object& keep, bool allow_empty, bool finite) {
+at::Tensor matrix(const py::handle& value, const char* name, py::object& keep) {
   py::array a = as_array(value, name);
   if (!a) throw py::value_error(std::string(name) + ": expected a 2-D array of float32 or float64");
   const bool f32 = a.dtype().is(py::dtype::of<float>()), f64 = a.dtype().is(py::dtype::of<double>());
   if (a.ndim() != 2 || !(f32 || f64))
     throw py::value_error(std::string(name) + ": expected a 2-D array of float32 or float64, got " + describe(a));
-  if (!allow_empty && (a.shape(0) == 0 || a.shape(1) == 0))
+  if (a.shape(0) == 0 || a.shape(1) == 0)
     throw py::value_error(std::string(name) + ": empty array " + describe(a));
   if (!(a.flags() & py::array::c_style)) {
     a = f32 ? py::array(py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a))
@@ -44,7 +44,7 @@ at::Tensor matrix(const py::handle& value, const char* name, py::object& keep, b
   at::Tensor t = torch::from_blob(const_cast<void*>(a.data()), {a.shape(0), a.shape(1)},
                                   f32 ? torch::kFloat32 : torch::kFloat64);
   // By blocks of rows, so that the check never holds a copy's worth of flags.
-  for (int64_t start = 0; finite && start < t.size(0); start += 16384) {
+  for (int64_t start = 0; start < t.size(0); start += 16384) {
     const at::Tensor block = t.narrow(0, start, std::min<int64_t>(16384, t.size(0) - start));
     const at::Tensor good = torch::isfinite(block).all(1);
     if (!good.all().item<bool>()) {
@@ -58,13 +58,10 @@ at::Tensor matrix(const py::handle& value, const char* name, py::object& keep, b
 std::vector<float> float_vector(const py::handle& value, const char* name) {
   py::array a = as_array(value, name);
   if (a.ndim() != 1) throw py::value_error(std::string(name) + ": expected a 1-D array, got " + describe(a));
-  py::array_t<float, py::array::c_style | py::array::forcecast> f;
-  try {
-    f = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a);
-  } catch (const py::error_already_set&) {
-  }
-  if (!f || a.dtype().kind() == 'O' || a.dtype().kind() == 'U' || a.dtype().kind() == 'S')
+  const char kind = a.dtype().kind();
+  if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b')
     throw py::value_error(std::string(name) + ": expected numbers, got " + describe(a));
+  const auto f = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a);
   std::vector<float> out(f.data(), f.data() + f.size());
   for (size_t i = 0; i < out.size(); ++i)
     if (std::isnan(out[i])) throw py::value_error(std::string(name) + "[" + std::to_string(i) + "] is NaN");

@@ -18,9 +18,8 @@ namespace py = pybind11;
 // A 2-D float32/float64 array as a tensor of the same dtype. C-contiguous
 // arrays are viewed, others copied into `keep` (which must outlive the
 // tensor). ValueError naming `name` for another dtype, shape, an empty
-// array (unless allow_empty), or NaN/inf values (when `finite`).
-at::Tensor matrix(const py::handle& value, const char* name, py::object& keep, bool allow_empty = false,
-                  bool finite = true);
+// array, or NaN/inf values.
+at::Tensor matrix(const py::handle& value, const char* name, py::object& keep);
 // A 1-D array of numbers as float32 values (scores), NaN refused.
 std::vector<float> float_vector(const py::handle& value, const char* name);
 // A 1-D array of integers (labels, ids); floats that are whole numbers are accepted.

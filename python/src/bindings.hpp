@@ -30,15 +30,12 @@ py::object json_to_python(const nlohmann::json& json);
 // FileNotFoundError naming `path` when it does not exist.
 void require_path(const std::filesystem::path& path, const char* what);
 
-// Runs `read` (which reads a file) with the GIL released, turning imret's
-// errors into imret.FormatError (what the file holds is wrong) and setting
-// errors into ValueError.
-template <class Read>
-auto read_file(Read&& read) -> decltype(read());
-
 // imret.FormatError, made by the module.
 py::object format_error();
 
+// Runs `read` (which reads a file) with the GIL released, turning imret's
+// errors into imret.FormatError (what the file holds is wrong) and setting
+// errors into ValueError.
 template <class Read>
 auto read_file(Read&& read) -> decltype(read()) {
   try {
