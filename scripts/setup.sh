@@ -15,6 +15,7 @@ packages=(
   zlib1g-dev libgtest-dev libbenchmark-dev
   libcairo2-dev fonts-dejavu-core  # plots (imret visualize)
   libcpp-httplib-dev  # imret serve
+  libgloo-dev  # distributed training: the headers of c10d's ProcessGroupGloo (LibTorch has its code)
   pybind11-dev python3-dev python3-numpy  # the Python module (build/python)
   libopenblas0-pthread  # an optimised BLAS for LibTorch and FAISS (Debian defaults to the reference BLAS)
   dataset-fashion-mnist

@@ -89,6 +89,8 @@ void add_training_options(CLI::App& command, learn::TrainConfig& c) {
   command.add_option("--freeze", c.freeze, "With --weights: none, backbone (train fc only) or all-but-last")
       ->check(CLI::IsMember({"none", "backbone", "all-but-last"}))
       ->capture_default_str();
+  command.add_flag("--sync-batch-norm", c.sync_batch_norm,
+                   "Distributed training: batch norm over the whole batch of all processes (SyncBatchNorm)");
 }
 
 nlohmann::json given_training_settings(const CLI::App& command, const learn::TrainConfig& config) {

@@ -1,11 +1,19 @@
 // imret train: learn an embedding (a classifier whose last layer is removed
 // for retrieval, or a metric-learning method) and write a run directory.
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <iterator>
 
 #include "imret/cli/commands.hpp"
 #include "imret/cli/common.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/feedback.hpp"
 #include "imret/data/image_folder.hpp"
+#include "imret/dist/communicator.hpp"
+#include "imret/dist/local_launcher.hpp"
+#include "imret/dist/world.hpp"
 #include "imret/pipeline/train_job.hpp"
 
 namespace imret::cli {
@@ -20,7 +28,49 @@ struct TrainArgs {
   std::string settings_file;
   bool overwrite = false;
   PreprocessArgs preprocess;
+  int nproc_per_node = 1;
+  double dist_timeout = 300;
 };
+
+// This program's arguments (after argv[0]), as the kernel has them.
+std::vector<std::string> own_arguments() {
+  std::ifstream file("/proc/self/cmdline", std::ios::binary);
+  const std::string all((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::vector<std::string> args;
+  for (size_t begin = 0; begin < all.size();) {
+    const size_t end = all.find('\0', begin);
+    args.push_back(all.substr(begin, end - begin));
+    begin = end == std::string::npos ? all.size() : end + 1;
+  }
+  if (!args.empty()) args.erase(args.begin());
+  return args;
+}
+
+// --nproc-per-node N: this command again, N times, as torchrun would start it.
+int launch_local_workers(int processes) {
+  std::vector<std::string> args;
+  const std::vector<std::string> all = own_arguments();
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (all[i] == "--nproc-per-node") {
+      ++i;
+      continue;
+    }
+    if (all[i].rfind("--nproc-per-node=", 0) == 0) continue;
+    args.push_back(all[i]);
+  }
+  dist::LocalLaunch launch;
+  launch.processes = processes;
+  launch.program = std::filesystem::read_symlink("/proc/self/exe").string();
+  launch.arguments = args;
+  spdlog::info("starting {} training processes on this host", processes);
+  return dist::run_local_workers(launch);
+}
+
+// Ranks other than 0 report warnings and errors only, marked with their rank.
+void quiet_rank(int rank) {
+  if (spdlog::get_level() < spdlog::level::warn) spdlog::set_level(spdlog::level::warn);
+  spdlog::set_pattern("%^[%l]%$ rank " + std::to_string(rank) + ": %v");
+}
 
 void run_train(TrainArgs& args, const CLI::App& command) {
   bool preprocess_from_file = false;
@@ -41,12 +91,30 @@ void run_train(TrainArgs& args, const CLI::App& command) {
   if (command.count("--out") > 0 || args.resume.empty()) request.out = args.out;
   request.resume = args.resume;
   request.replace = args.overwrite;
+  const dist::WorldInfo world = dist::world_from_environment();
+  TerminalFeedback silent({stderr, stdout, /*show_progress=*/false});
+  std::optional<FeedbackScope> rank_scope;
+  if (world.distributed()) {
+    dist::CommunicatorOptions options;
+    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(args.dist_timeout * 1000));
+    request.group = dist::connect(world, options);
+    spdlog::info("distributed training: {}", world.describe());
+    if (world.rank != 0) {
+      quiet_rank(world.rank);
+      rank_scope.emplace(silent);
+    }
+  }
   try {
     const pipeline::TrainOutcome outcome = pipeline::train_to_folder(request, dataset);
-    print_training_summary(outcome.result, outcome.run_dir);
+    if (world.rank == 0) print_training_summary(outcome.result, outcome.run_dir);
   } catch (const pipeline::RunExistsError& e) {
-    throw UsageError(e.run_dir.string() + " already holds a training run: continue it with --resume " +
-                     e.last_checkpoint.string() + ", or pass --overwrite or another --out");
+    const std::string message = e.run_dir.string() + " already holds a training run: continue it with --resume " +
+                                e.last_checkpoint.string() + ", or pass --overwrite or another --out";
+    if (request.group) request.group->report_failure(message, false);
+    throw UsageError(message);
+  } catch (const std::exception& e) {
+    if (request.group) request.group->report_failure(e.what(), dynamic_cast<const dist::PeerError*>(&e) != nullptr);
+    throw;
   }
 }
 
@@ -69,7 +137,24 @@ void add_train_command(CLI::App& app) {
                       "Continue from this checkpoint (RUN/checkpoints/last.safetensors; the run goes on in RUN unless "
                       "--out says otherwise)");
   command->add_flag("--overwrite", args->overwrite, "Replace a trained run already in --out");
-  command->callback([args, command] { run_train(*args, *command); });
+  command->add_option("--nproc-per-node", args->nproc_per_node,
+                      "Train with this many processes on this host, each on its part of every batch (as torchrun "
+                      "--nproc-per-node; under torchrun or srun, the launcher's variables decide instead)")
+      ->check(CLI::Range(1, 1024));
+  command->add_option("--dist-timeout", args->dist_timeout,
+                      "Distributed training: seconds to wait for the other processes (joining, and each exchange) "
+                      "before failing with the rank at fault")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command->callback([args, command] {
+    const bool worker = dist::world_from_environment().distributed();
+    if (args->nproc_per_node > 1 && !worker) {
+      const int status = launch_local_workers(args->nproc_per_node);
+      if (status != 0) throw Error("distributed training failed (" + std::to_string(status) + "); see the ranks' errors above");
+      return;
+    }
+    run_train(*args, *command);
+  });
 }
 
 }  // namespace imret::cli

@@ -184,7 +184,6 @@ class Loader::Impl {
 
   const std::shared_ptr<BadImageLog>& bad_images() const { return bad_images_; }
 
- private:
   // The epoch's order (shuffled or not) cut into batches of batch_size.
   std::vector<std::vector<int64_t>> default_batches(int64_t epoch) const {
     std::vector<int64_t> order(static_cast<size_t>(dataset_->size()));
@@ -203,6 +202,7 @@ class Loader::Impl {
     return batches;
   }
 
+ private:
   // The next batch in order: made here when there are no workers, else
   // waited for. Advances next_to_deliver_.
   BatchResult take_result() {
@@ -267,6 +267,7 @@ class Loader::Impl {
 
   std::optional<Batch> make_batch(int64_t k) {
     Batch batch;
+    batch.number = k;
     batch.indices = batch_indices(k);
     if (whole_batches_) {
       batch.images = load_whole_batch(batch.indices);
@@ -365,6 +366,7 @@ void Loader::start_epoch(int64_t epoch, std::vector<std::vector<int64_t>> batche
   impl_->start_epoch(epoch, std::move(batches));
 }
 std::optional<Batch> Loader::next() { return impl_->next(); }
+std::vector<std::vector<int64_t>> Loader::epoch_batches(int64_t epoch) const { return impl_->default_batches(epoch); }
 int64_t Loader::batches_per_epoch() const { return impl_->batches_per_epoch(); }
 int64_t Loader::items_per_epoch() const { return impl_->items_per_epoch(); }
 const std::shared_ptr<BadImageLog>& Loader::bad_images() const { return impl_->bad_images(); }

@@ -46,6 +46,7 @@ struct Batch {
   at::Tensor labels;             // N int64
   at::Tensor objects;            // multi-label datasets only: N x classes int64 instance counts
   std::vector<int64_t> indices;  // dataset index of each row (bad images skipped)
+  int64_t number = 0;            // the batch's place in its epoch's plan (0-based; skipped batches leave gaps)
 };
 
 struct LoaderOptions {
@@ -104,6 +105,9 @@ class Loader {
   // start_epoch starts epoch 0.
   std::optional<Batch> next();
 
+  // The batches start_epoch(epoch) would make (the options' order, batch
+  // size and drop_last), e.g. to hand each process of a distributed run its part.
+  std::vector<std::vector<int64_t>> epoch_batches(int64_t epoch) const;
   int64_t batches_per_epoch() const;
   // Items delivered per epoch when no image is bad (drop_last counted).
   int64_t items_per_epoch() const;

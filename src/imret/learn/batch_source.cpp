@@ -21,8 +21,9 @@ namespace {
 class LoaderSource : public BatchSource {
  public:
   LoaderSource(const TrainConfig& config, std::shared_ptr<const data::Dataset> train, c10::Device device,
-               std::shared_ptr<data::BadImageLog> bad_images)
-      : config_(config),
+               std::shared_ptr<data::BadImageLog> bad_images, BatchPart part)
+      : part_(part),
+        config_(config),
         train_(train),
         device_(device),
         multi_label_(train->has_objects()),
@@ -38,6 +39,7 @@ class LoaderSource : public BatchSource {
     // Multi-label data: the objective compares object counts (N x C).
     out.labels = (multi_label_ ? batch->objects : batch->labels).to(device_);
     out.indices = std::move(batch->indices);
+    out.number = batch->number;
     return out;
   }
 
@@ -55,6 +57,19 @@ class LoaderSource : public BatchSource {
     return options;
   }
 
+  // This process's parts of `batches`.
+  std::vector<std::vector<int64_t>> parts(const std::vector<std::vector<int64_t>>& batches, int64_t unit = 1) const {
+    std::vector<std::vector<int64_t>> out;
+    for (const auto& b : batches) out.push_back(part_of(b, part_, unit));
+    return out;
+  }
+  static int64_t count(const std::vector<std::vector<int64_t>>& batches) {
+    int64_t items = 0;
+    for (const auto& b : batches) items += static_cast<int64_t>(b.size());
+    return items;
+  }
+
+  BatchPart part_;
   TrainConfig config_;
   std::shared_ptr<const data::Dataset> train_;
   c10::Device device_;
@@ -68,8 +83,14 @@ class ShuffledBatches : public LoaderSource {
  public:
   using LoaderSource::LoaderSource;
   int64_t start_epoch(int64_t epoch) override {
-    loader_.start_epoch(epoch);
-    return loader_.items_per_epoch();
+    if (part_.ranks == 1) {
+      loader_.start_epoch(epoch);
+      return loader_.items_per_epoch();
+    }
+    auto batches = parts(loader_.epoch_batches(epoch));
+    const int64_t items = count(batches);
+    loader_.start_epoch(epoch, std::move(batches));
+    return items;
   }
   std::string description() const override { return "batch " + std::to_string(config_.batch_size); }
 };
@@ -78,23 +99,21 @@ class ShuffledBatches : public LoaderSource {
 class PKBatches : public LoaderSource {
  public:
   PKBatches(const TrainConfig& config, std::shared_ptr<const data::Dataset> train, c10::Device device,
-            std::shared_ptr<data::BadImageLog> bad_images)
-      : LoaderSource(config, train, device, bad_images) {
+            std::shared_ptr<data::BadImageLog> bad_images, BatchPart part)
+      : LoaderSource(config, train, device, bad_images, part) {
     if (multi_label_) {
       auto sampler = std::make_shared<data::MultiLabelPKSampler>(train->all_objects(), config.classes_per_batch,
                                                                  config.images_per_class, config.seed);
       plan_ = [sampler](int64_t epoch) { return sampler->epoch_batches(epoch); };
-      batch_size_ = sampler->batch_size();
     } else {
       auto sampler = std::make_shared<data::PKSampler>(train->labels(), config.classes_per_batch,
                                                        config.images_per_class, config.seed);
       plan_ = [sampler](int64_t epoch) { return sampler->epoch_batches(epoch); };
-      batch_size_ = sampler->batch_size();
     }
   }
   int64_t start_epoch(int64_t epoch) override {
-    auto batches = plan_(epoch);
-    const int64_t items = static_cast<int64_t>(batches.size()) * batch_size_;
+    auto batches = parts(plan_(epoch));
+    const int64_t items = count(batches);
     loader_.start_epoch(epoch, std::move(batches));
     return items;
   }
@@ -105,7 +124,6 @@ class PKBatches : public LoaderSource {
 
  private:
   std::function<std::vector<std::vector<int64_t>>(int64_t)> plan_;
-  int64_t batch_size_ = 0;
 };
 
 // Offline tuples: one per training image, drawn anew each epoch, batch_size
@@ -113,18 +131,17 @@ class PKBatches : public LoaderSource {
 class OfflineTupleBatches : public LoaderSource {
  public:
   OfflineTupleBatches(const TrainConfig& config, std::shared_ptr<const data::Dataset> train, c10::Device device,
-                      std::shared_ptr<data::BadImageLog> bad_images, data::TupleKind kind)
-      : LoaderSource(config, train, device, bad_images), kind_(kind), arity_(kind == data::TupleKind::Pair ? 2 : 3) {}
+                      std::shared_ptr<data::BadImageLog> bad_images, BatchPart part, data::TupleKind kind)
+      : LoaderSource(config, train, device, bad_images, part), kind_(kind), arity_(kind == data::TupleKind::Pair ? 2 : 3) {}
 
   int64_t start_epoch(int64_t epoch) override {
-    planned_ = data::tuple_batches(
-        data::offline_tuples(train_->labels(), kind_, data::derive_seed(config_.seed, 0x747570, epoch)),
-        config_.batch_size);
+    planned_ = parts(data::tuple_batches(data::offline_tuples(train_->labels(), kind_,
+                                                              data::derive_seed(config_.seed, 0x747570, epoch)),
+                                         config_.batch_size),
+                     arity_);
     planned_next_ = 0;
-    int64_t items = 0;
-    for (const auto& b : planned_) items += static_cast<int64_t>(b.size());
     loader_.start_epoch(epoch, planned_);
-    return items;
+    return count(planned_);
   }
 
   std::optional<TrainingBatch> next() override {
@@ -159,17 +176,24 @@ class OfflineTupleBatches : public LoaderSource {
 
 }  // namespace
 
+std::vector<int64_t> part_of(const std::vector<int64_t>& batch, BatchPart part, int64_t unit) {
+  const int64_t units = static_cast<int64_t>(batch.size()) / unit;
+  const int64_t begin = units * part.rank / part.ranks, end = units * (part.rank + 1) / part.ranks;
+  return {batch.begin() + begin * unit, batch.begin() + end * unit};
+}
+
 std::unique_ptr<BatchSource> make_batch_source(const TrainConfig& config, std::shared_ptr<const data::Dataset> train,
-                                               c10::Device device, std::shared_ptr<data::BadImageLog> bad_images) {
+                                               c10::Device device, std::shared_ptr<data::BadImageLog> bad_images,
+                                               BatchPart part) {
   const MethodDescriptor& method = find_method(config.method);
   if (config.tuples == "offline") {
     if (train->has_objects())
       throw SettingError("tuples", " offline needs single-label data; multi-label images (objects) train online");
     const data::TupleKind kind = method.tuples == TupleShape::Pairs ? data::TupleKind::Pair : data::TupleKind::Triplet;
-    return std::make_unique<OfflineTupleBatches>(config, train, device, bad_images, kind);
+    return std::make_unique<OfflineTupleBatches>(config, train, device, bad_images, part, kind);
   }
-  if (!method.trains_classifier) return std::make_unique<PKBatches>(config, train, device, bad_images);
-  return std::make_unique<ShuffledBatches>(config, train, device, bad_images);
+  if (!method.trains_classifier) return std::make_unique<PKBatches>(config, train, device, bad_images, part);
+  return std::make_unique<ShuffledBatches>(config, train, device, bad_images, part);
 }
 
 }  // namespace imret::learn

@@ -25,7 +25,21 @@ struct TrainingBatch {
   at::Tensor labels;             // N class indices, or N x C object counts for multi-label data; on the device
   at::Tensor tuple_rows;         // offline: T x 2 or T x 3 rows of the batch (int64, CPU); undefined: mine
   std::vector<int64_t> indices;  // the dataset index of each row
+  int64_t number = 0;            // the batch's place in the epoch's plan (the same on every rank)
 };
+
+// A process's part of every batch in a data-parallel run: the batches are
+// planned for the whole world, exactly as one process would train on them,
+// and rank r loads the r-th of `ranks` contiguous parts of each (whole
+// tuples for offline tuples). Gathered in rank order, the parts are the
+// one-process batch.
+struct BatchPart {
+  int rank = 0;
+  int ranks = 1;
+};
+
+// The part of `batch` (groups of `unit` consecutive entries kept together).
+std::vector<int64_t> part_of(const std::vector<int64_t>& batch, BatchPart part, int64_t unit = 1);
 
 class BatchSource {
  public:
@@ -45,8 +59,10 @@ class BatchSource {
 // batches (metric learning), or shuffled batches of config.batch_size
 // (classification). Loader settings (workers, seed, bad-image policy,
 // augmentation) from the config; skipped images are recorded in `bad_images`.
-// UsageError for offline tuples on multi-label data.
+// `part`: this process's part of each batch. UsageError for offline tuples
+// on multi-label data.
 std::unique_ptr<BatchSource> make_batch_source(const TrainConfig& config, std::shared_ptr<const data::Dataset> train,
-                                               c10::Device device, std::shared_ptr<data::BadImageLog> bad_images);
+                                               c10::Device device, std::shared_ptr<data::BadImageLog> bad_images,
+                                               BatchPart part = {});
 
 }  // namespace imret::learn

@@ -4,6 +4,7 @@
 
 #include "imret/core/error.hpp"
 #include "imret/core/setting_error.hpp"
+#include "imret/models/batch_norm.hpp"
 
 namespace imret::learn {
 namespace {
@@ -52,7 +53,7 @@ void hold_frozen_batchnorm(models::Network& network, Freeze freeze) {
   if (freeze == Freeze::None) return;
   const auto prefixes = trainable_prefixes(network, freeze);
   for (auto& item : network.named_modules("", false)) {
-    const bool batchnorm = item.value()->as<torch::nn::BatchNorm2d>() || item.value()->as<torch::nn::BatchNorm1d>();
+    const bool batchnorm = item.value()->as<models::BatchNorm>() != nullptr;
     if (batchnorm && !trainable(item.key() + ".", prefixes)) item.value()->eval();
   }
 }

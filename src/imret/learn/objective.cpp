@@ -4,6 +4,7 @@
 
 #include "imret/core/error.hpp"
 #include "imret/data/random.hpp"
+#include "imret/dist/communicator.hpp"
 #include "imret/learn/distance.hpp"
 #include "imret/learn/loss.hpp"
 #include "imret/learn/miner.hpp"
@@ -16,7 +17,8 @@ class ClassificationObjective : public Objective {
  public:
   StepLoss loss(models::Network& network, const at::Tensor& images, const at::Tensor& labels,
                 const at::Tensor&) override {
-    return classification_loss(network.forward(images), labels);
+    if (!group_) return classification_loss(network.forward(images), labels);
+    return classification_loss(dist::gather_rows(*group_, network.forward(images)), dist::gather_rows(*group_, labels));
   }
   bool trains_classifier() const override { return true; }
 };
@@ -36,7 +38,12 @@ class MetricObjective : public Objective {
 
   StepLoss loss(models::Network& network, const at::Tensor& images, const at::Tensor& labels,
                 const at::Tensor& tuple_rows) override {
-    return loss_on_embeddings(network.embed(images), labels, tuple_rows);
+    if (!group_) return loss_on_embeddings(network.embed(images), labels, tuple_rows);
+    int64_t offset = 0;
+    at::Tensor embeddings = dist::gather_rows(*group_, network.embed(images), &offset);
+    at::Tensor all_rows;
+    if (tuple_rows.defined()) all_rows = dist::gather_rows(*group_, tuple_rows + offset);
+    return loss_on_embeddings(embeddings, dist::gather_rows(*group_, labels), all_rows);
   }
 
   StepLoss loss_on_embeddings(const at::Tensor& raw, const at::Tensor& labels, const at::Tensor& tuple_rows) override {
@@ -67,6 +74,7 @@ class MetricObjective : public Objective {
     step.loss = result.loss;
     step.tuples = result.tuples;
     step.nonzero = result.nonzero;
+    step.images = embeddings.size(0);
     return step;
   }
 
@@ -106,6 +114,7 @@ StepLoss classification_loss(const at::Tensor& logits, const at::Tensor& labels)
     step.loss = torch::nn::functional::cross_entropy(logits, labels);
     step.correct = logits.argmax(1).eq(labels).sum().item<int64_t>();
   }
+  step.images = logits.size(0);
   return step;
 }
 

@@ -15,6 +15,10 @@
 #include "imret/learn/tuples.hpp"
 #include "imret/models/network.hpp"
 
+namespace imret::dist {
+class Communicator;
+}
+
 namespace imret::learn {
 
 struct StepLoss {
@@ -22,6 +26,7 @@ struct StepLoss {
   int64_t correct = -1;  // classification: correctly classified images of the batch
   int64_t tuples = -1;   // metric learning: tuples the loss saw (after mining)
   int64_t nonzero = -1;  // ... and those with a non-zero loss
+  int64_t images = -1;   // the rows the loss saw: the global batch in a data-parallel run (-1: the batch's)
 };
 
 class Objective {
@@ -44,6 +49,16 @@ class Objective {
   virtual void to(c10::Device device) { (void)device; }
   // True when the network's classifier is trained (its accuracy means something).
   virtual bool trains_classifier() const { return false; }
+  // Data-parallel training: loss() gathers the rows of every rank's batch
+  // part (the logits, or the embeddings with their labels and tuple rows;
+  // dist::gather_rows) and computes the loss of the whole global batch, the
+  // same value on every rank, mining the same tuples as one process would.
+  // Each rank's backward then gives the gradient through its own rows; the
+  // sum over the ranks is the one-process gradient (dist::Reduce::Sum).
+  void gather_across(std::shared_ptr<dist::Communicator> group) { group_ = std::move(group); }
+
+ protected:
+  std::shared_ptr<dist::Communicator> group_;  // null: one process
 };
 
 // The miner a run uses: config.miner, else the method's default miner

@@ -96,7 +96,8 @@ nlohmann::json TrainConfig::to_json() const {
           {"margin", margin},       {"pos_margin", pos_margin},       {"normalize", normalize},
           {"classes_per_batch", classes_per_batch}, {"images_per_class", images_per_class},
           {"tuples", tuples}, {"soft_margin", soft_margin},
-          {"positive_overlap", positive_overlap}, {"negatives", negatives}, {"clip_grad_norm", clip_grad_norm}, {"early_stop", early_stop}};
+          {"positive_overlap", positive_overlap}, {"negatives", negatives}, {"clip_grad_norm", clip_grad_norm}, {"early_stop", early_stop},
+          {"sync_batch_norm", sync_batch_norm}};
 }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
@@ -123,6 +124,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
   c.weights = json.value("weights", c.weights);
   c.weights_prefix = json.value("weights_prefix", c.weights_prefix);
   c.freeze = json.value("freeze", c.freeze);
+  c.sync_batch_norm = json.value("sync_batch_norm", c.sync_batch_norm);
   c.distance = json.value("distance", c.distance);
   c.miner = json.value("miner", c.miner);
   c.margin = json.value("margin", c.margin);

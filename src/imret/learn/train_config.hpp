@@ -57,6 +57,11 @@ struct TrainConfig {
   std::string weights;                       // start from these weights (.pth or safetensors)
   std::vector<std::string> weights_prefix;   // prefix rules for the weights' keys (models::WeightOptions)
   std::string freeze = "none";               // none | backbone | all-but-last
+  // Data-parallel runs: batch norm normalises with the statistics of the
+  // whole batch over the processes (models::BatchNorm's sum, as PyTorch's
+  // SyncBatchNorm), so that N processes train exactly as one; off: each
+  // process uses its part's statistics (DDP's default). No effect in one process.
+  bool sync_batch_norm = false;
 
   // Throws UsageError naming the first bad value.
   void validate() const;

@@ -9,6 +9,8 @@
 #include "imret/core/tensor_file.hpp"
 #include "imret/learn/batch_source.hpp"
 #include "imret/learn/checkpoint_unit.hpp"
+#include "imret/learn/data_parallel.hpp"
+#include "imret/dist/communicator.hpp"
 #include "imret/learn/freeze.hpp"
 #include "imret/learn/objective.hpp"
 #include "imret/learn/optimizer.hpp"
@@ -76,6 +78,17 @@ TrainResult untrained_baseline(models::Network& network, const TrainConfig& conf
   return result;
 }
 
+// Every rank needs a part of every batch.
+void check_parts(const TrainConfig& config, int ranks) {
+  if (ranks == 1) return;
+  const bool pk = config.tuples != "offline" && !find_method(config.method).trains_classifier;
+  const int64_t batch = pk ? config.classes_per_batch * config.images_per_class : config.batch_size;
+  if (batch < ranks)
+    throw SettingError(pk ? "images_per_class" : "batch_size",
+                       " makes batches of " + std::to_string(batch) + ", fewer than the " + std::to_string(ranks) +
+                           " processes that each train on a part of every batch");
+}
+
 }  // namespace
 
 search::Metric retrieval_metric(const TrainConfig& config) {
@@ -85,7 +98,8 @@ search::Metric retrieval_metric(const TrainConfig& config) {
 }
 
 TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const data::Dataset> dataset,
-                             const fs::path& run_dir, const fs::path& resume_from) {
+                             const fs::path& run_dir, const fs::path& resume_from,
+                             std::shared_ptr<dist::Communicator> group) {
   TrainConfig config = config_in;
   config.network.in_channels = dataset->channels();
   config.network.num_classes = static_cast<int64_t>(dataset->classes().size());
@@ -95,6 +109,9 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   config.network.learned_metric = !method.trains_classifier && find_distance(config.distance).learned;
   config.network.normalize_before_metric = config.normalize;
   check_class_count(config, config.network.num_classes);
+  const BatchPart part = group ? BatchPart{group->rank(), group->world_size()} : BatchPart{};
+  const bool writes = part.rank == 0;  // rank 0 alone writes the run folder and logs
+  check_parts(config, part.ranks);
   const c10::Device device = parse_device(config.device);
   torch::manual_seed(config.seed);
 
@@ -126,7 +143,10 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   } else if (!config.weights.empty()) {
     start_from_weights(*network, config);
   }
-  if (config.epochs == 0) return untrained_baseline(*network, config, *dataset, run_dir, result);
+  if (config.epochs == 0) {
+    if (writes) return untrained_baseline(*network, config, *dataset, run_dir, result);
+    return result;
+  }
   const Freeze freeze = parse_freeze(config.freeze);
   const int64_t trainable = apply_freeze(*network, freeze);
   if (freeze != Freeze::None) spdlog::info("frozen ({}): {} trainable parameters", config.freeze, trainable);
@@ -134,25 +154,33 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   models::use_channels_last(*network);
   objective->to(device);
   auto bad_images = std::make_shared<data::BadImageLog>();
-  std::unique_ptr<BatchSource> batches = make_batch_source(config, split.train, device, bad_images);
-  spdlog::info("training {} ({}) on {} images ({} held out for validation), {} classes, {} epochs, {}",
+  std::unique_ptr<BatchSource> batches = make_batch_source(config, split.train, device, bad_images, part);
+  if (group) {
+    batches = in_step_across_ranks(std::move(batches), group);
+    objective->gather_across(group);
+    if (config.sync_batch_norm) models::synchronize_batch_norm(*network, statistics_sum(group));
+  }
+  spdlog::info("training {} ({}) on {} images ({} held out for validation), {} classes, {} epochs, {}{}",
                config.network.arch, config.method, split.train->size(),
                split.validation ? split.validation->size() : 0, config.network.num_classes, config.epochs,
-               batches->description());
+               batches->description(),
+               group ? fmt::format(", {} processes (each its part of every batch)", part.ranks) : "");
 
-  StandardStep step(config, *network, *objective, *optimizer);
+  StandardStep step(config, *network, *objective, *optimizer, group);
   std::unique_ptr<ValidationHook> validation;
   if (split.validation)
-    validation = std::make_unique<ValidationHook>(config, split.validation, *network, *objective, device);
+    validation = std::make_unique<ValidationHook>(config, split.validation, *network, *objective, device, group);
   const bool metric_learning = !objective->trains_classifier();
   LogHook log(metric_learning);
   BestEpochHook best(config.early_stop, result.history);
   CheckpointHook checkpoints(config, dataset->classes(), run_dir, *network, *objective, *optimizer, best, device);
   result.last_checkpoint = checkpoints.last_checkpoint();
   result.best_checkpoint = checkpoints.best_checkpoint();
-  std::vector<EpochHook*> hooks = {&log, &best, &checkpoints};
+  std::vector<EpochHook*> hooks = {&best};
+  if (writes) hooks = {&log, &best, &checkpoints};
   if (validation) hooks.insert(hooks.begin(), validation.get());
   run_epochs({first_epoch, config.epochs, metric_learning}, *batches, step, hooks, result.history);
+  if (group) group->barrier();  // every rank done: rank 0's last checkpoint is written
   result.bad_images = bad_images->count();
   if (result.bad_images > 0) {
     spdlog::warn("{} bad images were skipped:", result.bad_images);

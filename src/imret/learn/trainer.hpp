@@ -23,6 +23,10 @@
 #include "imret/learn/training_loop.hpp"
 #include "imret/search/index.hpp"
 
+namespace imret::dist {
+class Communicator;
+}
+
 namespace imret::learn {
 
 struct TrainResult {
@@ -44,7 +48,19 @@ search::Metric retrieval_metric(const TrainConfig& config);
 // standard step and the standard hooks (training_hooks.hpp). With `resume_from`, loads that
 // checkpoint and its optimizer state and continues after its epoch up to
 // config.epochs (the rest of the configuration must match the checkpoint's).
+//
+// Data-parallel (`group`: this process's place among several, dist/): every
+// rank calls this with the same configuration and data. Each trains on its
+// part of every batch (BatchPart), the objective sees the gathered global
+// batch, gradients are summed over the ranks (StandardStep), validation is
+// split (ValidationHook); the result equals one process training on the
+// whole batches, but for batch norm, which normalises each rank's part with
+// its own statistics (running statistics follow rank 0). Rank 0 alone writes
+// `run_dir` and logs the epochs; the others write nothing. A resumed run may
+// have another number of ranks: the batches are planned for the world, not
+// per rank. SettingError when a batch has fewer entries than ranks.
 TrainResult train_embedding(const TrainConfig& config, std::shared_ptr<const data::Dataset> dataset,
-                             const std::filesystem::path& run_dir, const std::filesystem::path& resume_from = {});
+                             const std::filesystem::path& run_dir, const std::filesystem::path& resume_from = {},
+                             std::shared_ptr<dist::Communicator> group = nullptr);
 
 }  // namespace imret::learn

@@ -14,6 +14,7 @@
 #include "imret/eval/evaluate.hpp"
 #include "imret/eval/relevance.hpp"
 #include "imret/learn/checkpoint_unit.hpp"
+#include "imret/learn/data_parallel.hpp"
 #include "imret/learn/registry.hpp"
 #include "imret/learn/trainer.hpp"
 #include "imret/models/embed.hpp"
@@ -65,13 +66,15 @@ models::CheckpointInfo checkpoint_info(const TrainConfig& config, const std::vec
 // ---------------------------------------------------------------- validation
 
 ValidationHook::ValidationHook(const TrainConfig& config, std::shared_ptr<const data::Dataset> validation,
-                               models::Network& network, Objective& objective, c10::Device device)
+                               models::Network& network, Objective& objective, c10::Device device,
+                               std::shared_ptr<dist::Communicator> group)
     : config_(config),
       validation_(std::move(validation)),
       network_(network),
       objective_(objective),
       device_(device),
-      with_classifier_(objective.trains_classifier()) {
+      with_classifier_(objective.trains_classifier()),
+      group_(std::move(group)) {
   if (config.tuples == "offline") {
     const bool pairs = find_method(config.method).tuples == TupleShape::Pairs;
     tuples_ = data::offline_tuples(validation_->labels(), pairs ? data::TupleKind::Pair : data::TupleKind::Triplet,
@@ -87,7 +90,10 @@ void ValidationHook::measure(EpochRecord& record) {
   options.label = "validate";
   options.channels_last = true;  // as trained
   auto transform = data::make_eval_transform(config_.preprocess);
-  models::Embeddings embedded = models::embed_dataset(network_, validation_, transform, options);
+  const auto embed = [&](std::shared_ptr<const data::Dataset> part) {
+    return models::embed_dataset(network_, part, transform, options);
+  };
+  models::Embeddings embedded = group_ ? split_embedding(*group_, validation_, embed) : embed(validation_);
   if (embedded.indices.size() < 2) return;
   const bool multi_label = validation_->has_objects();
   std::vector<int64_t> labels;

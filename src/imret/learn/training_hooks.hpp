@@ -23,6 +23,9 @@
 namespace torch::optim {
 class Optimizer;
 }
+namespace imret::dist {
+class Communicator;
+}
 
 namespace imret::learn {
 
@@ -35,11 +38,14 @@ models::CheckpointInfo checkpoint_info(const TrainConfig& config, const std::vec
 // (each one a query against all the others: P@1, mAP@R). Offline runs
 // (config.tuples "offline"): the loss on fixed validation tuples (drawn once,
 // so that one epoch's validation loss compares with the next).
+// Data-parallel (`group`): each rank embeds its part of the split
+// (split_embedding) and every rank measures the whole, so that all of them
+// take the same early-stopping decision.
 class ValidationHook : public EpochHook {
  public:
   // `network` and `objective` must outlive the hook.
   ValidationHook(const TrainConfig& config, std::shared_ptr<const data::Dataset> validation, models::Network& network,
-                 Objective& objective, c10::Device device);
+                 Objective& objective, c10::Device device, std::shared_ptr<dist::Communicator> group = nullptr);
   void measure(EpochRecord& record) override;
 
  private:
@@ -49,6 +55,7 @@ class ValidationHook : public EpochHook {
   Objective& objective_;
   c10::Device device_;
   bool with_classifier_;
+  std::shared_ptr<dist::Communicator> group_;
   std::vector<std::vector<int64_t>> tuples_;  // offline: indices into the validation split
 };
 

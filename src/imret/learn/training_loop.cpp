@@ -7,6 +7,7 @@
 
 #include "imret/core/error.hpp"
 #include "imret/core/progress.hpp"
+#include "imret/dist/gradient_sync.hpp"
 #include "imret/learn/freeze.hpp"
 #include "imret/learn/optimizer.hpp"
 
@@ -24,7 +25,8 @@ struct EpochTotals {
   double loss_sum = 0;  // loss x images
   int64_t seen = 0, correct = 0, tuples = 0, nonzero = 0, batches = 0;
 
-  void add(const StepLoss& step, int64_t images) {
+  void add(const StepLoss& step, int64_t batch_images) {
+    const int64_t images = step.images >= 0 ? step.images : batch_images;
     loss_sum += step.loss.item<double>() * static_cast<double>(images);
     correct += std::max<int64_t>(step.correct, 0);
     tuples += std::max<int64_t>(step.tuples, 0);
@@ -96,11 +98,22 @@ EpochRecord EpochRecord::from_json(const nlohmann::json& json) {
 }
 
 StandardStep::StandardStep(const TrainConfig& config, models::Network& network, Objective& objective,
-                           torch::optim::Optimizer& optimizer)
-    : config_(config), network_(network), objective_(objective), optimizer_(optimizer) {
+                           torch::optim::Optimizer& optimizer, std::shared_ptr<dist::Communicator> group)
+    : config_(config), network_(network), objective_(objective), optimizer_(optimizer), group_(std::move(group)) {
   parameters_ = network.parameters();
   for (auto& extra : objective.parameters()) parameters_.push_back(extra);
+  if (!group_) return;
+  // Every rank starts from rank 0's state, as DDP does.
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> state = parameters_;
+  for (auto& buffer : network.buffers()) state.push_back(buffer);
+  group_->broadcast(state, 0);
+  network_sync_ = std::make_unique<dist::GradientSync>(group_, network.parameters(), dist::Reduce::Sum);
+  if (!objective.parameters().empty())
+    objective_sync_ = std::make_unique<dist::GradientSync>(group_, objective.parameters(), dist::Reduce::Average);
 }
+
+StandardStep::~StandardStep() = default;
 
 void StandardStep::start_epoch(int64_t epoch, EpochRecord& record) {
   record.lr = learning_rate_at(config_, epoch);
@@ -112,8 +125,16 @@ void StandardStep::start_epoch(int64_t epoch, EpochRecord& record) {
 
 StepLoss StandardStep::run(const TrainingBatch& batch) {
   clear_gradients(optimizer_);
+  if (group_) {
+    // Batch norm's running statistics (and any other buffer) follow rank 0,
+    // as DDP's broadcast_buffers.
+    std::vector<at::Tensor> buffers = network_.buffers();
+    if (!buffers.empty()) group_->broadcast(buffers, 0);
+  }
   StepLoss step = objective_.loss(network_, batch.images, batch.labels, batch.tuple_rows);
   if (step.loss.requires_grad()) step.loss.backward();
+  if (network_sync_) network_sync_->finish();
+  if (objective_sync_) objective_sync_->finish();
   if (config_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(parameters_, config_.clip_grad_norm);
   optimizer_.step();
   return step;

@@ -22,6 +22,10 @@
 namespace torch::optim {
 class Optimizer;
 }
+namespace imret::dist {
+class Communicator;
+class GradientSync;
+}
 
 namespace imret::learn {
 
@@ -57,11 +61,20 @@ class TrainingStep {
 // clip the gradients' total norm (config.clip_grad_norm > 0), optimizer step.
 // Each epoch: the config's learning-rate schedule, objective.start_epoch,
 // network.train() with frozen batch norms held (config.freeze).
+//
+// Data-parallel (`group`, with an objective gathering across it): the
+// parameters and buffers start as rank 0's; before each step the buffers
+// (batch norm's running statistics) are broadcast from rank 0, as DDP's
+// broadcast_buffers does (each rank's batch norm normalises with its own
+// part's statistics); after backward the network's gradients are summed
+// over the ranks and the objective's own averaged (dist::GradientSync), so
+// clipping and the optimizer step see the same gradients on every rank.
 class StandardStep : public TrainingStep {
  public:
   // The references must outlive the step.
   StandardStep(const TrainConfig& config, models::Network& network, Objective& objective,
-               torch::optim::Optimizer& optimizer);
+               torch::optim::Optimizer& optimizer, std::shared_ptr<dist::Communicator> group = nullptr);
+  ~StandardStep() override;
   void start_epoch(int64_t epoch, EpochRecord& record) override;
   StepLoss run(const TrainingBatch& batch) override;
 
@@ -71,6 +84,8 @@ class StandardStep : public TrainingStep {
   Objective& objective_;
   torch::optim::Optimizer& optimizer_;
   std::vector<at::Tensor> parameters_;  // the network's and the objective's, for clipping
+  std::shared_ptr<dist::Communicator> group_;
+  std::unique_ptr<dist::GradientSync> network_sync_, objective_sync_;
 };
 
 class EpochHook {

@@ -2,13 +2,15 @@
 
 #include <torch/torch.h>
 
+#include "imret/models/batch_norm.hpp"
+
 namespace imret::models {
 namespace nn = torch::nn;
 
 namespace {
 void add_conv_block(nn::Sequential& seq, int64_t in, int64_t out) {
   seq->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
-  seq->push_back(nn::BatchNorm2d(out));
+  seq->push_back(BatchNorm(out));
   seq->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));
 }
 }  // namespace
@@ -25,7 +27,7 @@ ConvNet::ConvNet(int64_t in_channels, int64_t embedding_dim, int64_t num_classes
   features_ = register_module("features", features);
   embedding_ = register_module(
       "embedding", nn::Sequential(nn::Flatten(), nn::Linear(nn::LinearOptions(64 * 7 * 7, embedding_dim).bias(false)),
-                                  nn::BatchNorm1d(embedding_dim)));
+                                  BatchNorm(embedding_dim)));
   fc_ = register_module("fc", nn::Linear(embedding_dim, num_classes));
 }
 

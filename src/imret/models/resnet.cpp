@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "imret/models/batch_norm.hpp"
+
 namespace imret::models {
 namespace nn = torch::nn;
 namespace F = torch::nn::functional;
@@ -18,9 +20,9 @@ class BasicBlock : public nn::Module {
   static constexpr int64_t kExpansion = 1;
   BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, nn::Sequential downsample)
       : conv1(register_module("conv1", conv(inplanes, planes, 3, stride))),
-        bn1(register_module("bn1", nn::BatchNorm2d(planes))),
+        bn1(register_module("bn1", BatchNorm(planes))),
         conv2(register_module("conv2", conv(planes, planes, 3, 1))),
-        bn2(register_module("bn2", nn::BatchNorm2d(planes))),
+        bn2(register_module("bn2", BatchNorm(planes))),
         downsample(downsample) {
     if (downsample) register_module("downsample", downsample);
   }
@@ -31,9 +33,9 @@ class BasicBlock : public nn::Module {
     return (out += identity).relu_();
   }
   nn::Conv2d conv1;
-  nn::BatchNorm2d bn1;
+  BatchNorm bn1;
   nn::Conv2d conv2;
-  nn::BatchNorm2d bn2;
+  BatchNorm bn2;
   nn::Sequential downsample;
 };
 
@@ -43,11 +45,11 @@ class Bottleneck : public nn::Module {
   static constexpr int64_t kExpansion = 4;
   Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, nn::Sequential downsample)
       : conv1(register_module("conv1", conv(inplanes, planes, 1, 1))),
-        bn1(register_module("bn1", nn::BatchNorm2d(planes))),
+        bn1(register_module("bn1", BatchNorm(planes))),
         conv2(register_module("conv2", conv(planes, planes, 3, stride))),
-        bn2(register_module("bn2", nn::BatchNorm2d(planes))),
+        bn2(register_module("bn2", BatchNorm(planes))),
         conv3(register_module("conv3", conv(planes, planes * kExpansion, 1, 1))),
-        bn3(register_module("bn3", nn::BatchNorm2d(planes * kExpansion))),
+        bn3(register_module("bn3", BatchNorm(planes * kExpansion))),
         downsample(downsample) {
     if (downsample) register_module("downsample", downsample);
   }
@@ -59,11 +61,11 @@ class Bottleneck : public nn::Module {
     return (out += identity).relu_();
   }
   nn::Conv2d conv1;
-  nn::BatchNorm2d bn1;
+  BatchNorm bn1;
   nn::Conv2d conv2;
-  nn::BatchNorm2d bn2;
+  BatchNorm bn2;
   nn::Conv2d conv3;
-  nn::BatchNorm2d bn3;
+  BatchNorm bn3;
   nn::Sequential downsample;
 };
 
@@ -72,7 +74,7 @@ nn::Sequential build_layer(int64_t& inplanes, int64_t planes, int64_t blocks, in
   nn::Sequential downsample{nullptr};
   if (stride != 1 || inplanes != planes * Block::kExpansion) {
     downsample = nn::Sequential(conv(inplanes, planes * Block::kExpansion, 1, stride),
-                                nn::BatchNorm2d(planes * Block::kExpansion));
+                                BatchNorm(planes * Block::kExpansion));
   }
   nn::Sequential layer;
   layer->push_back(std::make_shared<Block>(inplanes, planes, stride, downsample));
@@ -94,7 +96,7 @@ ResNet::ResNet(ResNetDepth depth, int64_t in_channels, int64_t num_classes) {
   if (depth == ResNetDepth::k18) blocks = {2, 2, 2, 2};
   if (depth == ResNetDepth::k101) blocks = {3, 4, 23, 3};
   conv1_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(in_channels, 64, 7).stride(2).padding(3).bias(false)));
-  bn1_ = register_module("bn1", nn::BatchNorm2d(64));
+  bn1_ = register_module("bn1", BatchNorm(64));
   layer1_ = register_module("layer1", make_layer(bottleneck, 64, blocks[0], 1));
   layer2_ = register_module("layer2", make_layer(bottleneck, 128, blocks[1], 2));
   layer3_ = register_module("layer3", make_layer(bottleneck, 256, blocks[2], 2));
@@ -106,7 +108,7 @@ ResNet::ResNet(ResNetDepth depth, int64_t in_channels, int64_t num_classes) {
   for (auto& module : modules(/*include_self=*/false)) {
     if (auto* c = module->as<nn::Conv2d>()) {
       nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* b = module->as<nn::BatchNorm2d>()) {
+    } else if (auto* b = module->as<BatchNorm>()) {
       nn::init::ones_(b->weight);
       nn::init::zeros_(b->bias);
     }

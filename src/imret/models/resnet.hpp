@@ -6,7 +6,7 @@
 // feature vector (512-d for 18/34, 2048-d for 50/101): `fc` is the removed layer.
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/batchnorm.h>
+#include "imret/models/batch_norm.hpp"
 #include <torch/nn/modules/linear.h>
 
 #include "imret/models/network.hpp"
@@ -31,7 +31,7 @@ class ResNet : public Network {
   int64_t inplanes_ = 64;
   int64_t feature_dim_ = 0;
   torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
+  BatchNorm bn1_{nullptr};
   torch::nn::Sequential layer1_{nullptr}, layer2_{nullptr}, layer3_{nullptr}, layer4_{nullptr};
   torch::nn::Linear fc_{nullptr};
 };

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "imret/core/embedding_set.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/json_text.hpp"
@@ -62,7 +64,10 @@ int64_t embed_dataset_to_folder(const models::LoadedNetwork& loaded, std::shared
   auto transform = data::make_eval_transform(data::Preprocess::from_json(loaded.info.preprocess));
   auto bad_images = std::make_shared<data::BadImageLog>();
   models::Embeddings embedded = models::embed_dataset(*loaded.network, dataset, transform, options, bad_images);
-  const std::vector<EmbeddedItem> items = embedded_items(*dataset, embedded.indices);
+  std::vector<EmbeddedItem> items = embedded_items(*dataset, embedded.indices);
+  // A shard's items keep their index in the whole split.
+  if (meta_in.contains("shard"))
+    for (EmbeddedItem& item : items) item.index += meta_in["shard"]["begin"].get<int64_t>();
   if (items.empty())
     throw Error("no image of " + std::to_string(dataset->size()) + " could be embedded (" +
                 std::to_string(bad_images->count()) + " bad images): nothing written to " + folder.string());
@@ -105,11 +110,149 @@ EmbedOutcome embed_to_folder(const EmbedRequest& request, const fs::path& folder
     meta["weights_prefix"] = request.weights_prefix;
     inputs.push_back(request.weights);
   }
+  if (request.shards < 1 || request.shard < 0 || request.shard >= request.shards)
+    throw SettingError("shard", " " + std::to_string(request.shard) + "/" + std::to_string(request.shards) +
+                                    ": expected i/N with 0 <= i < N");
+  if (request.shards > 1) {
+    const int64_t size = dataset->size();
+    const int64_t begin = size * request.shard / request.shards, end = size * (request.shard + 1) / request.shards;
+    meta["shard"] = {{"index", request.shard}, {"count", request.shards}, {"begin", begin}, {"end", end},
+                     {"split_items", size}};
+    std::vector<int64_t> part;
+    for (int64_t i = begin; i < end; ++i) part.push_back(i);
+    dataset = data::subset(dataset, part);
+  }
   EmbedOutcome outcome;
   outcome.images = dataset->size();
   outcome.dimension = loaded.network->embedding_dim();
   outcome.embedded = embed_dataset_to_folder(loaded, dataset, meta, request.options, folder, inputs);
   return outcome;
+}
+
+std::pair<int64_t, int64_t> parse_shard(const std::string& text, const std::string& setting) {
+  const size_t slash = text.find('/');
+  try {
+    if (slash != std::string::npos) {
+      size_t used_i = 0, used_n = 0;
+      const std::string i_text = text.substr(0, slash), n_text = text.substr(slash + 1);
+      const long long i = std::stoll(i_text, &used_i), n = std::stoll(n_text, &used_n);
+      if (used_i == i_text.size() && used_n == n_text.size() && n >= 1 && i >= 0 && i < n) return {i, n};
+    }
+  } catch (const std::exception&) {
+  }
+  throw SettingError(setting, " '" + text + "': expected i/N, the i-th of N shards counting from 0 (e.g. 0/4)");
+}
+
+namespace {
+
+// What must be the same in every shard's meta.json for them to form one embedding.
+const char* const kSameInShards[] = {"data", "split", "checkpoint", "weights", "weights_prefix", "network",
+                                     "preprocess", "classes"};
+
+struct Shard {
+  fs::path folder;
+  EmbeddingSet set;
+  int64_t index = 0, count = 0, begin = 0, end = 0, split_items = 0;
+};
+
+Shard read_shard(const fs::path& folder) {
+  Shard shard;
+  shard.folder = folder;
+  shard.set = load_embedding_set(folder);
+  const nlohmann::json& meta = shard.set.meta;
+  if (!meta.contains("shard") || !meta["shard"].is_object())
+    throw Error(folder.string() + ": not a shard (its meta.json has no \"shard\"; made by imret embed --shard i/N)");
+  try {
+    const nlohmann::json& s = meta["shard"];
+    shard.index = s.at("index").get<int64_t>();
+    shard.count = s.at("count").get<int64_t>();
+    shard.begin = s.at("begin").get<int64_t>();
+    shard.end = s.at("end").get<int64_t>();
+    shard.split_items = s.at("split_items").get<int64_t>();
+  } catch (const std::exception& e) {
+    throw Error(folder.string() + "/meta.json: malformed \"shard\": " + e.what());
+  }
+  for (const EmbeddedItem& item : shard.set.items)
+    if (item.index < shard.begin || item.index >= shard.end)
+      throw Error(folder.string() + "/items.jsonl: item " + std::to_string(item.index) + " is outside the shard's " +
+                  std::to_string(shard.begin) + ".." + std::to_string(shard.end));
+  return shard;
+}
+
+}  // namespace
+
+MergeOutcome merge_embedding_shards(const std::vector<fs::path>& folders, const fs::path& folder) {
+  if (folders.empty()) throw UsageError("merging shards needs the shard folders");
+  std::vector<Shard> shards;
+  for (const fs::path& f : folders) shards.push_back(read_shard(f));
+  std::sort(shards.begin(), shards.end(), [](const Shard& a, const Shard& b) { return a.index < b.index; });
+  const Shard& first = shards.front();
+  for (const Shard& shard : shards) {
+    if (shard.count != first.count || shard.split_items != first.split_items)
+      throw Error(shard.folder.string() + ": shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count) +
+                  " of " + std::to_string(shard.split_items) + " items does not belong with " + first.folder.string() +
+                  " (shard " + std::to_string(first.index) + "/" + std::to_string(first.count) + " of " +
+                  std::to_string(first.split_items) + " items)");
+    for (const char* key : kSameInShards) {
+      const nlohmann::json mine = shard.set.meta.value(key, nlohmann::json()), theirs = first.set.meta.value(key, nlohmann::json());
+      if (mine != theirs)
+        throw Error(shard.folder.string() + ": its \"" + key + "\" (" + mine.dump() + ") differs from " +
+                    first.folder.string() + "'s (" + theirs.dump() + "): not shards of one embedding");
+    }
+    if (shard.set.embeddings.cols != first.set.embeddings.cols)
+      throw Error(shard.folder.string() + ": " + std::to_string(shard.set.embeddings.cols) +
+                  "-d embeddings, but " + first.folder.string() + " has " + std::to_string(first.set.embeddings.cols));
+  }
+  for (size_t k = 0; k < shards.size(); ++k) {
+    if (k > 0 && shards[k].index == shards[k - 1].index)
+      throw Error(shards[k].folder.string() + ": shard " + std::to_string(shards[k].index) + " is given twice (also " +
+                  shards[k - 1].folder.string() + ")");
+  }
+  std::vector<int64_t> missing;
+  for (int64_t i = 0, k = 0; i < first.count; ++i) {
+    if (k < static_cast<int64_t>(shards.size()) && shards[static_cast<size_t>(k)].index == i)
+      ++k;
+    else
+      missing.push_back(i);
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (int64_t i : missing) list += (list.empty() ? "" : ", ") + std::to_string(i);
+    throw Error("shard" + std::string(missing.size() > 1 ? "s " : " ") + list + " of " + std::to_string(first.count) +
+                " missing: every shard of the split is needed to merge");
+  }
+  int64_t expected_begin = 0;
+  for (const Shard& shard : shards) {
+    if (shard.begin != expected_begin)
+      throw Error(shard.folder.string() + ": shard " + std::to_string(shard.index) + " starts at item " +
+                  std::to_string(shard.begin) + ", not " + std::to_string(expected_begin));
+    expected_begin = shard.end;
+  }
+  if (expected_begin != first.split_items)
+    throw Error("the shards cover " + std::to_string(expected_begin) + " of the split's " +
+                std::to_string(first.split_items) + " items");
+
+  const int64_t cols = first.set.embeddings.cols;
+  int64_t rows = 0;
+  for (const Shard& shard : shards) rows += shard.set.embeddings.rows;
+  std::vector<float> values;
+  values.reserve(static_cast<size_t>(rows * cols));
+  std::vector<EmbeddedItem> items;
+  items.reserve(static_cast<size_t>(rows));
+  nlohmann::json bad = nlohmann::json::array();
+  nlohmann::json from = nlohmann::json::array();
+  for (const Shard& shard : shards) {
+    values.insert(values.end(), shard.set.embeddings.values.begin(), shard.set.embeddings.values.end());
+    items.insert(items.end(), shard.set.items.begin(), shard.set.items.end());
+    for (const auto& entry : shard.set.meta.value("bad_images", nlohmann::json::array())) bad.push_back(entry);
+    from.push_back(fs::absolute(shard.folder).string());
+  }
+  nlohmann::json meta = first.set.meta;
+  for (const char* key : {"shard", "count", "dimension"}) meta.erase(key);
+  meta["bad_images"] = bad;
+  meta["merged_from"] = from;
+  save_embedding_set(folder, values.data(), rows, cols, items, meta);
+  return {rows, cols, static_cast<int64_t>(shards.size())};
 }
 
 }  // namespace imret::pipeline

@@ -40,6 +40,12 @@ struct EmbedRequest {
   std::vector<std::string> weights_prefix;  // models::WeightOptions::prefix_rules
   data::PreprocessChoice preprocess;        // with weights; defaults for the data's channels
   models::EmbedOptions options;
+  // Shard `shard` of `shards` (0-based): the contiguous items
+  // [size * shard / shards, size * (shard + 1) / shards) of the split, so
+  // that N processes or hosts (a Slurm array job) each embed their part and
+  // merge_embedding_shards joins them. meta.json records the shard.
+  int64_t shard = 0;
+  int64_t shards = 1;
 };
 
 struct EmbedOutcome {
@@ -53,5 +59,24 @@ struct EmbedOutcome {
 // checkpoint and weights, weights without arch, or a preprocessing with a
 // checkpoint.
 EmbedOutcome embed_to_folder(const EmbedRequest& request, const std::filesystem::path& folder);
+
+// Parses "i/N" (0 <= i < N) into {i, N}; SettingError naming `setting` otherwise.
+std::pair<int64_t, int64_t> parse_shard(const std::string& text, const std::string& setting = "shard");
+
+struct MergeOutcome {
+  int64_t items = 0;
+  int64_t dimension = 0;
+  int64_t shards = 0;
+};
+
+// Joins the folders of `imret embed --shard i/N` (any order) into one
+// embedding folder at `folder`, equal to an unsharded embed of the split:
+// the rows in the split's order, meta.json without the shard and with every
+// shard's bad images. imret::Error naming the folder and the problem when the
+// folders are not shards, come from different networks, weights,
+// preprocessing, data or splits, or do not cover the split exactly once (a
+// shard missing or given twice, shards of different N).
+MergeOutcome merge_embedding_shards(const std::vector<std::filesystem::path>& shards,
+                                    const std::filesystem::path& folder);
 
 }  // namespace imret::pipeline

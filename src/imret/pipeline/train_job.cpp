@@ -4,6 +4,7 @@
 #include "imret/core/output_folder.hpp"
 #include "imret/core/setting_error.hpp"
 #include "imret/core/yaml.hpp"
+#include "imret/dist/communicator.hpp"
 #include "imret/learn/run_folder.hpp"
 
 namespace imret::pipeline {
@@ -29,7 +30,7 @@ learn::TrainResult train_into(const TrainRequest& request, std::shared_ptr<const
                                                      {"data", request.data},
                                                      {"split", request.split},
                                                      {"train", request.config.to_json()}}));
-  learn::TrainResult result = learn::train_embedding(request.config, dataset, folder, request.resume);
+  learn::TrainResult result = learn::train_embedding(request.config, dataset, folder, request.resume, request.group);
   result.last_checkpoint = run_dir / "checkpoints" / result.last_checkpoint.filename();
   result.best_checkpoint = run_dir / "checkpoints" / result.best_checkpoint.filename();
   return result;
@@ -79,6 +80,13 @@ TrainOutcome train_to_folder(const TrainRequest& request, std::shared_ptr<const 
   TrainOutcome outcome;
   outcome.run_dir = fs::absolute(train_run_folder(request)).lexically_normal();
   const fs::path& run_dir = outcome.run_dir;
+  if (request.group && request.group->rank() != 0) {
+    // Rank 0 decides about the folder and writes it; a refusal there ends
+    // this rank's first collective with rank 0's error.
+    request.config.validate();
+    outcome.result = learn::train_embedding(request.config, dataset, {}, request.resume, request.group);
+    return outcome;
+  }
   // A run folder without a checkpoint (stopped before its first epoch ended) has nothing to keep.
   const fs::path last = run_dir / "checkpoints" / "last.safetensors";
   const bool existing_run = learn::holds_run(run_dir, "run") && fs::exists(last);

@@ -12,6 +12,10 @@
 #include "imret/learn/train_config.hpp"
 #include "imret/learn/trainer.hpp"
 
+namespace imret::dist {
+class Communicator;
+}
+
 namespace imret::pipeline {
 
 struct TrainRequest {
@@ -21,6 +25,9 @@ struct TrainRequest {
   std::filesystem::path out;     // the run folder; empty: the run `resume` belongs to
   std::string resume;            // continue from this checkpoint (RUN/checkpoints/last.safetensors)
   bool replace = false;          // a trained run already in `out` may be replaced
+  // Data-parallel training: this process's place among the ranks (every rank
+  // runs the same request; rank 0 alone writes the run folder). Null: one process.
+  std::shared_ptr<dist::Communicator> group;
 };
 
 // The folder holds a trained run that the request would neither continue nor

@@ -1,0 +1,258 @@
+"""Distributed training and sharded embedding through the real `imret` program:
+real processes on loopback (imret train --nproc-per-node, and torchrun from
+Debian's python3-torch), one CTest test per case:
+
+  dist_cases.py equal     N processes train as one (cross-entropy and a mined triplet loss)
+  dist_cases.py torchrun  torchrun's workers train as imret's own
+  dist_cases.py kill      a killed rank is named, the last checkpoint stays, resume on another world size
+  dist_cases.py shards    embed --shard i/N + embed merge equals one embed; merge refuses bad sets
+"""
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+IMRET = os.environ["IMRET"]
+SOURCE = os.environ.get("IMRET_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def fail(message):
+    print("FAIL:", message, file=sys.stderr)
+    sys.exit(1)
+
+
+def run(args, **kwargs):
+    result = subprocess.run([IMRET, "-q"] + args, capture_output=True, text=True, timeout=600, **kwargs)
+    if result.returncode != 0:
+        fail(f"imret {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return result
+
+
+def small_data(work, train=320, test=64):
+    folder = os.path.join(work, "data")
+    os.makedirs(folder)
+    subprocess.run(["/usr/bin/python3", os.path.join(SOURCE, "tests/e2e/lib/small_mnist.py"), folder, str(train),
+                    str(test)], check=True)
+    return folder
+
+
+def safetensors(path):
+    """The tensors of a safetensors file, as float64 arrays."""
+    with open(path, "rb") as f:
+        size = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(size))
+        blob = f.read()
+    types = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
+    out = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = entry["data_offsets"]
+        out[name] = np.frombuffer(blob[begin:end], dtype=types[entry["dtype"]]).reshape(entry["shape"]).astype(np.float64)
+    return out
+
+
+def largest_difference(a, b):
+    """The largest difference between two checkpoints' tensors, relative to the tensor's scale."""
+    if a.keys() != b.keys():
+        fail(f"the checkpoints hold different tensors: {sorted(a.keys() ^ b.keys())}")
+    worst = 0.0
+    for name in a:
+        scale = max(np.abs(a[name]).max(), 1e-3)
+        worst = max(worst, np.abs(a[name] - b[name]).max() / scale)
+    return worst
+
+
+def train_args(data, out, method):
+    common = ["train", "--data", data, "-o", out, "--optimizer", "sgd", "--lr", "0.05", "--epochs", "2",
+              "--workers", "0", "--seed", "3", "--val-fraction", "0.1"]
+    if method == "classification":
+        return common + ["--method", "classification", "--batch-size", "64"]
+    return common + ["--method", "triplet", "--miner", "semi-hard", "--classes-per-batch", "4",
+                     "--images-per-class", "8"]
+
+
+def case_equal(work):
+    """2 processes with synchronised batch norm train as 1 process on the whole batches."""
+    data = small_data(work)
+    for method in ("classification", "triplet"):
+        one = os.path.join(work, f"{method}-1")
+        two = os.path.join(work, f"{method}-2")
+        local_bn = os.path.join(work, f"{method}-2-local")
+        run(train_args(data, one, method))
+        run(train_args(data, two, method) + ["--nproc-per-node", "2", "--sync-batch-norm"])
+        run(train_args(data, local_bn, method) + ["--nproc-per-node", "2"])
+        a = safetensors(os.path.join(one, "checkpoints/last.safetensors"))
+        b = safetensors(os.path.join(two, "checkpoints/last.safetensors"))
+        c = safetensors(os.path.join(local_bn, "checkpoints/last.safetensors"))
+        synced, local = largest_difference(a, b), largest_difference(a, c)
+        print(f"{method}: 1 vs 2 processes (synchronised batch norm) {synced:.2e}; with per-process batch norm {local:.2e}")
+        # float32 sums in another order, over 8 SGD steps: 1e-4 of each tensor's scale.
+        if synced > 1e-4:
+            fail(f"{method}: 2 processes differ from 1 by {synced:.2e} of a tensor's scale")
+        # The comparison can tell: per-process batch statistics do change the weights.
+        if local < 10 * max(synced, 1e-6):
+            fail(f"{method}: per-process batch norm ({local:.2e}) is not told apart from synchronised ({synced:.2e})")
+        # The validation (split over the ranks, gathered) measures the same network alike.
+        log1 = open(os.path.join(one, "train_log.csv")).read().splitlines()
+        log2 = open(os.path.join(two, "train_log.csv")).read().splitlines()
+        header = log1[0].split(",")
+        column = header.index("val_map_at_r")
+        for r1, r2 in zip(log1[1:], log2[1:]):
+            v1, v2 = float(r1.split(",")[column]), float(r2.split(",")[column])
+            if abs(v1 - v2) > 2e-3:
+                fail(f"{method}: validation mAP@R {v1} (1 process) vs {v2} (2 processes)")
+        if len(log2) != 3:
+            fail(f"{method}: train_log.csv of the 2-process run has {len(log2) - 1} epochs, expected 2")
+
+
+def case_torchrun(work):
+    """torchrun (static rendezvous through its agent's store) starts workers that train as imret's own launcher's."""
+    data = small_data(work)
+    own = os.path.join(work, "own")
+    launched = os.path.join(work, "torchrun")
+    args = train_args(data, own, "triplet") + ["--nproc-per-node", "2", "--sync-batch-norm"]
+    run(args)
+    port = free_port()
+    result = subprocess.run(["/usr/bin/torchrun", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+                             "--master_port", str(port), "--no_python", IMRET, "-q"] +
+                            train_args(data, launched, "triplet") + ["--sync-batch-norm"],
+                            capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        fail(f"torchrun exited {result.returncode}:\n{result.stderr[-3000:]}")
+    a = safetensors(os.path.join(own, "checkpoints/last.safetensors"))
+    b = safetensors(os.path.join(launched, "checkpoints/last.safetensors"))
+    difference = largest_difference(a, b)
+    print(f"torchrun vs --nproc-per-node: {difference:.2e}")
+    if difference > 1e-6:
+        fail(f"torchrun's run differs from --nproc-per-node's by {difference:.2e}")
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def checkpoint_epoch(path):
+    with open(path, "rb") as f:
+        size = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(size))
+    return int(json.loads(header["__metadata__"]["imret"])["epoch"])
+
+
+def children_of(pid):
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def case_kill(work):
+    """kill -9 of rank 1 mid-run: the launcher and rank 0 name it and end; the last checkpoint loads; a resume
+    with one process finishes the run."""
+    data = small_data(work, train=2000)
+    out = os.path.join(work, "run")
+    last = os.path.join(out, "checkpoints/last.safetensors")
+    args = train_args(data, out, "classification") + ["--epochs", "40", "--nproc-per-node", "2", "--dist-timeout", "60"]
+    launcher = subprocess.Popen([IMRET, "-q"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not os.path.exists(last):
+        if time.time() > deadline or launcher.poll() is not None:
+            launcher.kill()
+            fail("no checkpoint within 300 s: " + launcher.communicate()[1][-2000:])
+        time.sleep(0.2)
+    ranks = children_of(launcher.pid)
+    if len(ranks) != 2:
+        fail(f"expected 2 ranks under the launcher, found {ranks}")
+    ranks.sort()  # rank 0 is started first
+    os.kill(ranks[1], signal.SIGKILL)
+    killed_at = time.time()
+    try:
+        _, stderr = launcher.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        launcher.kill()
+        fail("the run did not end within 90 s of the kill")
+    print(f"ended {time.time() - killed_at:.1f} s after the kill, status {launcher.returncode}")
+    print(stderr[-1500:])
+    if launcher.returncode == 0:
+        fail("the launcher succeeded although a rank was killed")
+    if "rank 1 (pid" not in stderr or "killed by signal 9" not in stderr:
+        fail("the launcher does not name the killed rank: " + stderr[-2000:])
+    if "rank 1 stopped" not in stderr:
+        fail("rank 0's error does not name rank 1: " + stderr[-2000:])
+    leftovers = [n for n in os.listdir(os.path.dirname(last)) if n.startswith(".") or "tmp" in n]
+    if leftovers:
+        fail(f"half-written files left in checkpoints/: {leftovers}")
+    safetensors(last)  # loads whole
+    done = checkpoint_epoch(last)
+    # Resume on another world size (1 process), one epoch more than the checkpoint.
+    resume = train_args(data, out, "classification") + ["--epochs", str(done + 1), "--resume", last]
+    run(resume)
+    log = open(os.path.join(out, "train_log.csv")).read().splitlines()
+    if len(log) - 1 != done + 1:
+        fail(f"after the resume train_log.csv has {len(log) - 1} epochs, expected {done + 1}")
+
+
+def case_shards(work):
+    """3 shards merged equal one embed of the split; merge refuses a missing or repeated shard and mixed networks."""
+    data = small_data(work, train=200, test=101)
+    run_dir = os.path.join(work, "run")
+    run(["train", "--data", data, "-o", run_dir, "--epochs", "1", "--workers", "0", "--val-fraction", "0"])
+    checkpoint = os.path.join(run_dir, "checkpoints/best.safetensors")
+    whole = os.path.join(work, "whole")
+    run(["embed", "-c", checkpoint, "--data", data, "--split", "test", "-o", whole, "--batch-size", "16"])
+    shards = []
+    for i in range(3):
+        shards.append(os.path.join(work, f"shard{i}"))
+        run(["embed", "-c", checkpoint, "--data", data, "--split", "test", "-o", shards[-1], "--shard", f"{i}/3",
+             "--batch-size", "16"])
+    merged = os.path.join(work, "merged")
+    run(["embed", "merge", shards[2], shards[0], shards[1], "-o", merged])
+    a, b = np.load(os.path.join(whole, "embeddings.npy")), np.load(os.path.join(merged, "embeddings.npy"))
+    if a.shape != b.shape:
+        fail(f"merged {b.shape}, whole {a.shape}")
+    difference = np.abs(a - b).max()
+    print(f"merged vs whole: largest difference {difference:.2e}")
+    if difference > 1e-6:
+        fail(f"merged shards differ from the whole split's embedding by {difference}")
+    if open(os.path.join(whole, "items.jsonl")).read() != open(os.path.join(merged, "items.jsonl")).read():
+        fail("merged items.jsonl differs from the whole split's")
+    # The merged folder serves as any embedding folder.
+    run(["evaluate", "--queries", merged, "--database", whole, "-o", os.path.join(work, "eval")])
+
+    def refused(args, pattern):
+        result = subprocess.run([IMRET, "-q"] + args, capture_output=True, text=True, timeout=300)
+        errors = [l for l in result.stderr.splitlines() if l.startswith("imret: error: ")]
+        if result.returncode == 0 or len(errors) != 1 or pattern not in errors[0]:
+            fail(f"imret {' '.join(args)}: expected one error with '{pattern}', got {result.returncode}: {result.stderr}")
+        if os.path.exists(os.path.join(work, "bad")):
+            fail("a refused merge wrote its output folder")
+
+    refused(["embed", "merge", shards[0], shards[1], "-o", os.path.join(work, "bad")], "shard 2 of 3 missing")
+    refused(["embed", "merge", shards[0], shards[0], shards[1], shards[2], "-o", os.path.join(work, "bad")],
+            "given twice")
+    refused(["embed", "merge", whole, shards[0], "-o", os.path.join(work, "bad")], "not a shard")
+    refused(["embed", "-c", checkpoint, "--data", data, "--split", "test", "-o", os.path.join(work, "bad"),
+             "--shard", "3/3"], "--shard")
+    other = os.path.join(work, "other")
+    run(["train", "--data", data, "-o", other, "--epochs", "1", "--workers", "0", "--val-fraction", "0", "--seed", "9"])
+    odd = os.path.join(work, "odd")
+    run(["embed", "-c", os.path.join(other, "checkpoints/best.safetensors"), "--data", data, "--split", "test",
+         "-o", odd, "--shard", "1/3"])
+    refused(["embed", "merge", shards[0], odd, shards[2], "-o", os.path.join(work, "bad")], "checkpoint")
+
+
+CASES = {"equal": case_equal, "torchrun": case_torchrun, "kill": case_kill, "shards": case_shards}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        sys.exit(f"usage: dist_cases.py {{{'|'.join(CASES)}}}")
+    with tempfile.TemporaryDirectory() as work:
+        CASES[sys.argv[1]](work)
+    print("ok")
