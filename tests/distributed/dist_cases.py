@@ -58,78 +58,106 @@ def safetensors(path):
     return out
 
 
-def largest_difference(a, b):
-    """The largest difference between two checkpoints' tensors, relative to the tensor's scale."""
+def train_args(data, out, method, **settings):
+    """imret train's arguments: a small SGD run of `method`; keyword settings replace or add options
+    (epochs=1 -> --epochs 1)."""
+    options = {"optimizer": "sgd", "lr": "0.05", "epochs": "2", "workers": "0", "seed": "3", "val_fraction": "0.1"}
+    if method == "classification":
+        options.update(method="classification", batch_size="64")
+    else:
+        options.update(method="triplet", miner="batch-hard", classes_per_batch="4", images_per_class="8")
+    options.update({k: str(v) for k, v in settings.items()})
+    args = ["train", "--data", data, "-o", out]
+    for key, value in options.items():
+        args += ["--" + key.replace("_", "-"), value]
+    return args
+
+
+def drift(start, a, b):
+    """How far apart two trained networks are, relative to how far training moved the first from `start`
+    (the trainable tensors' L2 norms; running statistics left out)."""
+    keys = [k for k in a if "running" not in k and "num_batches" not in k]
     if a.keys() != b.keys():
         fail(f"the checkpoints hold different tensors: {sorted(a.keys() ^ b.keys())}")
-    worst = 0.0
-    for name in a:
-        scale = max(np.abs(a[name]).max(), 1e-3)
-        worst = max(worst, np.abs(a[name] - b[name]).max() / scale)
-    return worst
+    moved = np.sqrt(sum(((a[k] - start[k]) ** 2).sum() for k in keys))
+    return np.sqrt(sum(((a[k] - b[k]) ** 2).sum() for k in keys)) / moved
 
 
-def train_args(data, out, method):
-    common = ["train", "--data", data, "-o", out, "--optimizer", "sgd", "--lr", "0.05", "--epochs", "2",
-              "--workers", "0", "--seed", "3", "--val-fraction", "0.1"]
-    if method == "classification":
-        return common + ["--method", "classification", "--batch-size", "64"]
-    return common + ["--method", "triplet", "--miner", "semi-hard", "--classes-per-batch", "4",
-                     "--images-per-class", "8"]
+def last(folder):
+    return safetensors(os.path.join(folder, "checkpoints/last.safetensors"))
+
+
+def train_log(folder):
+    lines = open(os.path.join(folder, "train_log.csv")).read().splitlines()
+    header = lines[0].split(",")
+    return [dict(zip(header, map(float, line.split(",")))) for line in lines[1:]]
 
 
 def case_equal(work):
-    """2 processes with synchronised batch norm train as 1 process on the whole batches."""
+    """One step of 2 processes with synchronised batch norm equals one step of 1 process on the whole batch;
+    per-process batch norm does not (the comparison can tell); a longer run with validation works alike."""
     data = small_data(work)
     for method in ("classification", "triplet"):
-        one = os.path.join(work, f"{method}-1")
-        two = os.path.join(work, f"{method}-2")
-        local_bn = os.path.join(work, f"{method}-2-local")
-        run(train_args(data, one, method))
-        run(train_args(data, two, method) + ["--nproc-per-node", "2", "--sync-batch-norm"])
-        run(train_args(data, local_bn, method) + ["--nproc-per-node", "2"])
-        a = safetensors(os.path.join(one, "checkpoints/last.safetensors"))
-        b = safetensors(os.path.join(two, "checkpoints/last.safetensors"))
-        c = safetensors(os.path.join(local_bn, "checkpoints/last.safetensors"))
-        synced, local = largest_difference(a, b), largest_difference(a, c)
-        print(f"{method}: 1 vs 2 processes (synchronised batch norm) {synced:.2e}; with per-process batch norm {local:.2e}")
-        # float32 sums in another order, over 8 SGD steps: 1e-4 of each tensor's scale.
-        if synced > 1e-4:
-            fail(f"{method}: 2 processes differ from 1 by {synced:.2e} of a tensor's scale")
-        # The comparison can tell: per-process batch statistics do change the weights.
-        if local < 10 * max(synced, 1e-6):
+        # One global batch, plain SGD: the step's gradient decides everything.
+        step = dict(epochs=1, val_fraction=0, momentum=0, limit=64 if method == "classification" else 40)
+        folders = {name: os.path.join(work, f"{method}-{name}") for name in ("start", "one", "synced", "local")}
+        run(train_args(data, folders["start"], method, **{**step, "epochs": 0}))
+        run(train_args(data, folders["one"], method, **step))
+        run(train_args(data, folders["synced"], method, **step) + ["--nproc-per-node", "2", "--sync-batch-norm"])
+        run(train_args(data, folders["local"], method, **step) + ["--nproc-per-node", "2"])
+        start, one = last(folders["start"]), last(folders["one"])
+        synced, local = drift(start, one, last(folders["synced"])), drift(start, one, last(folders["local"]))
+        print(f"{method}, one step: 2 processes differ from 1 by {synced:.2e} of the step (synchronised batch norm), "
+              f"{local:.2e} (per-process batch norm)")
+        # float32 sums in another order (per rank, then over the ranks), amplified by the cancellation in
+        # batch norm's gradients and, for the triplet loss, by the mined hardest pairs on normalised
+        # embeddings: measured 2.3e-3 (cross-entropy) and 1.2e-2 (batch-hard triplets), against 0.39 and 1.2
+        # with per-process batch norm.
+        tolerance = 1e-2 if method == "classification" else 5e-2
+        if synced > tolerance:
+            fail(f"{method}: one step of 2 processes differs from 1 process's by {synced:.2e} of the step")
+        if local < 10 * synced:
             fail(f"{method}: per-process batch norm ({local:.2e}) is not told apart from synchronised ({synced:.2e})")
-        # The validation (split over the ranks, gathered) measures the same network alike.
-        log1 = open(os.path.join(one, "train_log.csv")).read().splitlines()
-        log2 = open(os.path.join(two, "train_log.csv")).read().splitlines()
-        header = log1[0].split(",")
-        column = header.index("val_map_at_r")
-        for r1, r2 in zip(log1[1:], log2[1:]):
-            v1, v2 = float(r1.split(",")[column]), float(r2.split(",")[column])
-            if abs(v1 - v2) > 2e-3:
-                fail(f"{method}: validation mAP@R {v1} (1 process) vs {v2} (2 processes)")
-        if len(log2) != 3:
-            fail(f"{method}: train_log.csv of the 2-process run has {len(log2) - 1} epochs, expected 2")
+        loss_one, loss_two = train_log(folders["one"])[0]["train_loss"], train_log(folders["synced"])[0]["train_loss"]
+        if abs(loss_one - loss_two) > 1e-4 * abs(loss_one):
+            fail(f"{method}: the loss of the global batch is {loss_one} in 1 process, {loss_two} in 2")
+    # Two epochs with validation (split over the ranks, then gathered): rank 0 logs every epoch, and the
+    # validation of the network as it was before any step is the same in 1 and 2 processes.
+    longer_one, longer_two = os.path.join(work, "longer-1"), os.path.join(work, "longer-2")
+    untrained = dict(lr=1e-12)  # the validation then measures (nearly) the same network in both runs
+    run(train_args(data, longer_one, "triplet", **untrained))
+    run(train_args(data, longer_two, "triplet", **untrained) + ["--nproc-per-node", "2", "--sync-batch-norm"])
+    log_one, log_two = train_log(longer_one), train_log(longer_two)
+    if len(log_two) != 2:
+        fail(f"train_log.csv of the 2-process run has {len(log_two)} epochs, expected 2")
+    for a, b in zip(log_one, log_two):
+        print(f"epoch {int(a['epoch'])}: val mAP@R {a['val_map_at_r']:.4f} (1 process), {b['val_map_at_r']:.4f} (2)")
+        if abs(a["val_map_at_r"] - b["val_map_at_r"]) > 1e-6 or abs(a["val_precision_at_1"] - b["val_precision_at_1"]) > 1e-6:
+            fail(f"validation of one network: {a} (1 process) vs {b} (2 processes)")
 
 
 def case_torchrun(work):
-    """torchrun (static rendezvous through its agent's store) starts workers that train as imret's own launcher's."""
+    """torchrun (static rendezvous through its agent's store) starts workers that train as imret's own launcher's
+    (one thread each, as torchrun sets OMP_NUM_THREADS=1: the same sums in the same order)."""
     data = small_data(work)
     own = os.path.join(work, "own")
     launched = os.path.join(work, "torchrun")
-    args = train_args(data, own, "triplet") + ["--nproc-per-node", "2", "--sync-batch-norm"]
-    run(args)
+    settings = dict(epochs=1, threads=1)
+    # torchrun sets OMP_NUM_THREADS=1 for its workers, which also changes the BLAS's sums: the same for both.
+    run(train_args(data, own, "triplet", **settings) + ["--nproc-per-node", "2", "--sync-batch-norm"],
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
     port = free_port()
     result = subprocess.run(["/usr/bin/torchrun", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-                             "--master_port", str(port), "--no_python", IMRET, "-q"] +
-                            train_args(data, launched, "triplet") + ["--sync-batch-norm"],
+                             "--master_port", str(port),
+                             # Debian's torchrun 1.13 on Python 3.11 cannot parse its default "0" (docs/distributed.md)
+                             "--redirects", "2", "--tee", "2", "--no_python", IMRET, "-q"] +
+                            train_args(data, launched, "triplet", **settings) + ["--sync-batch-norm"],
                             capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         fail(f"torchrun exited {result.returncode}:\n{result.stderr[-3000:]}")
-    a = safetensors(os.path.join(own, "checkpoints/last.safetensors"))
-    b = safetensors(os.path.join(launched, "checkpoints/last.safetensors"))
-    difference = largest_difference(a, b)
-    print(f"torchrun vs --nproc-per-node: {difference:.2e}")
+    a, b = last(own), last(launched)
+    difference = max(np.abs(a[k] - b[k]).max() for k in a)
+    print(f"torchrun vs --nproc-per-node: largest difference {difference:.2e}")
     if difference > 1e-6:
         fail(f"torchrun's run differs from --nproc-per-node's by {difference:.2e}")
 
@@ -159,7 +187,7 @@ def case_kill(work):
     data = small_data(work, train=2000)
     out = os.path.join(work, "run")
     last = os.path.join(out, "checkpoints/last.safetensors")
-    args = train_args(data, out, "classification") + ["--epochs", "40", "--nproc-per-node", "2", "--dist-timeout", "60"]
+    args = train_args(data, out, "classification", epochs=40) + ["--nproc-per-node", "2", "--dist-timeout", "60"]
     launcher = subprocess.Popen([IMRET, "-q"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while not os.path.exists(last):
@@ -192,7 +220,7 @@ def case_kill(work):
     safetensors(last)  # loads whole
     done = checkpoint_epoch(last)
     # Resume on another world size (1 process), one epoch more than the checkpoint.
-    resume = train_args(data, out, "classification") + ["--epochs", str(done + 1), "--resume", last]
+    resume = train_args(data, out, "classification", epochs=done + 1) + ["--resume", last]
     run(resume)
     log = open(os.path.join(out, "train_log.csv")).read().splitlines()
     if len(log) - 1 != done + 1:

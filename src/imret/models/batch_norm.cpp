@@ -24,21 +24,22 @@ at::Tensor BatchNormImpl::forward(const at::Tensor& x) {
     return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps,
                              at::globalContext().userEnabledCuDNN());
   }
-  // Statistics of the whole batch over the processes.
+  // Statistics of the whole batch over the processes, in two passes (the
+  // mean, then the squared deviations from it: no cancellation).
   const int64_t channels = x.size(1);
   std::vector<int64_t> dims = {0};
   for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
   const at::Tensor xf = x.to(torch::kFloat);
-  const at::Tensor count = torch::full({1}, static_cast<double>(x.numel() / std::max<int64_t>(channels, 1)),
-                                       xf.options().requires_grad(false));
-  const at::Tensor total = statistics_sum->sum(torch::cat({xf.sum(dims), (xf * xf).sum(dims), count}));
-  const at::Tensor n = total.narrow(0, 2 * channels, 1);
-  const at::Tensor mean = total.narrow(0, 0, channels) / n;
-  const at::Tensor var = (total.narrow(0, channels, channels) / n - mean * mean).clamp_min(0);
   std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
   shape[1] = channels;
-  const at::Tensor y = (xf - mean.view(shape)) * torch::rsqrt(var + eps).view(shape) * weight.view(shape) +
-                       bias.view(shape);
+  const at::Tensor count = torch::full({1}, static_cast<double>(x.numel() / std::max<int64_t>(channels, 1)),
+                                       xf.options().requires_grad(false));
+  const at::Tensor sums = statistics_sum->sum(torch::cat({xf.sum(dims), count}));
+  const at::Tensor n = sums.narrow(0, channels, 1);
+  const at::Tensor mean = sums.narrow(0, 0, channels) / n;
+  const at::Tensor centred = xf - mean.view(shape);
+  const at::Tensor var = statistics_sum->sum((centred * centred).sum(dims)) / n;
+  const at::Tensor y = centred * torch::rsqrt(var + eps).view(shape) * weight.view(shape) + bias.view(shape);
   {
     torch::NoGradGuard no_grad;
     const double items = n.item<double>();
