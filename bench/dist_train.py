@@ -54,23 +54,9 @@ MEAN, STD = 0.2860, 0.3530  # imret's Fashion-MNIST defaults (data/preprocess_de
 
 # ---------------------------------------------------------------- the PyTorch peer
 
-def conv_block(cin, cout):
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-
-
-class ConvNet(nn.Module):
-    """imret's models/convnet.cpp for 1 x 28 x 28 input."""
-
-    def __init__(self, embedding_dim=64, num_classes=10):
-        super().__init__()
-        self.features = nn.Sequential(*conv_block(1, 32), *conv_block(32, 32), nn.MaxPool2d(2),
-                                      *conv_block(32, 64), *conv_block(64, 64), nn.MaxPool2d(2))
-        self.embedding = nn.Sequential(nn.Flatten(), nn.Linear(64 * 7 * 7, embedding_dim, bias=False),
-                                       nn.BatchNorm1d(embedding_dim))
-        self.fc = nn.Linear(embedding_dim, num_classes)
-
-    def forward(self, x):
-        return self.fc(torch.relu(self.embedding(self.features(x))))
+# The same ConvNet as bench/train_throughput_peer.py (imret's models/convnet.cpp).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_throughput_peer import ConvNet  # noqa: E402
 
 
 def read_idx(path):
