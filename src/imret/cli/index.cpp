@@ -44,6 +44,7 @@ struct BuildArgs {
   std::string metric = "euclidean";
   int64_t train_size = 0;
   uint64_t seed = 0;
+  int64_t shards = 1;
   QueryParameterArgs parameters;
 };
 
@@ -54,6 +55,7 @@ void run_build(const BuildArgs& args) {
   request.metric = search::parse_metric(args.metric);
   request.train_size = args.train_size;
   request.seed = args.seed;
+  request.shards = args.shards;
   request.parameters = args.parameters.parameters();
   request.drop_nonfinite = args.drop_nonfinite;
   request.replace = args.overwrite;
@@ -136,6 +138,11 @@ void add_index_command(CLI::App& app) {
                             "Train IVF/PQ indexes on this many random vectors (0: all)")
       ->capture_default_str();
   build_command->add_option("--seed", build->seed, "Seed of the training sample")->capture_default_str();
+  build_command->add_option("--shards", build->shards,
+                            "Split the index into this many shards (contiguous parts, one file each), searched "
+                            "in parallel and merged as one")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}))
+      ->capture_default_str();
   build->parameters.add_options(*build_command);
   build_command->callback([build] { run_build(*build); });
 

@@ -1,5 +1,7 @@
 #include "imret/pipeline/index_jobs.hpp"
 
+#include "imret/search/sharded_index.hpp"
+
 #include <chrono>
 
 #include "imret/core/embedding_tensor.hpp"
@@ -58,7 +60,11 @@ IndexBuildOutcome build_index_folder(const IndexBuildRequest& request, const fs:
   OutputFolder out(folder, search::index_folder_rules("index build", request.replace, request.replace_hint,
                                                       {request.embeddings}));
   const EmbeddingSet set = load_vectors(request.embeddings, request.drop_nonfinite, "index");
-  auto index = search::make_index(request.spec, c10::kCPU, request.metric);
+  std::unique_ptr<search::Index> index;
+  if (request.shards > 1)
+    index = search::make_sharded_index(request.spec, c10::kCPU, request.metric, request.shards);
+  else
+    index = search::make_index(request.spec, c10::kCPU, request.metric);
   set_parameters(*index, request.parameters);  // before adding: efConstruction shapes the graph
   const auto start = std::chrono::steady_clock::now();
   IndexBuildOutcome outcome;

@@ -41,6 +41,9 @@ struct IndexBuildRequest {
   search::Metric metric = search::Metric::Euclidean;
   int64_t train_size = 0;  // vectors to train on (0: all)
   uint64_t seed = 0;       // of the training sample
+  // Split into this many shards (search::ShardedIndex: contiguous parts of
+  // the rows, searched in parallel and merged as one; 1: one index).
+  int64_t shards = 1;
   // Set on the index before its vectors go in (build-time ones such as
   // efConstruction) and saved as its query-time defaults (nprobe...).
   search::SearchParams parameters;

@@ -1,5 +1,7 @@
 #include "imret/search/index_store.hpp"
 
+#include "imret/search/sharded_index.hpp"
+
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/json_text.hpp"
@@ -27,12 +29,14 @@ T get(const nlohmann::json& json, const char* key, const std::string& source) {
 nlohmann::json IndexManifest::to_json() const {
   nlohmann::json params = nlohmann::json::object();
   for (const auto& [name, value] : parameters) params[name] = value;
-  return {{"format", kFormat},         {"imret_version", imret_version.empty() ? kVersion : imret_version},
+  nlohmann::json json = {{"format", kFormat},         {"imret_version", imret_version.empty() ? kVersion : imret_version},
           {"backend", backend},        {"metric", to_string(metric)},
           {"dimension", dimension},    {"count", count},
           {"index_file", index_file},  {"items_file", items_file},
           {"parameters", params},      {"trained_on", trained_on},
           {"sources", sources},        {"embedding_meta", embedding_meta}};
+  if (!shards.empty()) json["shards"] = shards;
+  return json;
 }
 
 IndexManifest IndexManifest::from_json(const nlohmann::json& json, const std::string& source) {
@@ -65,6 +69,21 @@ IndexManifest IndexManifest::from_json(const nlohmann::json& json, const std::st
   m.sources = json.value("sources", std::vector<std::string>());
   m.embedding_meta = json.value("embedding_meta", nlohmann::json::object());
   m.imret_version = json.value("imret_version", std::string());
+  if (json.contains("shards")) {
+    const auto& shards = json.at("shards");
+    if (!shards.is_array() || shards.empty())
+      throw Error(source + ": \"shards\" is not a list of shard sizes");
+    int64_t total = 0;
+    for (const auto& size : shards) {
+      if (!size.is_number_integer() || size.get<int64_t>() < 0)
+        throw Error(source + ": \"shards\" holds " + size.dump() + ", not a shard size");
+      m.shards.push_back(size.get<int64_t>());
+      total += m.shards.back();
+    }
+    if (total != m.count)
+      throw Error(source + ": the shards hold " + std::to_string(total) + " vectors but \"count\" says " +
+                  std::to_string(m.count));
+  }
   return m;
 }
 
@@ -84,6 +103,8 @@ void write_index_files(const fs::path& folder, const Index& index, IndexManifest
   manifest.index_file = index_file_name(manifest.backend);
   manifest.parameters = index.parameters();
   manifest.imret_version = kVersion;
+  const auto* sharded = dynamic_cast<const ShardedIndex*>(&index);
+  manifest.shards = sharded != nullptr ? sharded->shard_sizes() : std::vector<int64_t>();
   try {
     index.save(folder / manifest.index_file);
   } catch (const fs::filesystem_error& e) {
@@ -131,7 +152,10 @@ StoredIndex load_index_folder(const fs::path& folder, c10::Device device) {
   stored.manifest = IndexManifest::from_json(json, manifest_path.string());
   const IndexManifest& m = stored.manifest;
   const fs::path index_path = folder / m.index_file;
-  stored.index = load_index(m.backend, m.metric, index_path, device);
+  if (m.shards.empty())
+    stored.index = load_index(m.backend, m.metric, index_path, device);
+  else
+    stored.index = load_sharded_index(m.backend, m.metric, index_path, m.shards, device);
   const Index& index = *stored.index;
   auto mismatch = [&](const std::string& what, int64_t file_value, int64_t manifest_value) {
     return Error(index_path.string() + ": the index holds " + std::to_string(file_value) + " " + what +

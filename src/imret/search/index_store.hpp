@@ -40,6 +40,9 @@ struct IndexManifest {
   // data the vectors came from (so that `index search --image` can embed queries).
   nlohmann::json embedding_meta = nlohmann::json::object();
   std::string imret_version;
+  // A sharded index (sharded_index.hpp): each shard's size, its file
+  // shard_file(index_file, s). Empty: one index in index_file.
+  std::vector<int64_t> shards;
 
   nlohmann::json to_json() const;
   // Throws imret::Error naming `source` and the key on a missing or mistyped key.
