@@ -253,6 +253,26 @@ def case_shards(work):
         fail("merged items.jsonl differs from the whole split's")
     # The merged folder serves as any embedding folder.
     run(["evaluate", "--queries", merged, "--database", whole, "-o", os.path.join(work, "eval")])
+    # A sharded index over it answers as the unsharded one (exact: the same ids and distances).
+    for spec in ("exact", "faiss:Flat"):
+        one, sharded = os.path.join(work, "index-1"), os.path.join(work, "index-3")
+        run(["index", "build", merged, "-o", one, "--index", spec, "--overwrite"])
+        run(["index", "build", merged, "-o", sharded, "--index", spec, "--shards", "3", "--overwrite"])
+        info = run(["index", "info", sharded, "--json"]).stdout
+        if json.loads(info)["shards"] != [33, 34, 34]:
+            fail(f"{spec}: the sharded index's manifest says {json.loads(info).get('shards')}")
+        search = ["index", "search", "--queries", whole, "-k", "5", "--first", "0", "--json"]
+        a = json.loads(run(search[:2] + [one] + search[2:]).stdout)
+        b = json.loads(run(search[:2] + [sharded] + search[2:]).stdout)
+        # The same neighbours; distances to float32 rounding (|x|^2 + |y|^2 - 2 x.y over other blocks of rows).
+        for qa, qb in zip(a, b):
+            ids_a, ids_b = [r["id"] for r in qa["results"]], [r["id"] for r in qb["results"]]
+            if ids_a != ids_b:
+                fail(f"{spec}: query {qa['query']}: neighbours {ids_b} with 3 shards, {ids_a} without")
+            for ra, rb in zip(qa["results"], qb["results"]):
+                # squared: the square root magnifies the rounding of a distance near 0 (an item to itself)
+                if abs(ra["distance"] ** 2 - rb["distance"] ** 2) > 1e-6 + 1e-5 * ra["distance"] ** 2:
+                    fail(f"{spec}: query {qa['query']}: distance {rb['distance']} with 3 shards, {ra['distance']} without")
 
     def refused(args, pattern):
         result = subprocess.run([IMRET, "-q"] + args, capture_output=True, text=True, timeout=300)
