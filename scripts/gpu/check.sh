@@ -6,7 +6,9 @@
 #   2. runs the CUDA tests (Cuda* in the unit tests: GPU = CPU results);
 #   3. takes a backtrace (cuda-gdb) of std::filesystem::remove_all crashing on
 #      a non-empty folder, seen with the PyTorch 2.11 wheel (docs/gpu.md);
-#   4. `imret demo --device cuda` on Fashion-MNIST, end to end;
+#   4. `imret demo --device cuda` on Fashion-MNIST, end to end; data-parallel
+#      training on CUDA (2 ranks on the one GPU, Gloo: NCCL is not wired yet)
+#      and the c10d unit tests, when this LibTorch has c10d with Gloo's headers;
 #   5. the search, training and detection benchmarks on CUDA (PyTorch on the GPU as peer);
 #   6. the whole CPU unit-test suite under LibTorch 2.x, as time allows.
 # Each stage has its own time limit, so that the logs of the others come back
@@ -43,6 +45,11 @@ stage "remove_all backtrace" 60 "$OUT/diagnosis.txt" -- cuda-gdb -batch -ex run 
 if [[ -x build-gpu/imret ]]; then
   stage "demo on CUDA" 120 "$OUT/demo.log" -- build-gpu/imret -q demo --device cuda --out /tmp/demo-cuda
   grep -E "mAP|@1 |k-NN|took|epoch" "$OUT/demo.log" | tail -12 >>"$summary"
+  stage "2 ranks on CUDA" 90 "$OUT/distributed.log" -- build-gpu/imret -q train --device cuda --nproc-per-node 2 \
+    --sync-batch-norm --method triplet --epochs 1 --limit 6000 --out /tmp/dist-cuda
+  tail -4 "$OUT/distributed.log" >>"$summary"
+  [[ -x build-gpu/tests/imret_test_dist ]] &&
+    stage "c10d tests" 60 "$OUT/distributed.log" -- build-gpu/tests/imret_test_dist
   cp /tmp/demo-cuda/metrics.json "$OUT/demo_metrics.json" 2>/dev/null
 fi
 bench=build-gpu/bench

@@ -159,8 +159,13 @@ int64_t ShardedIndex::dim() const { return shards_.front()->dim(); }
 Metric ShardedIndex::metric() const { return shards_.front()->metric(); }
 std::string ShardedIndex::spec() const { return shards_.front()->spec(); }
 
+// "3 shards of 21-22 vectors, each exact:l2 (21 vectors, dim 64, cpu)": the first shard's line.
 std::string ShardedIndex::describe() const {
-  return std::to_string(shards_.size()) + " shards of " + shards_.front()->describe();
+  const std::vector<int64_t> sizes = shard_sizes();
+  const auto [least, most] = std::minmax_element(sizes.begin(), sizes.end());
+  const std::string range =
+      *least == *most ? std::to_string(*least) : std::to_string(*least) + "-" + std::to_string(*most);
+  return std::to_string(shards_.size()) + " shards of " + range + " vectors, each " + shards_.front()->describe();
 }
 
 void ShardedIndex::set_parameter(const std::string& name, double value) {
