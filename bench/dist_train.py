@@ -171,8 +171,11 @@ def run_imret(imret, work, processes, args):
         sys.exit(f"{' '.join(command)} failed ({finished.returncode}):\n{finished.stderr}")
     with open(f"{out}/train_log.csv") as f:
         last = list(csv.DictReader(f))[-1]
+    # Rank 0's "rank 0: 1.23 s blocked in exchanges ..." line (2 processes and more).
+    blocked = [line for line in finished.stderr.splitlines() if "blocked in exchanges" in line]
     return {"images_per_second": float(last["images_per_second"]), "seconds": float(last["seconds"]),
-            "train_loss": float(last["train_loss"]), "train_accuracy": float(last["train_accuracy"]), "wall": wall}
+            "train_loss": float(last["train_loss"]), "train_accuracy": float(last["train_accuracy"]), "wall": wall,
+            "blocked": blocked[0].split("] ", 1)[-1] if blocked else None}
 
 
 def run_peer(processes, args):
@@ -263,6 +266,9 @@ def main():
         print(f"note: {cores} cores and 2 processes of {args.threads} threads: the 2 processes share the same "
               "cores, so the 2-process rows measure the overhead of data parallelism, not a speed-up (no overhead "
               f"at all would give an efficiency of {cores / (2 * min(cores, args.threads)):.2f} here)")
+    ours = best.get(("imret", 2))
+    if ours and ours.get("blocked"):
+        print(f"imret, measured: {ours['blocked']}")
     peer = best[("PyTorch", 2)]
     if peer.get("allreduce_ms") is not None:
         total = peer["allreduce_ms"] * peer["steps"] / 1000

@@ -2,6 +2,7 @@
 // for retrieval, or a metric-learning method) and write a run directory.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <torch/cuda.h>
 
 #include <fstream>
 #include <iterator>
@@ -98,6 +99,10 @@ void run_train(TrainArgs& args, const CLI::App& command) {
     dist::CommunicatorOptions options;
     options.timeout = std::chrono::milliseconds(static_cast<int64_t>(args.dist_timeout * 1000));
     request.group = dist::connect(world, options);
+    // One GPU per process on a host: --device cuda means this process's (its local rank's, modulo the
+    // GPUs, so that several ranks may share one).
+    if (request.config.device == "cuda" && torch::cuda::device_count() > 0)
+      request.config.device = "cuda:" + std::to_string(world.local_rank % torch::cuda::device_count());
     spdlog::info("distributed training: {}", world.describe());
     if (world.rank != 0) {
       quiet_rank(world.rank);

@@ -57,6 +57,9 @@ class Communicator {
   // Rank `root`'s tensors into every rank's (the same shapes), in place.
   virtual void broadcast(std::vector<at::Tensor>& tensors, int root) = 0;
   virtual void barrier() = 0;
+  // Seconds this rank has spent blocked in collectives so far: the
+  // communication that did not overlap computation, and waiting for slower ranks.
+  virtual double seconds_waiting() const = 0;
   // Leaves this rank's error where the others find it, so that their errors
   // name it (best effort; never throws). `lost_peer`: this rank only gave up
   // because of another (its PeerError), so it is not to blame.

@@ -190,12 +190,19 @@ class GlooCommunicator : public Communicator {
     }
   }
 
+  double seconds_waiting() const override { return waiting_.load(); }
+
  private:
   template <typename F>
   void guarded(const char* operation, F&& f) {
     if (!group_) throw PeerError(std::string(operation) + ": this rank has left the group after its error");
+    const auto start = std::chrono::steady_clock::now();
     try {
       f();
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double seen = waiting_.load();
+      while (!waiting_.compare_exchange_weak(seen, seen + seconds)) {
+      }
     } catch (const PeerError&) {
       throw;
     } catch (const std::exception& e) {
@@ -252,6 +259,7 @@ class GlooCommunicator : public Communicator {
   c10::intrusive_ptr<c10d::Store> store_;
   std::unique_ptr<Heartbeat> heartbeat_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
+  std::atomic<double> waiting_{0};
 };
 
 }  // namespace

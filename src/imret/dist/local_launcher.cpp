@@ -41,6 +41,7 @@ pid_t start_worker(const LocalLaunch& launch, int rank, int port) {
   setenv("LOCAL_WORLD_SIZE", world.c_str(), 1);
   setenv("MASTER_ADDR", "127.0.0.1", 1);
   setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+  setenv("IMRET_LAUNCHER", "imret --nproc-per-node", 1);  // for the workers' log line
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

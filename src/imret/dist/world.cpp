@@ -69,7 +69,8 @@ WorldInfo world_from_environment(const std::function<const char*(const char*)>& 
   const bool slurm = !torchrun && env.has("SLURM_PROCID") && env.has("SLURM_NTASKS");
   if (!torchrun && !slurm) return w;
   if (torchrun) {
-    w.launcher = "torchrun";
+    const char* ours = env.get("IMRET_LAUNCHER");
+    w.launcher = ours != nullptr ? ours : "torchrun";
     w.rank = env.required("RANK", "torchrun");
     w.world_size = env.required("WORLD_SIZE", "torchrun");
     w.local_rank = env.integer("LOCAL_RANK").value_or(w.rank);

@@ -20,7 +20,7 @@ struct WorldInfo {
   int local_world_size = 1;  // processes on this host
   std::string master_addr = "127.0.0.1";  // where rank 0 keeps the rendezvous store
   int master_port = 29500;
-  std::string launcher;  // "torchrun", "slurm" or "" (one process)
+  std::string launcher;  // "torchrun" (its variables), "imret --nproc-per-node", "slurm" or "" (one process)
   // torchrun's static rendezvous: its agent already keeps the store at
   // MASTER_ADDR:MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE=True); the workers
   // join it, under the prefix /worker/attempt_<TORCHELASTIC_RESTART_COUNT>.

@@ -180,7 +180,15 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   if (writes) hooks = {&log, &best, &checkpoints};
   if (validation) hooks.insert(hooks.begin(), validation.get());
   run_epochs({first_epoch, config.epochs, metric_learning}, *batches, step, hooks, result.history);
-  if (group) group->barrier();  // every rank done: rank 0's last checkpoint is written
+  if (group) {
+    group->barrier();  // every rank done: rank 0's last checkpoint is written
+    double training_seconds = 0;
+    for (size_t e = static_cast<size_t>(first_epoch); e < result.history.size(); ++e)
+      training_seconds += result.history[e].seconds;
+    spdlog::info("rank {}: {:.2f} s blocked in exchanges with the other ranks ({:.1f}% of {:.1f} s of training)",
+                 part.rank, group->seconds_waiting(),
+                 training_seconds > 0 ? 100.0 * group->seconds_waiting() / training_seconds : 0.0, training_seconds);
+  }
   result.bad_images = bad_images->count();
   if (result.bad_images > 0) {
     spdlog::warn("{} bad images were skipped:", result.bad_images);
