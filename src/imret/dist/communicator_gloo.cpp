@@ -61,7 +61,11 @@ class Heartbeat {
     beat();
     thread_ = std::thread([this] {
       std::unique_lock<std::mutex> lock(mutex_);
-      while (!stop_cv_.wait_for(lock, 1s, [this] { return stopping_; })) beat();
+      while (!stop_cv_.wait_for(lock, 1s, [this] { return stopping_; })) {
+        lock.unlock();  // a slow store must not hold up the destructor's stop
+        beat();
+        lock.lock();
+      }
     });
   }
   ~Heartbeat() {
@@ -176,10 +180,11 @@ class GlooCommunicator : public Communicator {
   void report_failure(const std::string& what, bool lost_peer) noexcept override {
     try {
       store_->set(lost_peer ? gave_up_key(world_.rank) : failed_key(world_.rank), bytes_of(first_line(what)));
-      if (lost_peer || world_.rank != 0 || world_.agent_store) return;
+      if (world_.rank != 0 || world_.agent_store) return;
       // Rank 0 keeps the store: it closes its connections, so that the
-      // others' exchanges fail now, and waits (10 s at most) for them to
-      // read its error before the store goes with this process.
+      // others' exchanges fail now, and waits (10 s at most; dead ranks
+      // never answer) for them to find out who failed before the store
+      // goes with this process.
       group_.reset();
       const auto deadline = std::chrono::steady_clock::now() + 10s;
       for (int r = 1; r < world_.world_size; ++r)
@@ -207,15 +212,15 @@ class GlooCommunicator : public Communicator {
       throw;
     } catch (const std::exception& e) {
       const std::string message = std::string(operation) + " among " + std::to_string(world_.world_size) +
-                                  " ranks failed on rank " + std::to_string(world_.rank) + ": " + culprit() + " (" +
-                                  first_line(e.what()) + ")";
+                                  " ranks failed on rank " + std::to_string(world_.rank) + ": " +
+                                  culprit(first_line(e.what())) + " (" + first_line(e.what()) + ")";
       report_failure(message, true);
       throw PeerError(message);
     }
   }
 
-  // Which rank brought the collective down.
-  std::string culprit() {
+  // Which rank brought the collective down (`error`: the collective's own).
+  std::string culprit(const std::string& error) {
     try {
       store_->setTimeout(5s);
       std::vector<std::string> reports;
@@ -233,6 +238,9 @@ class GlooCommunicator : public Communicator {
             !store_->check({gave_up_key(r)}))
           silent.push_back("rank " + std::to_string(r) + " stopped (killed, crashed or hung)");
       if (!silent.empty()) return join(silent);
+      if (error.find("imed out") != std::string::npos || error.find("imeout") != std::string::npos)
+        return "no answer within " + std::to_string(timeout_.count() / 1000) +
+               " s (--dist-timeout) and no rank reported an error: a rank is hung or far slower";
       return "a peer closed its connection";
     } catch (const std::exception&) {
       return world_.rank == 0 ? "the rendezvous store is unreachable"

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -15,6 +16,8 @@
 #include <thread>
 
 #include "imret/core/error.hpp"
+
+extern char** environ;
 
 namespace imret::dist {
 namespace {
@@ -28,25 +31,44 @@ std::string describe_status(int status) {
 
 int exit_code_of(int status) { return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status); }
 
+// The worker's environment: this one's, without a launcher's variables,
+// with torchrun's contract for `rank`. Built before fork(): the child only
+// calls execve.
+std::vector<std::string> worker_environment(const LocalLaunch& launch, int rank, int port) {
+  static const char* const kReplaced[] = {"RANK=", "LOCAL_RANK=", "WORLD_SIZE=", "LOCAL_WORLD_SIZE=", "MASTER_ADDR=",
+                                          "MASTER_PORT=", "IMRET_LAUNCHER=", "TORCHELASTIC_", "GROUP_RANK=",
+                                          "ROLE_RANK=", "ROLE_WORLD_SIZE="};
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    bool replaced = false;
+    for (const char* prefix : kReplaced) replaced = replaced || entry.rfind(prefix, 0) == 0;
+    if (!replaced) env.push_back(entry);
+  }
+  const std::string world = std::to_string(launch.processes);
+  for (const std::string& entry :
+       {"RANK=" + std::to_string(rank), "LOCAL_RANK=" + std::to_string(rank), "WORLD_SIZE=" + world,
+        "LOCAL_WORLD_SIZE=" + world, std::string("MASTER_ADDR=127.0.0.1"), "MASTER_PORT=" + std::to_string(port),
+        std::string("IMRET_LAUNCHER=imret --nproc-per-node")})  // for the workers' log line
+    env.push_back(entry);
+  return env;
+}
+
 pid_t start_worker(const LocalLaunch& launch, int rank, int port) {
   std::vector<std::string> args = {launch.program};
   args.insert(args.end(), launch.arguments.begin(), launch.arguments.end());
-  const pid_t pid = fork();
-  if (pid < 0) throw Error(std::string("cannot start worker ") + std::to_string(rank) + ": " + std::strerror(errno));
-  if (pid > 0) return pid;
-  const std::string world = std::to_string(launch.processes);
-  setenv("RANK", std::to_string(rank).c_str(), 1);
-  setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
-  setenv("WORLD_SIZE", world.c_str(), 1);
-  setenv("LOCAL_WORLD_SIZE", world.c_str(), 1);
-  setenv("MASTER_ADDR", "127.0.0.1", 1);
-  setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
-  setenv("IMRET_LAUNCHER", "imret --nproc-per-node", 1);  // for the workers' log line
-  std::vector<char*> argv;
+  std::vector<std::string> env = worker_environment(launch, rank, port);
+  std::vector<char*> argv, envp;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  execv(launch.program.c_str(), argv.data());
-  std::cerr << "imret: cannot run " << launch.program << " for rank " << rank << ": " << std::strerror(errno) << "\n";
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) throw Error("cannot start worker " + std::to_string(rank) + ": " + std::strerror(errno));
+  if (pid > 0) return pid;
+  execve(launch.program.c_str(), argv.data(), envp.data());
+  const char message[] = "imret: cannot run a worker (execve failed)\n";
+  (void)!write(STDERR_FILENO, message, sizeof message - 1);
   _exit(127);
 }
 
@@ -71,7 +93,12 @@ int run_local_workers(const LocalLaunch& launch) {
   if (launch.processes < 1) throw Error("the number of processes must be at least 1");
   const int port = launch.master_port > 0 ? launch.master_port : free_loopback_port();
   std::map<pid_t, int> running;  // pid -> rank
-  for (int rank = 0; rank < launch.processes; ++rank) running[start_worker(launch, rank, port)] = rank;
+  try {
+    for (int rank = 0; rank < launch.processes; ++rank) running[start_worker(launch, rank, port)] = rank;
+  } catch (...) {
+    for (const auto& [pid, rank] : running) kill(pid, SIGTERM);  // none left behind
+    throw;
+  }
   int first_failure = 0;
   std::optional<Clock::time_point> deadline;  // set at the first failure
   bool terminated = false;

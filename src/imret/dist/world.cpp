@@ -58,7 +58,7 @@ void check(const WorldInfo& w, const char* rank_variable, const char* size_varia
 
 std::string WorldInfo::describe() const {
   return "rank " + std::to_string(rank) + "/" + std::to_string(world_size) + " (local " + std::to_string(local_rank) +
-         "/" + std::to_string(local_world_size) + "), rendezvous " + master_addr + ":" + std::to_string(master_port) +
+         "/" + (local_world_size > 0 ? std::to_string(local_world_size) : std::string("?")) + "), rendezvous " + master_addr + ":" + std::to_string(master_port) +
          (launcher.empty() ? "" : ", from " + launcher);
 }
 
@@ -83,9 +83,12 @@ WorldInfo world_from_environment(const std::function<const char*(const char*)>& 
     w.rank = env.required("SLURM_PROCID", "srun");
     w.world_size = env.required("SLURM_NTASKS", "srun");
     w.local_rank = env.integer("SLURM_LOCALID").value_or(0);
-    // SLURM_NTASKS_PER_NODE may read "4" or "4(x2)": its leading number.
+    // SLURM_NTASKS_PER_NODE (only with --ntasks-per-node) reads "4";
+    // SLURM_TASKS_PER_NODE "4(x2)" or "4,3": the leading number, this
+    // node's when nodes are alike. Neither: unknown (0), not checked.
     const char* per_node = env.get("SLURM_NTASKS_PER_NODE");
-    w.local_world_size = per_node != nullptr ? std::max(1, std::atoi(per_node)) : 1;
+    if (per_node == nullptr) per_node = env.get("SLURM_TASKS_PER_NODE");
+    w.local_world_size = per_node != nullptr ? std::max(0, std::atoi(per_node)) : 0;
   }
   if (w.world_size > 1) {
     const char* addr = env.get("MASTER_ADDR");

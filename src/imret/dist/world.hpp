@@ -17,7 +17,7 @@ struct WorldInfo {
   int rank = 0;
   int world_size = 1;
   int local_rank = 0;        // the rank among this host's processes (its GPU on a multi-GPU host)
-  int local_world_size = 1;  // processes on this host
+  int local_world_size = 1;  // processes on this host (0: unknown, Slurm without a per-node count)
   std::string master_addr = "127.0.0.1";  // where rank 0 keeps the rendezvous store
   int master_port = 29500;
   std::string launcher;  // "torchrun" (its variables), "imret --nproc-per-node", "slurm" or "" (one process)

@@ -57,10 +57,12 @@ class LoaderSource : public BatchSource {
     return options;
   }
 
-  // This process's parts of `batches`.
+  // This process's parts of `batches`. A batch of fewer units than ranks
+  // (the last, smaller one) is left out on every rank: some would get nothing.
   std::vector<std::vector<int64_t>> parts(const std::vector<std::vector<int64_t>>& batches, int64_t unit = 1) const {
     std::vector<std::vector<int64_t>> out;
-    for (const auto& b : batches) out.push_back(part_of(b, part_, unit));
+    for (const auto& b : batches)
+      if (static_cast<int64_t>(b.size()) / unit >= part_.ranks) out.push_back(part_of(b, part_, unit));
     return out;
   }
   static int64_t count(const std::vector<std::vector<int64_t>>& batches) {

@@ -32,7 +32,8 @@ struct TrainingBatch {
 // planned for the whole world, exactly as one process would train on them,
 // and rank r loads the r-th of `ranks` contiguous parts of each (whole
 // tuples for offline tuples). Gathered in rank order, the parts are the
-// one-process batch.
+// one-process batch. A batch with fewer entries than ranks (an epoch's last,
+// smaller batch) is left out on every rank.
 struct BatchPart {
   int rank = 0;
   int ranks = 1;

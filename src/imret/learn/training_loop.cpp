@@ -125,18 +125,19 @@ void StandardStep::start_epoch(int64_t epoch, EpochRecord& record) {
 
 StepLoss StandardStep::run(const TrainingBatch& batch) {
   clear_gradients(optimizer_);
-  if (group_) {
-    // Batch norm's running statistics (and any other buffer) follow rank 0,
-    // as DDP's broadcast_buffers.
-    std::vector<at::Tensor> buffers = network_.buffers();
-    if (!buffers.empty()) group_->broadcast(buffers, 0);
-  }
   StepLoss step = objective_.loss(network_, batch.images, batch.labels, batch.tuple_rows);
   if (step.loss.requires_grad()) step.loss.backward();
   if (network_sync_) network_sync_->finish();
   if (objective_sync_) objective_sync_->finish();
   if (config_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(parameters_, config_.clip_grad_norm);
   optimizer_.step();
+  if (group_) {
+    // Batch norm's running statistics (and any other buffer) follow rank 0,
+    // as DDP's broadcast_buffers; after the step, so that validation and
+    // checkpoints see rank 0's on every rank.
+    std::vector<at::Tensor> buffers = network_.buffers();
+    if (!buffers.empty()) group_->broadcast(buffers, 0);
+  }
   return step;
 }
 

@@ -63,7 +63,7 @@ class TrainingStep {
 // network.train() with frozen batch norms held (config.freeze).
 //
 // Data-parallel (`group`, with an objective gathering across it): the
-// parameters and buffers start as rank 0's; before each step the buffers
+// parameters and buffers start as rank 0's; after each step the buffers
 // (batch norm's running statistics) are broadcast from rank 0, as DDP's
 // broadcast_buffers does (each rank's batch norm normalises with its own
 // part's statistics); after backward the network's gradients are summed

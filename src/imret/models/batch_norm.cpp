@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "imret/core/error.hpp"
+
 namespace imret::models {
 
 BatchNormImpl::BatchNormImpl(int64_t features_in) : features(features_in) { reset(); }
@@ -19,6 +21,9 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor BatchNormImpl::forward(const at::Tensor& x) {
+  if (is_training() && !statistics_sum && x.numel() / std::max<int64_t>(x.size(1), 1) < 2)
+    throw Error("batch norm: training needs more than one value per channel (a batch of one image; with several "
+                "processes, a batch part of one image: use larger batches or --sync-batch-norm)");
   if (!is_training() || !statistics_sum) {
     if (is_training()) num_batches_tracked.add_(1);
     return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps,

@@ -115,6 +115,10 @@ EmbedOutcome embed_to_folder(const EmbedRequest& request, const fs::path& folder
                                     ": expected i/N with 0 <= i < N");
   if (request.shards > 1) {
     const int64_t size = dataset->size();
+    if (request.shards > size)
+      throw SettingError("shard", " " + std::to_string(request.shard) + "/" + std::to_string(request.shards) +
+                                      ": the split has only " + std::to_string(size) +
+                                      " items, fewer than the shards (each shard needs one)");
     const int64_t begin = size * request.shard / request.shards, end = size * (request.shard + 1) / request.shards;
     meta["shard"] = {{"index", request.shard}, {"count", request.shards}, {"begin", begin}, {"end", end},
                      {"split_items", size}};

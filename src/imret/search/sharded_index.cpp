@@ -55,6 +55,9 @@ int64_t ShardedIndex::trained_on() const { return shards_.front()->trained_on();
 void ShardedIndex::add(const at::Tensor& embeddings) {
   if (size() > 0) return shards_.back()->add(embeddings);
   const int64_t n = embeddings.size(0), count = shard_count();
+  if (n < count)
+    throw UsageError(std::to_string(count) + " shards for " + std::to_string(n) +
+                     " vectors: every shard needs at least one");
   for (int64_t s = 0; s < count; ++s) {
     const int64_t begin = n * s / count, end = n * (s + 1) / count;
     if (end > begin) shards_[static_cast<size_t>(s)]->add(embeddings.narrow(0, begin, end - begin));
@@ -155,7 +158,12 @@ int64_t ShardedIndex::size() const {
   return n;
 }
 
-int64_t ShardedIndex::dim() const { return shards_.front()->dim(); }
+// The first shard with vectors (removals may empty a shard).
+int64_t ShardedIndex::dim() const {
+  for (const auto& shard : shards_)
+    if (shard->dim() > 0) return shard->dim();
+  return 0;
+}
 Metric ShardedIndex::metric() const { return shards_.front()->metric(); }
 std::string ShardedIndex::spec() const { return shards_.front()->spec(); }
 

@@ -49,12 +49,21 @@ TEST(World, TorchrunVariables) {
 
 TEST(World, SlurmVariables) {
   const WorldInfo w = from({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"},
-                            {"SLURM_NTASKS_PER_NODE", "4(x2)"}, {"MASTER_ADDR", "n1"}, {"MASTER_PORT", "12345"}});
+                            {"SLURM_TASKS_PER_NODE", "4(x2)"}, {"MASTER_ADDR", "n1"}, {"MASTER_PORT", "12345"}});
   EXPECT_EQ(w.rank, 5);
   EXPECT_EQ(w.world_size, 8);
   EXPECT_EQ(w.local_rank, 1);
   EXPECT_EQ(w.local_world_size, 4);
   EXPECT_EQ(w.launcher, "slurm");
+}
+
+TEST(World, SlurmWithoutATaskCountPerNode) {
+  // srun -N2 -n8 sets neither SLURM_NTASKS_PER_NODE nor (in some setups) SLURM_TASKS_PER_NODE.
+  const WorldInfo w = from({{"SLURM_PROCID", "6"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "2"},
+                            {"MASTER_ADDR", "n1"}, {"MASTER_PORT", "12345"}});
+  EXPECT_EQ(w.local_rank, 2);
+  EXPECT_EQ(w.local_world_size, 0);
+  EXPECT_NE(w.describe().find("local 2/?"), std::string::npos) << w.describe();
 }
 
 TEST(World, TorchrunWinsOverSlurm) {

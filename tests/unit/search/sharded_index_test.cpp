@@ -111,8 +111,16 @@ TEST(ShardedIndex, FoldersKeepTheShards) {
   fs::remove_all(folder);
 }
 
-TEST(ShardedIndex, NeedsAShard) {
+TEST(ShardedIndex, NeedsAShardAndAVectorPerShard) {
   EXPECT_THROW(make_sharded_index("exact", torch::kCPU, Metric::Euclidean, 0), UsageError);
+  auto three = make_sharded_index("exact", torch::kCPU, Metric::Euclidean, 3);
+  EXPECT_THROW(three->add(torch::randn({2, 4})), UsageError);
+  EXPECT_EQ(three->size(), 0);
+  // A shard emptied by removals: the others still give the dimension and answer.
+  three->add(torch::randn({3, 4}));
+  three->remove_ids({0});
+  EXPECT_EQ(three->dim(), 4);
+  EXPECT_EQ(three->search(torch::randn({1, 4}), 5).ids[0][1].item<int64_t>() >= 0, true);
 }
 
 }  // namespace
