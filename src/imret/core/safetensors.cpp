@@ -1,5 +1,7 @@
 #include "imret/core/safetensors.hpp"
 
+#include <limits>
+
 #include <torch/torch.h>
 
 #include <cstring>
@@ -10,6 +12,27 @@
 
 namespace imret {
 namespace {
+
+// A JSON list of whole numbers (unsigned 64-bit): a negative, fractional or
+// too large number (which nlohmann reads as a float) is an Error naming the
+// file, the tensor and the field, never a conversion out of range.
+std::vector<uint64_t> whole_numbers(const nlohmann::json& value, const std::string& file, const std::string& key,
+                                    const char* field) {
+  if (!value.is_array()) throw Error(file + ": tensor '" + key + "': " + field + " is not a list");
+  std::vector<uint64_t> out;
+  for (const auto& v : value) {
+    if (v.is_number_unsigned()) {
+      out.push_back(v.get<uint64_t>());
+    } else if (v.is_number_integer() && v.get<int64_t>() >= 0) {
+      out.push_back(static_cast<uint64_t>(v.get<int64_t>()));
+    } else if (v.is_number_integer()) {
+      throw Error(file + ": tensor '" + key + "' has a negative " + (std::string(field) == "shape" ? "dimension" : field));
+    } else {
+      throw Error(file + ": tensor '" + key + "': " + field + " holds " + v.dump() + ", not a whole number in range");
+    }
+  }
+  return out;
+}
 
 struct DtypeName {
   const char* name;
@@ -107,8 +130,13 @@ TensorFile load_safetensors(const std::filesystem::path& path) {
           known = true;
         }
       if (!known) throw Error(name + ": tensor '" + key + "' has unsupported dtype " + dtype);
-      e.shape = info.at("shape").get<std::vector<int64_t>>();
-      const auto offsets = info.at("data_offsets").get<std::vector<uint64_t>>();
+      const std::vector<uint64_t> sizes = whole_numbers(info.at("shape"), name, key, "shape");
+      for (uint64_t d : sizes) {
+        if (d > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+          throw Error(name + ": tensor '" + key + "' has a shape too large for any file");
+        e.shape.push_back(static_cast<int64_t>(d));
+      }
+      const auto offsets = whole_numbers(info.at("data_offsets"), name, key, "data_offsets");
       if (offsets.size() != 2) throw Error(name + ": tensor '" + key + "': data_offsets must have two values");
       e.begin = offsets[0];
       e.end = offsets[1];

@@ -166,16 +166,20 @@ Shard read_shard(const fs::path& folder) {
   const nlohmann::json& meta = shard.set.meta;
   if (!meta.contains("shard") || !meta["shard"].is_object())
     throw Error(folder.string() + ": not a shard (its meta.json has no \"shard\"; made by imret embed --shard i/N)");
-  try {
-    const nlohmann::json& s = meta["shard"];
-    shard.index = s.at("index").get<int64_t>();
-    shard.count = s.at("count").get<int64_t>();
-    shard.begin = s.at("begin").get<int64_t>();
-    shard.end = s.at("end").get<int64_t>();
-    shard.split_items = s.at("split_items").get<int64_t>();
-  } catch (const std::exception& e) {
-    throw Error(folder.string() + "/meta.json: malformed \"shard\": " + e.what());
-  }
+  const nlohmann::json& s = meta["shard"];
+  const auto whole = [&](const char* field) {
+    if (!s.contains(field) || !s[field].is_number_integer() || s[field].get<int64_t>() < 0)
+      throw Error(folder.string() + "/meta.json: \"shard\" needs a whole number \"" + field + "\"" +
+                  (s.contains(field) ? " (it has " + s[field].dump() + ")" : ""));
+    return s[field].get<int64_t>();
+  };
+  shard.index = whole("index");
+  shard.count = whole("count");
+  shard.begin = whole("begin");
+  shard.end = whole("end");
+  shard.split_items = whole("split_items");
+  if (shard.index >= shard.count || shard.begin > shard.end || shard.end > shard.split_items)
+    throw Error(folder.string() + "/meta.json: \"shard\" is inconsistent (" + s.dump() + ")");
   for (const EmbeddedItem& item : shard.set.items)
     if (item.index < shard.begin || item.index >= shard.end)
       throw Error(folder.string() + "/items.jsonl: item " + std::to_string(item.index) + " is outside the shard's " +

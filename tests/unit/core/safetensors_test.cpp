@@ -93,6 +93,17 @@ TEST(Safetensors, MalformedHeadersAreErrorsNotCrashes) {
   EXPECT_NE(error_of(path).find("overlap"), std::string::npos);
   write_raw(path, R"({"a":{"dtype":"F32","shape":[1]}})", 4);
   EXPECT_NE(error_of(path).find("'a': malformed entry"), std::string::npos);
+  // Numbers beyond 64 bits (read as floats), fractions and negatives (found by the fuzzer: a float
+  // converted to int64 out of range).
+  write_raw(path, R"({"a":{"dtype":"F32","shape":[39223372036854775807],"data_offsets":[0,4]}})", 4);
+  EXPECT_NE(error_of(path).find("'a': shape holds 3.9223372036854776e+19, not a whole number"), std::string::npos)
+      << error_of(path);
+  write_raw(path, R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4.5]}})", 4);
+  EXPECT_NE(error_of(path).find("'a': data_offsets holds 4.5"), std::string::npos) << error_of(path);
+  write_raw(path, R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4);
+  EXPECT_NE(error_of(path).find("'a' has a negative dimension"), std::string::npos) << error_of(path);
+  write_raw(path, R"({"a":{"dtype":"F32","shape":[9223372036854775808],"data_offsets":[0,4]}})", 4);
+  EXPECT_NE(error_of(path).find("'a' has a shape too large for any file"), std::string::npos) << error_of(path);
   imret::write_file_atomic(path, std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8));
   EXPECT_NE(error_of(path).find("truncated or not a safetensors file"), std::string::npos);
 }
