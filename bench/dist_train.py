@@ -33,7 +33,6 @@ the 2-process rows then measure the overhead of data parallelism (the
 exchanges, the smaller per-process batches), not a speed-up."""
 import argparse
 import csv
-import gzip
 import json
 import os
 import socket
@@ -54,17 +53,9 @@ MEAN, STD = 0.2860, 0.3530  # imret's Fashion-MNIST defaults (data/preprocess_de
 
 # ---------------------------------------------------------------- the PyTorch peer
 
-# The same ConvNet as bench/train_throughput_peer.py (imret's models/convnet.cpp).
+# The same ConvNet and IDX reader as bench/train_throughput_peer.py (imret's models/convnet.cpp).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_throughput_peer import ConvNet  # noqa: E402
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+from train_throughput_peer import ConvNet, read_idx  # noqa: E402
 
 
 def load_subset(data, count):
