@@ -225,6 +225,22 @@ def case_kill(work):
     log = open(os.path.join(out, "train_log.csv")).read().splitlines()
     if len(log) - 1 != done + 1:
         fail(f"after the resume train_log.csv has {len(log) - 1} epochs, expected {done + 1}")
+    # SIGTERM to the launcher goes on to its workers (as torchrun's agent does): none is left behind.
+    other = os.path.join(work, "stopped")
+    launcher = subprocess.Popen([IMRET, "-q"] + train_args(data, other, "classification", epochs=40) +
+                                ["--nproc-per-node", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while len(children_of(launcher.pid)) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    ranks = children_of(launcher.pid)
+    launcher.send_signal(signal.SIGTERM)
+    _, stderr = launcher.communicate(timeout=60)
+    if stderr.count("killed by signal 15") != 2:
+        fail("SIGTERM to the launcher did not reach both ranks: " + stderr[-1500:])
+    alive = [pid for pid in ranks if os.path.exists(f"/proc/{pid}") and
+             open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
+    if alive:
+        fail(f"ranks {alive} are still running after the launcher ended")
 
 
 def case_shards(work):

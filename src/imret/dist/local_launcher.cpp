@@ -72,6 +72,38 @@ pid_t start_worker(const LocalLaunch& launch, int rank, int port) {
   _exit(127);
 }
 
+// The workers, for the signal handler (async-signal-safe: a fixed array).
+constexpr int kMaxWorkers = 1024;
+volatile sig_atomic_t worker_count = 0;
+pid_t worker_pids[kMaxWorkers];
+
+// SIGTERM or SIGINT to the launcher goes on to every worker, as torchrun's
+// agent does; the launcher then reports how they ended.
+void forward_signal(int signal_number) {
+  for (int k = 0; k < worker_count; ++k) kill(worker_pids[k], signal_number);
+}
+
+// Installs forward_signal for SIGTERM and SIGINT while alive; restores the old handlers after.
+class ForwardSignals {
+ public:
+  ForwardSignals() {
+    struct sigaction action {};
+    action.sa_handler = forward_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, &old_term_);
+    sigaction(SIGINT, &action, &old_int_);
+  }
+  ~ForwardSignals() {
+    sigaction(SIGTERM, &old_term_, nullptr);
+    sigaction(SIGINT, &old_int_, nullptr);
+    worker_count = 0;
+  }
+
+ private:
+  struct sigaction old_term_ {};
+  struct sigaction old_int_ {};
+};
+
 }  // namespace
 
 int free_loopback_port() {
@@ -90,11 +122,18 @@ int free_loopback_port() {
 }
 
 int run_local_workers(const LocalLaunch& launch) {
-  if (launch.processes < 1) throw Error("the number of processes must be at least 1");
+  if (launch.processes < 1 || launch.processes > kMaxWorkers)
+    throw Error("the number of processes must be 1 to " + std::to_string(kMaxWorkers));
   const int port = launch.master_port > 0 ? launch.master_port : free_loopback_port();
   std::map<pid_t, int> running;  // pid -> rank
+  ForwardSignals forwarding;
   try {
-    for (int rank = 0; rank < launch.processes; ++rank) running[start_worker(launch, rank, port)] = rank;
+    for (int rank = 0; rank < launch.processes; ++rank) {
+      const pid_t pid = start_worker(launch, rank, port);
+      running[pid] = rank;
+      worker_pids[rank] = pid;
+      worker_count = rank + 1;
+    }
   } catch (...) {
     for (const auto& [pid, rank] : running) kill(pid, SIGTERM);  // none left behind
     throw;

@@ -21,7 +21,8 @@ struct LocalLaunch {
   std::chrono::seconds grace{30};
 };
 
-// Runs the workers and waits for all of them. 0 when every one succeeded;
+// Runs the workers and waits for all of them; SIGTERM and SIGINT to this
+// process are passed on to them meanwhile. 0 when every one succeeded;
 // else the exit status of the first to fail (128 + signal for a signal),
 // after one line on stderr per failed worker: "rank 1 (pid 123) was killed
 // by signal 9". imret::Error when a worker cannot be started.
