@@ -32,8 +32,13 @@ void on_every_shard(size_t shards, F&& f) {
     if (e) std::rethrow_exception(e);
 }
 
-// Whether score a ranks before score b.
-bool better(Metric metric, float a, float b) { return metric == Metric::Cosine ? a > b : a < b; }
+// (score, global id) pairs, best first: the shards' lists in shard order hold
+// the lower ids first, and a stable sort keeps the lower id first among equal scores.
+void sort_hits(std::vector<std::pair<float, int64_t>>& hits, Metric metric) {
+  std::stable_sort(hits.begin(), hits.end(), [metric](const auto& a, const auto& b) {
+    return metric == Metric::Cosine ? a.first > b.first : a.first < b.first;
+  });
+}
 
 }  // namespace
 
@@ -80,12 +85,19 @@ std::vector<int64_t> ShardedIndex::offsets() const {
   return out;
 }
 
+template <typename Result, typename F>
+std::vector<Result> ShardedIndex::on_shards_with_items(F&& search) const {
+  std::vector<Result> parts(shards_.size());
+  on_every_shard(shards_.size(), [&](size_t s) {
+    if (shards_[s]->size() > 0) parts[s] = search(*shards_[s]);
+  });
+  return parts;
+}
+
 SearchResult ShardedIndex::search(const at::Tensor& queries, int64_t k, const SearchParams& params) const {
   if (size() == 0) throw Error("search in an empty index");
-  std::vector<SearchResult> parts(shards_.size());
-  on_every_shard(shards_.size(), [&](size_t s) {
-    if (shards_[s]->size() > 0) parts[s] = shards_[s]->search(queries, k, params);
-  });
+  const auto parts =
+      on_shards_with_items<SearchResult>([&](const Index& shard) { return shard.search(queries, k, params); });
   const Metric m = metric();
   const std::vector<int64_t> offset = offsets();
   const int64_t q = queries.size(0);
@@ -105,10 +117,7 @@ SearchResult ShardedIndex::search(const at::Tensor& queries, int64_t k, const Se
       for (int64_t j = 0; j < parts[s].ids.size(1); ++j)
         if (ids[row][j] >= 0) candidates.emplace_back(scores[row][j], ids[row][j] + offset[s]);
     }
-    // The shards' lists in shard order hold the lower ids first: a stable
-    // sort keeps the lower id first among equal scores.
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [&](const auto& a, const auto& b) { return better(m, a.first, b.first); });
+    sort_hits(candidates, m);
     for (int64_t j = 0; j < std::min<int64_t>(k, static_cast<int64_t>(candidates.size())); ++j) {
       scores_out[row][j] = candidates[static_cast<size_t>(j)].first;
       ids_out[row][j] = candidates[static_cast<size_t>(j)].second;
@@ -118,10 +127,8 @@ SearchResult ShardedIndex::search(const at::Tensor& queries, int64_t k, const Se
 }
 
 RangeResult ShardedIndex::range_search(const at::Tensor& queries, double radius, const SearchParams& params) const {
-  std::vector<RangeResult> parts(shards_.size());
-  on_every_shard(shards_.size(), [&](size_t s) {
-    if (shards_[s]->size() > 0) parts[s] = shards_[s]->range_search(queries, radius, params);
-  });
+  const auto parts = on_shards_with_items<RangeResult>(
+      [&](const Index& shard) { return shard.range_search(queries, radius, params); });
   const Metric m = metric();
   const std::vector<int64_t> offset = offsets();
   const int64_t q = queries.size(0);
@@ -137,7 +144,7 @@ RangeResult ShardedIndex::range_search(const at::Tensor& queries, double radius,
       const float* part_scores = parts[s].scores.data_ptr<float>();
       for (int64_t j = l[row]; j < l[row + 1]; ++j) hits.emplace_back(part_scores[j], part_ids[j] + offset[s]);
     }
-    std::stable_sort(hits.begin(), hits.end(), [&](const auto& a, const auto& b) { return better(m, a.first, b.first); });
+    sort_hits(hits, m);
     for (const auto& [score, id] : hits) {
       scores.push_back(score);
       ids.push_back(id);

@@ -53,6 +53,10 @@ class ShardedIndex : public Index {
   // The shard that holds `id`, and the id there.
   std::pair<size_t, int64_t> locate(int64_t id) const;
   std::vector<int64_t> offsets() const;
+  // search(shard) on every shard that holds vectors, in parallel (a thread
+  // each); a default Result for the empty ones.
+  template <typename Result, typename F>
+  std::vector<Result> on_shards_with_items(F&& search) const;
 
   std::vector<std::unique_ptr<Index>> shards_;
 };
