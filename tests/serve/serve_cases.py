@@ -98,6 +98,50 @@ def case_parity():
         check(status == 200 and b"<title>imret" in page and "Content-Security-Policy" in headers, "the page")
 
 
+def case_rerank():
+    """Re-ranking in the service: the service's plan, a request's own, rerank=none, the same hits as
+    `imret index search --rerank`, and clear refusals (a bad spec, diffusion without its graph, a
+    graph with writes on, DBA on vectors that did not go through it)."""
+    spec = "kreciprocal:k1=10,k2=3,lambda=0.3"
+    expected = cli_results("--image", *QUERIES, "-k", "10", "--rerank", spec, "--rerank-depth", "40")
+    plain = cli_results("--image", *QUERIES, "-k", "10")
+    check(any([i for i, _ in e] != [i for i, _ in p] for e, p in zip(expected, plain)), "k-reciprocal changed nothing")
+    with Server(INDEX, "--rerank", spec, "--rerank-depth", "40") as server:
+        info = server.json("GET", "/api/info")
+        check(info["rerank"] == {"spec": spec, "depth": 40}, f"/api/info rerank: {info['rerank']}")
+        for q, path in enumerate(QUERIES):
+            answer = server.search(read(path), "image/png")
+            check(answer["rerank"] == spec, f"answer names its re-ranking: {answer.get('rerank')}")
+            same_hits(answer["queries"][0], expected[q], f"re-ranked {path}")
+            check(all("rerank_score" in h for h in answer["queries"][0]["results"]), "rerank_score in every hit")
+            scores = [h["rerank_score"] for h in answer["queries"][0]["results"]]
+            check(scores == sorted(scores, reverse=True), f"rerank scores in order: {scores}")
+        # rerank=none: the plain search; a request's own plan: as the command line gives it.
+        answer = server.search(read(QUERIES[0]), "image/png", "k=10&rerank=none")
+        same_hits(answer["queries"][0], plain[0], "rerank=none")
+        check("rerank" not in answer, "rerank=none names no re-ranking")
+        aqe = cli_results("--image", QUERIES[1], "-k", "10", "--rerank", "aqe:k=3")
+        answer = server.search(read(QUERIES[1]), "image/png", "k=10&rerank=aqe:k%3D3")
+        same_hits(answer["queries"][0], aqe[0], "rerank=aqe:k=3")
+        # Refusals, each naming the setting.
+        for query, words in (("rerank=qe", "unknown re-ranking"), ("rerank=diffusion", "graph"),
+                             ("rerank=dba", "acts when an index is built"), ("rerank_depth=0", "rerank_depth"),
+                             ("rerank=aqe:k%3Dx", "aqe:k=x")):
+            answer = server.search(read(QUERIES[0]), "image/png", "k=10&" + query, expect=400)
+            check(words in answer["error"], f"{query}: {answer}")
+        # A huge depth is clamped, not obeyed.
+        answer = server.search(read(QUERIES[0]), "image/png", "k=5&rerank_depth=100000000")
+        check(len(answer["queries"][0]["results"]) == 5, "clamped depth")
+    for options, words in ((["--rerank", "diffusion", "--allow-writes"], "writes would leave"),
+                           (["--rerank", "dba:k=3"], "acts when an index is built"),
+                           (["--rerank", "nope"], "unknown re-ranking")):
+        folder = writable_copy("rerank-refusal") if "--allow-writes" in options else INDEX
+        done = subprocess.run([IMRET, "serve", folder, "--port", "0", *options], capture_output=True, text=True,
+                              timeout=60)
+        check(done.returncode != 0 and words in done.stderr and "--rerank" in done.stderr,
+              f"serve {options}: {done.returncode} {done.stderr!r}")
+
+
 def decode_grey_png(data):
     """The pixels of a PNG from imret's own writer (8-bit grey, filter 0)."""
     check(data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG")

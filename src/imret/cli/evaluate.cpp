@@ -4,6 +4,7 @@
 
 #include "imret/cli/commands.hpp"
 #include "imret/cli/common.hpp"
+#include "imret/cli/queries.hpp"
 #include "imret/cli/run_printing.hpp"
 #include "imret/pipeline/evaluate_job.hpp"
 
@@ -22,6 +23,8 @@ struct EvaluateArgs {
   std::string relevance = "auto";
   double weighted_threshold = 0.5;
   bool drop_nonfinite = false;
+  std::vector<std::string> rerank;
+  int64_t rerank_depth = 100;
 };
 
 void run_evaluate(const EvaluateArgs& args) {
@@ -33,6 +36,8 @@ void run_evaluate(const EvaluateArgs& args) {
   request.device = args.device;
   request.relevance = args.relevance;
   request.weighted_threshold = args.weighted_threshold;
+  request.rerank = args.rerank;
+  request.rerank_depth = args.rerank_depth;
   const EmbeddingSet queries = load_embedding_set(args.queries, {args.drop_nonfinite});
   const EmbeddingSet database =
       args.database == args.queries ? queries : load_embedding_set(args.database, {args.drop_nonfinite});
@@ -66,6 +71,7 @@ void add_evaluate_command(CLI::App& app) {
   command->add_option("--weighted-threshold", args->weighted_threshold,
                       "Weighted mode: relevant when the count overlap (intersection over union) is at least this")
       ->capture_default_str();
+  add_rerank_options(*command, args->rerank, args->rerank_depth, true);
   command->callback([args] { run_evaluate(*args); });
 }
 

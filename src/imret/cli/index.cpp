@@ -8,7 +8,9 @@
 #include "imret/cli/commands.hpp"
 #include "imret/cli/queries.hpp"
 #include "imret/core/embedding_tensor.hpp"
+#include "imret/core/error.hpp"
 #include "imret/pipeline/index_jobs.hpp"
+#include "imret/rerank/plan.hpp"
 #include "imret/search/index_store.hpp"
 
 namespace imret::cli {
@@ -46,6 +48,7 @@ struct BuildArgs {
   uint64_t seed = 0;
   int64_t shards = 1;
   QueryParameterArgs parameters;
+  std::string augment;
 };
 
 void run_build(const BuildArgs& args) {
@@ -58,6 +61,7 @@ void run_build(const BuildArgs& args) {
   request.shards = args.shards;
   request.parameters = args.parameters.parameters();
   request.drop_nonfinite = args.drop_nonfinite;
+  request.augment = args.augment;
   request.replace = args.overwrite;
   request.replace_hint = "pass --overwrite";
   const pipeline::IndexBuildOutcome outcome = pipeline::build_index_folder(request, args.out);
@@ -87,10 +91,15 @@ struct IndexSearchArgs {
   double radius = 0;
   bool range = false;
   QueryParameterArgs parameters;
+  std::vector<std::string> rerank;
+  int64_t rerank_depth = 100;
 };
 
 void run_index_search(const IndexSearchArgs& args) {
+  rerank::Plan plan(args.rerank.empty() ? "none" : args.rerank.front(), args.rerank_depth);
+  if (args.range && !plan.empty()) throw UsageError("--rerank works with top-k searches, not with --range");
   search::StoredIndex stored = search::load_index_folder(args.folder);
+  pipeline::check_augmentation(args.folder, stored.manifest.augmentation, plan);
   const search::SearchParams params = args.parameters.parameters();  // this search only
   const EmbeddingSet queries = args.query.load(stored.manifest.embedding_meta);
   const int64_t count = args.query.count(queries);
@@ -98,8 +107,11 @@ void run_index_search(const IndexSearchArgs& args) {
   const bool json = args.query.json;
   if (args.range)
     print_range_results(stored.index->range_search(query_vectors, args.radius, params), queries.items, stored.items, json);
-  else
-    print_search_results(stored.index->search(query_vectors, args.query.k, params), queries.items, count, stored.items, json);
+  else {
+    plan.prepare(*stored.index);
+    const rerank::RerankedResult found = plan.search(*stored.index, query_vectors, args.query.k, params);
+    print_search_results(found.result, queries.items, count, stored.items, json, found.rerank_scores);
+  }
 }
 
 struct AddArgs {
@@ -144,6 +156,9 @@ void add_index_command(CLI::App& app) {
       ->check(CLI::Range(int64_t{1}, int64_t{4096}))
       ->capture_default_str();
   build->parameters.add_options(*build_command);
+  build_command->add_option("--rerank", build->augment,
+                            "Database-side re-ranking applied to the vectors before they are indexed: dba[:k=5,alpha=3] "
+                            "(search it with the same --rerank; docs/rerank.md)");
   build_command->callback([build] { run_build(*build); });
 
   auto info = std::make_shared<InfoArgs>();
@@ -165,6 +180,7 @@ void add_index_command(CLI::App& app) {
                                     },
                                     "Range search instead: every item at distance < R (cosine: similarity > R)");
   search->parameters.add_options(*search_command);
+  add_rerank_options(*search_command, search->rerank, search->rerank_depth, false);
   search_command->callback([search] { run_index_search(*search); });
 
   auto add = std::make_shared<AddArgs>();

@@ -15,10 +15,12 @@ void print_hits(const std::vector<pipeline::QueryHits>& queries, search::Metric 
     std::printf("query %lld  %s  [%s]\n", static_cast<long long>(query.query), query.item->source.c_str(),
                 query.item->class_name.c_str());
     if (with_counts) std::printf("  %zu within the radius\n", query.hits.size());
-    for (const pipeline::Hit& hit : query.hits)
-      std::printf("  %2lld  %s %-10.4f %s %-14s %s\n", static_cast<long long>(hit.rank), pipeline::score_name(metric),
-                  hit.score, hit.same_class ? "+" : "-", ("[" + hit.item->class_name + "]").c_str(),
+    for (const pipeline::Hit& hit : query.hits) {
+      std::printf("  %2lld  %s %-10.4f ", static_cast<long long>(hit.rank), pipeline::score_name(metric), hit.score);
+      if (hit.rerank_score) std::printf("rerank %-10.4g ", *hit.rerank_score);
+      std::printf("%s %-14s %s\n", hit.same_class ? "+" : "-", ("[" + hit.item->class_name + "]").c_str(),
                   hit.item->source.c_str());
+    }
   }
 }
 
@@ -75,6 +77,21 @@ search::SearchParams QueryParameterArgs::parameters() const {
   return out;
 }
 
+void add_rerank_options(CLI::App& command, std::vector<std::string>& specs, int64_t& depth, bool several) {
+  const std::string methods =
+      "aqe[:k=2,alpha=3] (query expansion), dba[:k=5,alpha=3] (database augmentation), "
+      "kreciprocal[:k1=20,k2=6,lambda=0.3], diffusion[:k=50,kq=10,alpha=0.99,gamma=3,iterations=20]; "
+      "chain with '+' (dba+aqe); docs/rerank.md";
+  CLI::Option* option = command.add_option(
+      "--rerank", specs,
+      several ? "Re-ranking methods to compare with the plain ranking, each a spec: " + methods
+              : "Re-rank each query's shortlist: none or " + methods);
+  if (!several) option->expected(1);
+  command.add_option("--rerank-depth", depth, "Shortlist re-ranked per query (the top this many)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}))
+      ->capture_default_str();
+}
+
 void note_k_above_database(int64_t k, int64_t database_items) {
   if (k > database_items)
     spdlog::warn("k {} is more than the {} database items: each query gets at most {}", k, database_items,
@@ -82,9 +99,9 @@ void note_k_above_database(int64_t k, int64_t database_items) {
 }
 
 void print_search_results(const search::SearchResult& result, const std::vector<EmbeddedItem>& queries, int64_t count,
-                          const std::vector<EmbeddedItem>& database, bool json) {
+                          const std::vector<EmbeddedItem>& database, bool json, const at::Tensor& rerank_scores) {
   note_k_above_database(result.ids.size(1), static_cast<int64_t>(database.size()));
-  print(pipeline::top_k_hits(result, queries, count, database), result.metric, json, false);
+  print(pipeline::top_k_hits(result, queries, count, database, rerank_scores), result.metric, json, false);
 }
 
 void print_range_results(const search::RangeResult& result, const std::vector<EmbeddedItem>& queries,

@@ -44,6 +44,9 @@ struct QueryParameterArgs {
   search::SearchParams parameters() const;
 };
 
+// --rerank SPEC (several: SPEC... compared side by side) and --rerank-depth.
+void add_rerank_options(CLI::App& command, std::vector<std::string>& specs, int64_t& depth, bool several);
+
 // Warns (one line on stderr) when k is above the database's item count: the
 // search is not truncated to k results, each query gets the items there are.
 void note_k_above_database(int64_t k, int64_t database_items);
@@ -52,7 +55,7 @@ void note_k_above_database(int64_t k, int64_t database_items);
 // not, class, source) or, with `json`, one JSON array. A k (the result's
 // columns) above the database's size is noted on stderr.
 void print_search_results(const search::SearchResult& result, const std::vector<EmbeddedItem>& queries, int64_t count,
-                          const std::vector<EmbeddedItem>& database, bool json);
+                          const std::vector<EmbeddedItem>& database, bool json, const at::Tensor& rerank_scores = {});
 void print_range_results(const search::RangeResult& result, const std::vector<EmbeddedItem>& queries,
                          const std::vector<EmbeddedItem>& database, bool json);
 

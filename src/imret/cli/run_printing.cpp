@@ -26,6 +26,8 @@ void RunPrinter::evaluated(const pipeline::EvaluationOutcome& outcome) { print_m
 
 void RunPrinter::reporting() { std::printf("\n== report: metrics, curves, embedding maps, retrieval grids ==\n"); }
 
+void RunPrinter::reranking(const std::string& name) { std::printf("\n== re-ranking: %s ==\n", name.c_str()); }
+
 void RunPrinter::row_reused(size_t number, size_t total, const pipeline::PlannedRow& row,
                             const std::filesystem::path& result) {
   std::printf("[%zu/%zu] %s: reusing %s\n", number, total, row.name.c_str(), result.c_str());

@@ -18,6 +18,7 @@ class RunPrinter : public pipeline::RetrievalRunObserver {
   void trained(const learn::TrainResult& result, const std::filesystem::path& run_dir) override;
   void evaluated(const pipeline::EvaluationOutcome& outcome) override;
   void reporting() override;
+  void reranking(const std::string& name) override;
   void row_reused(size_t number, size_t total, const pipeline::PlannedRow& row,
                   const std::filesystem::path& result) override;
   void row_started(size_t number, size_t total, const pipeline::PlannedRow& row) override;

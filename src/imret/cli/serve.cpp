@@ -47,6 +47,9 @@ void run_serve(ServeArgs& args) {
     if (!info["image_queries"].get<bool>())
       std::printf("image queries are off: %s\n", info["image_queries_off"].get<std::string>().c_str());
     if (request.allow_writes) std::printf("writes are on: items can be added and removed\n");
+    if (info["rerank"]["spec"] != "none")
+      std::printf("re-ranking: %s (depth %lld)\n", info["rerank"]["spec"].get<std::string>().c_str(),
+                  info["rerank"]["depth"].get<long long>());
     std::printf("press Ctrl+C to stop\n");
     std::fflush(stdout);
   });
@@ -83,6 +86,13 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   command->add_flag("--allow-writes", r.allow_writes,
                     "Take POST /api/items and DELETE /api/items/{id}, each saved to the index folder before it answers");
+  command->add_option("--rerank", r.rerank,
+                      "Re-rank every search: none, aqe, kreciprocal, diffusion, dba (an index built with it) or a "
+                      "chain (docs/rerank.md); a request's rerank=... may ask for another or none")
+      ->capture_default_str();
+  command->add_option("--rerank-depth", r.rerank_depth, "Shortlist re-ranked per query")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}))
+      ->capture_default_str();
   command->callback([args] { run_serve(*args); });
 }
 

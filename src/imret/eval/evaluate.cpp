@@ -60,12 +60,13 @@ std::vector<RetrievalEvaluation> evaluate_retrieval_modes(const at::Tensor& quer
                                                           search::Metric metric,
                                                           const std::vector<const Relevance*>& relevances,
                                                           const MetricOptions& options, bool keep_per_query,
-                                                          c10::Device device) {
+                                                          c10::Device device, const ScoreBlock& score_block) {
   check_embeddings(queries, database);
   if (relevances.empty()) throw Error("evaluate: no relevance to grade with");
   for (const Relevance* relevance : relevances) check_relevance(relevance, queries, database);
   const int64_t num_queries = queries.size(0);
-  const search::PreparedDatabase prepared = search::prepare_database(database, metric, device);
+  const search::PreparedDatabase prepared =
+      score_block ? search::PreparedDatabase{} : search::prepare_database(database, metric, device);
   std::vector<MetricsAccumulator> accumulators(relevances.size(), MetricsAccumulator(options));
   std::vector<RetrievalEvaluation> results(relevances.size());
   if (keep_per_query)
@@ -74,8 +75,11 @@ std::vector<RetrievalEvaluation> evaluate_retrieval_modes(const at::Tensor& quer
   Progress progress("evaluate", num_queries, "queries");
   for (int64_t q0 = 0; q0 < num_queries; q0 += kQueriesPerBlock) {
     const int64_t rows = std::min(kQueriesPerBlock, num_queries - q0);
-    const at::Tensor scores =
-        search::similarity_block(queries.narrow(0, q0, rows), prepared).to(torch::kCPU).contiguous();
+    const at::Tensor block = queries.narrow(0, q0, rows);
+    const at::Tensor scores = score_block ? score_block(block).to(torch::kCPU, torch::kFloat32).contiguous()
+                                          : search::similarity_block(block, prepared).to(torch::kCPU).contiguous();
+    if (scores.size(0) != rows || scores.size(1) != database.size(0))
+      throw Error("evaluate: a block of scores has the wrong shape");
     // Every relevance grades the same block of scores.
     for (size_t r = 0; r < relevances.size(); ++r) {
       block_metrics.assign(static_cast<size_t>(rows), QueryMetrics{});
@@ -94,8 +98,9 @@ std::vector<RetrievalEvaluation> evaluate_retrieval_modes(const at::Tensor& quer
 
 RetrievalEvaluation evaluate_retrieval(const at::Tensor& queries, const at::Tensor& database, search::Metric metric,
                                        const Relevance& relevance, const MetricOptions& options, bool keep_per_query,
-                                       c10::Device device) {
-  auto results = evaluate_retrieval_modes(queries, database, metric, {&relevance}, options, keep_per_query, device);
+                                       c10::Device device, const ScoreBlock& score_block) {
+  auto results =
+      evaluate_retrieval_modes(queries, database, metric, {&relevance}, options, keep_per_query, device, score_block);
   return std::move(results.front());
 }
 

@@ -7,6 +7,7 @@
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,11 @@
 #include "imret/search/index.hpp"
 
 namespace imret::eval {
+
+// Scores of a block of Q x D queries against the whole database (Q x N
+// float32 on the CPU, higher = more similar), in place of the plain
+// similarities: a re-ranked full ranking (rerank::FullRanking).
+using ScoreBlock = std::function<at::Tensor(const at::Tensor& queries)>;
 
 struct RetrievalEvaluation {
   Summary summary;
@@ -33,18 +39,21 @@ struct RetrievalEvaluation {
 // The one-relevance case of evaluate_retrieval_modes.
 RetrievalEvaluation evaluate_retrieval(const at::Tensor& queries, const at::Tensor& database, search::Metric metric,
                                        const Relevance& relevance, const MetricOptions& options,
-                                       bool keep_per_query = false, c10::Device device = c10::kCPU);
+                                       bool keep_per_query = false, c10::Device device = c10::kCPU,
+                                       const ScoreBlock& score_block = {});
 
 // As evaluate_retrieval, for several relevances at once: the similarities are
 // computed once per block of 256 queries and every relevance grades the same
 // scores. Returns one evaluation per relevance, in order; result[i] equals
 // evaluate_retrieval(..., *relevances[i], ...). Every relevance must be for
 // Q queries x N items and not null (imret::Error otherwise); needs at least one.
+// With `score_block`, each block's scores come from it instead.
 std::vector<RetrievalEvaluation> evaluate_retrieval_modes(const at::Tensor& queries, const at::Tensor& database,
                                                           search::Metric metric,
                                                           const std::vector<const Relevance*>& relevances,
                                                           const MetricOptions& options, bool keep_per_query = false,
-                                                          c10::Device device = c10::kCPU);
+                                                          c10::Device device = c10::kCPU,
+                                                          const ScoreBlock& score_block = {});
 
 // The metric half of evaluate_retrieval, for callers that already hold the
 // scores: `rows` rows of relevance.database_size() scores (row-major, higher =

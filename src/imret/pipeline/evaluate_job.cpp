@@ -11,6 +11,8 @@
 #include "imret/eval/evaluate.hpp"
 #include "imret/eval/knn.hpp"
 #include "imret/eval/relevance.hpp"
+#include "imret/pipeline/rerank_comparison.hpp"
+#include "imret/rerank/plan.hpp"
 #include "imret/search/exact_index.hpp"
 #include "imret/search/self_match.hpp"
 
@@ -56,6 +58,24 @@ nlohmann::json knn_report(const EmbeddingSet& queries, const EmbeddingSet& datab
       .to_json(classes);
 }
 
+// The re-ranking comparison, when asked for: into metrics and rerank.md;
+// its table for the terminal ("" when none).
+std::string compare_rerank(const at::Tensor& queries, const at::Tensor& database, const eval::Relevance& relevance,
+                           const eval::MetricOptions& options, const EvaluationRequest& request, c10::Device device,
+                           nlohmann::json& metrics, const fs::path& out) {
+  if (request.rerank.empty()) {
+    std::error_code ignored;
+    fs::remove(out / "rerank.md", ignored);  // an earlier evaluation's
+    return "";
+  }
+  const std::vector<RerankRow> rows =
+      compare_rerankings(queries, database, request.metric, relevance, options, request.rerank, request.rerank_depth, device);
+  metrics["rerank_depth"] = request.rerank_depth;
+  metrics["rerank"] = rerank_json(rows);
+  write_file_atomic(out / "rerank.md", rerank_markdown(rows));
+  return "\nre-ranking (shortlist depth " + std::to_string(request.rerank_depth) + "):\n" + rerank_table(rows);
+}
+
 nlohmann::json common_fields(const EmbeddingSet& queries, const EmbeddingSet& database,
                              const EvaluationRequest& request) {
   return {{"metric", search::to_string(request.metric)},
@@ -81,6 +101,8 @@ EvaluationOutcome evaluate_same_class(const EmbeddingSet& queries, const Embeddi
   metrics["retrieval"] = evaluation.summary.to_json();
   if (request.knn_k > 0)
     metrics["knn"] = knn_report(queries, database, query_tensor, database_tensor, request, device);
+  const std::string rerank_text =
+      compare_rerank(query_tensor, database_tensor, relevance, request.metric_options, request, device, metrics, out);
   // metrics.json last: it is the record that the evaluation finished.
   eval::write_pr_curve_csv(out / "pr_curve.csv", evaluation.summary);
   for (const char* mode : {"selection", "aggregation", "weighted"}) {  // an earlier object-mode evaluation's
@@ -88,7 +110,7 @@ EvaluationOutcome evaluate_same_class(const EmbeddingSet& queries, const Embeddi
     fs::remove(out / ("pr_curve_" + std::string(mode) + ".csv"), ignored);
   }
   write_file_atomic(out / "metrics.json", dump_json(metrics, 2) + "\n");
-  return {metrics, evaluation.summary.to_table()};
+  return {metrics, evaluation.summary.to_table() + rerank_text};
 }
 
 // Multi-label items: one ranking graded in the three object modes.
@@ -111,8 +133,10 @@ EvaluationOutcome evaluate_object_modes(const EmbeddingSet& queries, const Embed
   if (options.ndcg_ks.empty()) options.ndcg_ks = options.ks;
   options.graded_ap = true;
   const c10::Device device = parse_device(request.device);
-  const std::vector<eval::RetrievalEvaluation> evaluations = eval::evaluate_retrieval_modes(
-      embeddings_tensor(queries), embeddings_tensor(database), request.metric, graders, options, false, device);
+  const at::Tensor query_tensor = embeddings_tensor(queries);
+  const at::Tensor database_tensor = embeddings_tensor(database);
+  const std::vector<eval::RetrievalEvaluation> evaluations =
+      eval::evaluate_retrieval_modes(query_tensor, database_tensor, request.metric, graders, options, false, device);
 
   nlohmann::json metrics = common_fields(queries, database, request);
   metrics["relevance"] = "objects: " + eval::to_string(primary);
@@ -128,8 +152,11 @@ EvaluationOutcome evaluate_object_modes(const EmbeddingSet& queries, const Embed
       eval::write_pr_curve_csv(out / "pr_curve.csv", evaluations[m].summary);
     }
   }
+  const size_t primary_at = static_cast<size_t>(std::find(modes.begin(), modes.end(), primary) - modes.begin());
+  const std::string rerank_text =
+      compare_rerank(query_tensor, database_tensor, relevances[primary_at], options, request, device, metrics, out);
   write_file_atomic(out / "metrics.json", dump_json(metrics, 2) + "\n");
-  return {metrics, eval::modes_table(columns)};
+  return {metrics, eval::modes_table(columns) + rerank_text};
 }
 
 }  // namespace
@@ -137,6 +164,7 @@ EvaluationOutcome evaluate_object_modes(const EmbeddingSet& queries, const Embed
 EvaluationOutcome evaluate_to_folder(const EmbeddingSet& queries, const EmbeddingSet& database,
                                      const EvaluationRequest& request, const fs::path& out) {
   check_compatible(queries, database);
+  for (const std::string& spec : request.rerank) rerank::Plan(spec, request.rerank_depth);  // errors before any work
   if (request.relevance != "auto" && request.relevance != "same-class") eval::parse_object_relevance_mode(request.relevance);
   const bool objects = queries.has_objects() || database.has_objects();
   if (request.relevance == "same-class" || (request.relevance == "auto" && !objects))

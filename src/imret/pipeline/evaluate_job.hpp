@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "imret/core/embedding_set.hpp"
 #include "imret/eval/metrics.hpp"
@@ -24,6 +25,10 @@ struct EvaluationRequest {
   std::string relevance = "auto";
   double weighted_threshold = 0.5;  // weighted mode: relevant when the overlap >= this
   std::string device = "cpu";
+  // Re-ranking plans (rerank::Plan specs) compared with the plain ranking:
+  // metrics.json "rerank", rerank.md, and a table; shortlists of rerank_depth.
+  std::vector<std::string> rerank;
+  int64_t rerank_depth = 100;
 };
 
 struct EvaluationOutcome {
@@ -35,7 +40,9 @@ struct EvaluationOutcome {
 // pr_curve.csv into `out`. Relevance as request.relevance says; the object
 // modes add "modes": {"selection", "aggregation", "weighted"} (with nDCG@K
 // and graded mAP) to metrics.json and pr_curve_<mode>.csv, and the table
-// shows the three side by side. UsageError naming the field for an object
+// shows the three side by side. With request.rerank, each plan is compared
+// with the plain ranking on the first relevance (metrics.json "rerank",
+// rerank.md, and the table after the metrics). UsageError naming the field for an object
 // mode on items without objects, unlabelled items under same-class
 // relevance, or embeddings of different sizes.
 EvaluationOutcome evaluate_to_folder(const EmbeddingSet& queries, const EmbeddingSet& database,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/error.hpp"
@@ -15,6 +16,7 @@
 #include "imret/learn/objective.hpp"
 #include "imret/learn/registry.hpp"
 #include "imret/learn/run_folder.hpp"
+#include "imret/pipeline/evaluate_job.hpp"
 
 namespace imret::pipeline {
 namespace fs = std::filesystem;
@@ -92,6 +94,62 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
+// The plan's re-rankings on one row's embeddings, into <row>/rerank/
+// (evaluate_to_folder's metrics.json and rerank.md); reused when that
+// folder holds the same key. Returns its "rerank" rows.
+nlohmann::json rerank_row(const Plan& plan, const PlannedRow& row, const fs::path& run_dir) {
+  const fs::path folder = run_dir / "rerank";
+  const nlohmann::json key = {{"row", row_key(plan, row)}, {"rerank", plan.rerank}, {"depth", plan.rerank_depth}};
+  std::error_code ec;
+  if (fs::exists(folder / "metrics.json", ec)) {
+    try {
+      const nlohmann::json stored = nlohmann::json::parse(read_file(folder / "metrics.json"));
+      if (stored.value("rerank_key", nlohmann::json()) == key) return stored.at("rerank");
+    } catch (const nlohmann::json::exception&) {  // unreadable: computed again below
+    }
+  }
+  const EmbeddingSet queries = load_embedding_set(run_dir / "embeddings" / "queries");
+  const EmbeddingSet database = load_embedding_set(run_dir / "embeddings" / "database");
+  EvaluationRequest request;
+  request.metric = row.metric;
+  request.metric_options.ks = {1, 10};
+  request.knn_k = 0;
+  request.rerank = plan.rerank;
+  request.rerank_depth = plan.rerank_depth;
+  fs::create_directories(folder);
+  EvaluationOutcome outcome = evaluate_to_folder(queries, database, request, folder);
+  outcome.metrics["rerank_key"] = key;
+  write_file_atomic(folder / "metrics.json", dump_json(outcome.metrics, 2) + "\n");
+  return outcome.metrics.at("rerank");
+}
+
+std::string signed_change(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%+.3f", value);
+  return std::string(text) == "-0.000" ? "+0.000" : text;
+}
+
+// rerank.md: every row's re-rankings, one line each.
+void write_rerank_table(const fs::path& folder, const std::string& title,
+                        const std::vector<std::pair<std::string, nlohmann::json>>& rows) {
+  std::string out = "## " + title + ": re-ranking\n\n"
+                    "| experiment | rerank | mAP | mAP@R | P@1 | mAP change | search ms/query |\n"
+                    "|---|---|---:|---:|---:|---:|---:|\n";
+  char line[512];
+  for (const auto& [name, reranks] : rows)
+    for (const auto& r : reranks) {
+      const nlohmann::json p1 = r.value("P@1", nlohmann::json());
+      char p1_text[32] = "-";
+      if (p1.is_number()) std::snprintf(p1_text, sizeof p1_text, "%.4f", p1.get<double>());
+      std::snprintf(line, sizeof line, "| %s | `%s` | %.4f | %.4f | %s | %s | %.3f |\n", name.c_str(),
+                    r.at("rerank").get<std::string>().c_str(), r.at("mAP").get<double>(), r.at("mAP@R").get<double>(),
+                    p1_text,
+                    signed_change(r.at("mAP change").get<double>()).c_str(), r.at("search ms/query").get<double>());
+      out += line;
+    }
+  write_file_atomic(folder / "rerank.md", out);
+}
+
 }  // namespace
 
 eval::ExperimentResult summarise(const PlannedRow& row, const RetrievalRun& run) {
@@ -166,6 +224,16 @@ ExperimentOutcome run_experiment(const ExperimentRequest& request, RetrievalRunO
     eval::write_comparison(outcome.folder, plan.title, outcome.results);
   }
   eval::write_comparison(outcome.folder, plan.title, outcome.results);
+  if (!plan.rerank.empty()) {
+    std::vector<std::pair<std::string, nlohmann::json>> reranked;
+    for (const auto& row : plan.rows)
+      if (std::any_of(outcome.results.begin(), outcome.results.end(),
+                      [&](const eval::ExperimentResult& r) { return r.name == row.name; })) {
+        observer.reranking(row.name);
+        reranked.emplace_back(row.name, rerank_row(plan, row, outcome.folder / row.name));
+      }
+    write_rerank_table(outcome.folder, plan.title, reranked);
+  }
   work.complete({{"rows", outcome.results.size()}});
   outcome.seconds = seconds_since(start);
   return outcome;

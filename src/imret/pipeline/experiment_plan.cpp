@@ -6,6 +6,7 @@
 #include "imret/core/error.hpp"
 #include "imret/core/yaml.hpp"
 #include "imret/learn/trainer.hpp"
+#include "imret/rerank/plan.hpp"
 
 namespace imret::pipeline {
 namespace fs = std::filesystem;
@@ -57,7 +58,7 @@ Plan load_plan(const fs::path& path) {
   if (!file.is_object()) throw UsageError(where + ": expected a mapping with an 'experiments' list");
   static const std::set<std::string> keys = {"title",          "data",        "train_split", "query_split",
                                              "database_split", "out",         "database_limit", "query_limit",
-                                             "defaults",       "experiments"};
+                                             "defaults",       "experiments", "rerank",       "rerank_depth"};
   for (const auto& [key, value] : file.items())
     if (!keys.count(key)) throw UsageError(where + ": unknown key '" + key + "'");
   Plan plan;
@@ -69,6 +70,25 @@ Plan load_plan(const fs::path& path) {
   plan.out = string_field(file, "out", "runs/experiments/" + path.stem().string(), where);
   plan.database_limit = count_field(file, "database_limit", where);
   plan.query_limit = count_field(file, "query_limit", where);
+  if (file.contains("rerank")) {
+    const nlohmann::json& specs = file.at("rerank");
+    if (!specs.is_array()) throw UsageError(where + ": 'rerank' should be a list of re-ranking specs");
+    for (const auto& spec : specs) {
+      if (!spec.is_string()) throw UsageError(where + ": 'rerank' holds " + spec.dump() + ", not a spec");
+      plan.rerank.push_back(spec.get<std::string>());
+    }
+  }
+  if (file.contains("rerank_depth")) {
+    plan.rerank_depth = count_field(file, "rerank_depth", where);
+    if (plan.rerank_depth < 1) throw UsageError(where + ": 'rerank_depth' should be at least 1");
+  }
+  for (const std::string& spec : plan.rerank) {
+    try {
+      rerank::Plan(spec, plan.rerank_depth);
+    } catch (const UsageError& e) {
+      throw UsageError(where + ": rerank: " + e.what());
+    }
+  }
   const nlohmann::json defaults = file.value("defaults", nlohmann::json::object());
   if (!defaults.is_object()) throw UsageError(where + ": 'defaults' should be a mapping of training settings");
   if (!file.contains("experiments") || !file.at("experiments").is_array() || file.at("experiments").empty())

@@ -30,6 +30,10 @@ struct Plan {
   int64_t database_limit = 0, query_limit = 0;
   std::string out;
   std::vector<PlannedRow> rows;
+  // Re-ranking specs (rerank::Plan syntax) compared on every row's
+  // embeddings: rerank.md beside the results table.
+  std::vector<std::string> rerank;
+  int64_t rerank_depth = 100;
 };
 
 // Reads and checks a plan: UsageError naming the file (and the experiment)

@@ -48,11 +48,22 @@ IndexFill train_and_add(search::Index& index, const at::Tensor& vectors, int64_t
 
 std::unique_ptr<search::Index> index_in_memory(const EmbeddingSet& database, const std::string& spec,
                                                search::Metric metric, c10::Device device,
-                                               const search::SearchParams& parameters) {
+                                               const search::SearchParams& parameters, const rerank::Plan& plan) {
   auto index = search::make_index(spec, device, metric);
   set_parameters(*index, parameters);
-  train_and_add(*index, embeddings_tensor(database), 0, 0);
+  train_and_add(*index, plan.augment_database(embeddings_tensor(database), metric), 0, 0);
   return index;
+}
+
+void check_augmentation(const std::string& folder, const std::string& augmentation, const rerank::Plan& plan) {
+  const std::string wanted = plan.database_spec();
+  if (wanted == augmentation) return;
+  if (wanted.empty())
+    throw UsageError(folder + ": the index was built with " + augmentation +
+                     " (its vectors are augmented); give the same to --rerank, e.g. --rerank " + augmentation);
+  throw UsageError(folder + ": --rerank asks for " + wanted + ", which acts when an index is built, but the index was " +
+                   (augmentation.empty() ? std::string("built without it") : "built with " + augmentation) +
+                   ": imret index build --rerank " + wanted);
 }
 
 IndexBuildOutcome build_index_folder(const IndexBuildRequest& request, const fs::path& folder) {
@@ -67,9 +78,16 @@ IndexBuildOutcome build_index_folder(const IndexBuildRequest& request, const fs:
     index = search::make_index(request.spec, c10::kCPU, request.metric);
   set_parameters(*index, request.parameters);  // before adding: efConstruction shapes the graph
   const auto start = std::chrono::steady_clock::now();
+  const rerank::Plan augment(request.augment);
+  for (const auto& method : augment.methods())
+    if (!method->augments_database())
+      throw UsageError("index build: " + method->spec() + " acts at search time; give it to imret index search --rerank "
+                       "(index build takes database methods such as dba)");
   IndexBuildOutcome outcome;
-  outcome.fill = train_and_add(*index, embeddings_tensor(set), request.train_size, request.seed);
+  outcome.fill = train_and_add(*index, augment.augment_database(embeddings_tensor(set), request.metric), request.train_size,
+                               request.seed);
   search::IndexManifest manifest;
+  manifest.augmentation = augment.database_spec();
   manifest.trained_on = outcome.fill.trained_on;
   manifest.sources = {absolute_path(request.embeddings)};
   manifest.embedding_meta = set.meta;
@@ -96,6 +114,10 @@ IndexAddOutcome add_to_index_folder(const fs::path& folder, const std::string& e
                                  ", the index with " + before.at(key).dump() + ": their distances may not compare");
   if (stored.index->needs_training())
     throw Error(folder.string() + ": the saved index is not trained; build it again");
+  if (!stored.manifest.augmentation.empty())
+    throw UsageError(folder.string() + ": the index was built with " + stored.manifest.augmentation +
+                     ", which augments every vector with its neighbours; build it again with the new items "
+                     "(imret index build --rerank " + stored.manifest.augmentation + ")");
   stored.index->add(embeddings_tensor(set));
   stored.items.insert(stored.items.end(), set.items.begin(), set.items.end());
   stored.manifest.sources.push_back(absolute_path(embeddings));

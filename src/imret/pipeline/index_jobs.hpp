@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "imret/core/embedding_set.hpp"
+#include "imret/rerank/plan.hpp"
 #include "imret/search/index.hpp"
 #include "imret/search/search_params.hpp"
 
@@ -30,10 +31,17 @@ struct IndexFill {
 IndexFill train_and_add(search::Index& index, const at::Tensor& vectors, int64_t train_size, uint64_t seed);
 
 // An index of `spec` (search::make_index) over `database`, trained on all of
-// it when it needs training, with `parameters` set first.
+// it when it needs training, with `parameters` set first; the vectors go
+// through `plan`'s database-side methods (DBA) first.
 std::unique_ptr<search::Index> index_in_memory(const EmbeddingSet& database, const std::string& spec,
                                                search::Metric metric, c10::Device device,
-                                               const search::SearchParams& parameters = {});
+                                               const search::SearchParams& parameters = {},
+                                               const rerank::Plan& plan = {});
+
+// Checks that an index saved with `augmentation` (its manifest's) can run
+// `plan`: the plan's database-side part must be the one the vectors went
+// through. UsageError naming both otherwise.
+void check_augmentation(const std::string& folder, const std::string& augmentation, const rerank::Plan& plan);
 
 struct IndexBuildRequest {
   std::string embeddings;  // the embedding folder to index
@@ -48,6 +56,9 @@ struct IndexBuildRequest {
   // efConstruction) and saved as its query-time defaults (nprobe...).
   search::SearchParams parameters;
   bool drop_nonfinite = false;  // leave out rows with NaN/inf (else refuse the folder)
+  // Database-side re-ranking applied to the vectors before they are indexed
+  // ("dba:k=5"; rerank::Plan syntax, database methods only).
+  std::string augment;
   bool replace = false;         // an earlier index in the folder may be replaced
   std::string replace_hint;     // how the caller allows that, for the refusal's message
 };

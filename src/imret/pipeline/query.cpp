@@ -71,15 +71,20 @@ EmbeddingSet load_queries(const QuerySource& source, const nlohmann::json& datab
 }
 
 std::vector<QueryHits> top_k_hits(const search::SearchResult& result, const std::vector<EmbeddedItem>& queries,
-                                  int64_t count, const std::vector<EmbeddedItem>& database) {
+                                  int64_t count, const std::vector<EmbeddedItem>& database,
+                                  const at::Tensor& rerank_scores) {
   auto ids = result.ids.accessor<int64_t, 2>();
   auto scores = result.scores.accessor<float, 2>();
+  const at::Tensor reranked = rerank_scores.defined() ? rerank_scores.contiguous() : at::Tensor();
+  const float* rerank = reranked.defined() ? reranked.data_ptr<float>() : nullptr;
   std::vector<QueryHits> out;
   for (int64_t q = 0; q < count; ++q) {
     const EmbeddedItem& query = queries.at(static_cast<size_t>(q));
     QueryHits hits{q, &query, {}};
-    for (int64_t r = 0; r < result.ids.size(1) && ids[q][r] >= 0; ++r)
+    for (int64_t r = 0; r < result.ids.size(1) && ids[q][r] >= 0; ++r) {
       hits.hits.push_back(hit_of(r + 1, ids[q][r], scores[q][r], query, database));
+      if (rerank) hits.hits.back().rerank_score = rerank[q * result.ids.size(1) + r];
+    }
     out.push_back(std::move(hits));
   }
   return out;
@@ -107,7 +112,7 @@ nlohmann::json hits_json(const std::vector<QueryHits>& queries, search::Metric m
   nlohmann::json out = nlohmann::json::array();
   for (const QueryHits& query : queries) {
     nlohmann::json results = nlohmann::json::array();
-    for (const Hit& hit : query.hits)
+    for (const Hit& hit : query.hits) {
       results.push_back({{"rank", hit.rank},
                          {"id", hit.id},
                          {score_name(metric), hit.score},
@@ -115,6 +120,8 @@ nlohmann::json hits_json(const std::vector<QueryHits>& queries, search::Metric m
                          {"label", hit.item->label},
                          {"class", hit.item->class_name},
                          {"same_class", hit.same_class}});
+      if (hit.rerank_score) results.back()["rerank_score"] = *hit.rerank_score;
+    }
     out.push_back({{"query", query.query},
                    {"source", query.item->source},
                    {"label", query.item->label},

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,7 @@ struct Hit {
   float score = 0;   // distance or similarity, as the result's metric says
   const EmbeddedItem* item = nullptr;
   bool same_class = false;  // the query has a label and the item has the same
+  std::optional<float> rerank_score;  // the re-ranking method's score, when one re-ranked
 };
 
 struct QueryHits {
@@ -63,9 +65,11 @@ struct QueryHits {
 };
 
 // The hits of the first `count` queries of a top-k search (padding left out),
-// each naming its database item. Error for an id that has no item.
+// each naming its database item, with `rerank_scores` (same shape as the
+// result's, when defined). Error for an id that has no item.
 std::vector<QueryHits> top_k_hits(const search::SearchResult& result, const std::vector<EmbeddedItem>& queries,
-                                  int64_t count, const std::vector<EmbeddedItem>& database);
+                                  int64_t count, const std::vector<EmbeddedItem>& database,
+                                  const at::Tensor& rerank_scores = {});
 // The hits of every query of a range search.
 std::vector<QueryHits> range_hits(const search::RangeResult& result, const std::vector<EmbeddedItem>& queries,
                                   const std::vector<EmbeddedItem>& database);
@@ -74,7 +78,7 @@ std::vector<QueryHits> range_hits(const search::RangeResult& result, const std::
 const char* score_name(search::Metric metric);
 
 // [{"query", "source", "label", "class", "results": [{"rank", "id",
-// "similarity"|"distance", "source", "label", "class", "same_class"}]}].
+// "similarity"|"distance", "source", "label", "class", "same_class"[, "rerank_score"]}]}].
 nlohmann::json hits_json(const std::vector<QueryHits>& queries, search::Metric metric);
 
 }  // namespace imret::pipeline

@@ -46,6 +46,8 @@ class RetrievalRunObserver {
   }
   virtual void evaluated(const EvaluationOutcome& outcome) { (void)outcome; }
   virtual void reporting() {}
+  // An experiment plan's re-ranking of row `name` starts.
+  virtual void reranking(const std::string& name) { (void)name; }
   virtual void row_reused(size_t number, size_t total, const PlannedRow& row, const std::filesystem::path& result) {
     (void)number, (void)total, (void)row, (void)result;
   }

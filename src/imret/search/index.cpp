@@ -96,6 +96,19 @@ at::Tensor Index::vector(int64_t /*id*/) const {
   throw UsageError(spec() + ": this backend cannot give back stored vectors");
 }
 
+void Index::copy_vectors(const int64_t* ids, int64_t count, float* out) const {
+  const int64_t d = dim();
+  for (int64_t i = 0; i < count; ++i) {
+    float* row = out + i * d;
+    if (ids[i] == -1) {
+      std::fill(row, row + d, 0.0f);
+      continue;
+    }
+    const at::Tensor v = vector(ids[i]).contiguous();
+    std::copy(v.data_ptr<float>(), v.data_ptr<float>() + d, row);
+  }
+}
+
 void Index::remove_ids(const std::vector<int64_t>& /*ids*/) {
   throw UsageError(spec() + ": this index cannot remove items (exact indexes and FAISS Flat, PQ, SQ and LSH indexes can; "
                             "IVF and HNSW indexes cannot)");

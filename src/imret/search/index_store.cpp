@@ -36,6 +36,7 @@ nlohmann::json IndexManifest::to_json() const {
           {"parameters", params},      {"trained_on", trained_on},
           {"sources", sources},        {"embedding_meta", embedding_meta}};
   if (!shards.empty()) json["shards"] = shards;
+  if (!augmentation.empty()) json["augmentation"] = augmentation;
   return json;
 }
 
@@ -69,6 +70,7 @@ IndexManifest IndexManifest::from_json(const nlohmann::json& json, const std::st
   m.sources = json.value("sources", std::vector<std::string>());
   m.embedding_meta = json.value("embedding_meta", nlohmann::json::object());
   m.imret_version = json.value("imret_version", std::string());
+  if (json.contains("augmentation")) m.augmentation = get<std::string>(json, "augmentation", source);
   if (json.contains("shards")) {
     const auto& shards = json.at("shards");
     if (!shards.is_array() || shards.empty())

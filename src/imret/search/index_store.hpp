@@ -43,6 +43,9 @@ struct IndexManifest {
   // A sharded index (sharded_index.hpp): each shard's size, its file
   // shard_file(index_file, s). Empty: one index in index_file.
   std::vector<int64_t> shards;
+  // The database-side re-ranking the vectors went through before they were
+  // indexed ("dba:k=5,alpha=3"; docs/rerank.md). Empty: none.
+  std::string augmentation;
 
   nlohmann::json to_json() const;
   // Throws imret::Error naming `source` and the key on a missing or mistyped key.

@@ -134,7 +134,24 @@ search::SearchResult Collection::search(const at::Tensor& queries, int64_t k, se
   return index_for(metric).search(queries, k, params);
 }
 
+rerank::RerankedResult Collection::search_reranked(const at::Tensor& queries, int64_t k, search::Metric metric,
+                                                   const search::SearchParams& params, const rerank::Plan& plan) const {
+  if (plan.database_spec() != augmentation()) {
+    if (augmentation().empty())
+      throw UsageError("rerank " + plan.database_spec() +
+                       " acts when an index is built (imret index build --rerank ...); these vectors went through none");
+    throw UsageError("this index was built with " + augmentation() + "; a rerank must name the same (e.g. rerank=" +
+                     augmentation() + "+aqe)");
+  }
+  return plan.search(index_for(metric), queries, k, params);
+}
+
+void Collection::prepare_rerank(rerank::Plan& plan) const { plan.prepare(index_for(default_metric_)); }
+
 std::string Collection::write_problem() const {
+  if (!augmentation().empty())
+    return folder_.string() + ": the index was built with " + augmentation() +
+           ", which augments every vector with its neighbours; new items would go in unaugmented (rebuild it instead)";
   if (index_) return {};
   return folder_.string() + ": an embedding folder records what imret embed made of a dataset, and is not changed; "
                             "serve an index folder (imret index build) to add and remove items";

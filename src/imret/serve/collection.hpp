@@ -20,6 +20,7 @@
 
 #include "imret/core/embedding_set.hpp"
 #include "imret/models/checkpoint.hpp"
+#include "imret/rerank/plan.hpp"
 #include "imret/search/index.hpp"
 #include "imret/search/index_store.hpp"
 
@@ -71,6 +72,15 @@ class Collection {
   // search by or parameters the index does not take.
   search::SearchResult search(const at::Tensor& queries, int64_t k, search::Metric metric,
                               const search::SearchParams& params) const;
+  // The same through a re-ranking plan (prepared with prepare_rerank when it
+  // needs it). UsageError as search(), or when the plan's database part is
+  // not the one the vectors went through (augmentation()).
+  rerank::RerankedResult search_reranked(const at::Tensor& queries, int64_t k, search::Metric metric,
+                                         const search::SearchParams& params, const rerank::Plan& plan) const;
+  // Prepares `plan` over the index of the default metric.
+  void prepare_rerank(rerank::Plan& plan) const;
+  // The database-side re-ranking its vectors went through ("" when none).
+  const std::string& augmentation() const { return manifest_.augmentation; }
   // Item `id`'s stored vector (1 x D), as a query. Error for an unknown id.
   at::Tensor vector(int64_t id) const;
   // Item `id`, or nothing for an id it does not hold. The pointer (and

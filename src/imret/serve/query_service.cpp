@@ -117,6 +117,48 @@ at::Tensor QueryService::embedding_rows(const std::vector<std::vector<float>>& e
   return rows;
 }
 
+void QueryService::set_rerank(const std::string& spec, int64_t depth) {
+  rerank::Plan plan;
+  try {
+    plan = rerank::Plan(spec, depth);
+  } catch (const UsageError& e) {
+    throw SettingError("rerank", ": " + std::string(e.what()));
+  }
+  if (plan.database_spec() != collection_->augmentation())
+    throw SettingError("rerank", collection_->augmentation().empty()
+                                     ? " " + plan.database_spec() + " acts when an index is built: serve a folder of "
+                                           "imret index build --rerank " + plan.database_spec()
+                                     : ": the index was built with " + collection_->augmentation() +
+                                           "; name it in --rerank too (e.g. " + collection_->augmentation() + "+aqe)");
+  if (plan.needs_preparing() && allow_writes_)
+    throw SettingError("rerank", " " + plan.spec() + " makes a graph of the database once, which writes would leave "
+                                     "stale: serve it without --allow-writes, or re-rank with aqe or kreciprocal");
+  collection_->prepare_rerank(plan);
+  rerank_ = std::move(plan);
+}
+
+rerank::Plan QueryService::plan_for(const SearchQueries& queries) const {
+  // A request's depth is clamped as k is: k-reciprocal holds depth^2 doubles per query.
+  constexpr int64_t kMaxDepth = 1000;
+  const int64_t depth =
+      queries.rerank_depth > 0 ? std::min(queries.rerank_depth, std::max(kMaxDepth, rerank_.depth())) : rerank_.depth();
+  rerank::Plan plan = rerank_;
+  if (queries.rerank) {
+    try {
+      const rerank::Plan asked(*queries.rerank, depth);
+      if (asked.spec() != rerank_.spec()) {
+        if (asked.needs_preparing())
+          throw RequestError(400, "rerank=" + *queries.rerank + " needs a graph of the database made at start: "
+                                  "imret serve --rerank " + asked.spec());
+        plan = asked;
+      }
+    } catch (const UsageError& e) {
+      throw RequestError(400, std::string("URL setting rerank: ") + e.what());
+    }
+  }
+  return plan.with_depth(depth);
+}
+
 nlohmann::json QueryService::search(const SearchQueries& queries) {
   const auto start = Clock::now();
   const Collection& c = *collection_;
@@ -170,10 +212,18 @@ nlohmann::json QueryService::search(const SearchQueries& queries) {
   }
   const search::Metric metric = queries.metric.value_or(c.default_metric());
   const int64_t k = std::min({queries.k, limits_.max_k, c.size()});
+  const rerank::Plan plan = plan_for(queries);
   const auto search_start = Clock::now();
   search::SearchResult result;
+  at::Tensor rerank_scores;
   try {
-    result = searches_->search(vectors, k, metric, queries.params);
+    if (plan.empty()) {
+      result = searches_->search(vectors, k, metric, queries.params);
+    } else {
+      rerank::RerankedResult found = c.search_reranked(vectors, k, metric, queries.params, plan);
+      result = std::move(found.result);
+      if (found.rerank_scores.defined()) rerank_scores = found.rerank_scores.contiguous();
+    }
   } catch (const UsageError& e) {
     throw RequestError(400, e.what());
   }
@@ -191,21 +241,26 @@ nlohmann::json QueryService::search(const SearchQueries& queries) {
       nlohmann::json hit = {{"rank", r + 1},        {"id", ids[q][r]},          {"score", scores[q][r]},
                             {"label", item.label}, {"class", item.class_name}, {"path", item.source}};
       if (query_item && query_item->label >= 0) hit["same_class"] = item.label == query_item->label;
+      if (rerank_scores.defined()) hit["rerank_score"] = rerank_scores.data_ptr<float>()[q * result.ids.size(1) + r];
       results.push_back(std::move(hit));
       ++served;
     }
     answers.push_back({{"query", described[static_cast<size_t>(q)]}, {"results", std::move(results)}});
   }
   if (metrics_) metrics_->items_served(served);
-  return {{"k", k},
-          {"metric", search::to_string(metric)},
-          {"score", pipeline::score_name(metric)},
-          {"queries", std::move(answers)},
-          {"timings_ms", {{"decode", decode_ms}, {"embed", embed_ms}, {"search", search_ms}, {"total", ms_since(start)}}}};
+  nlohmann::json answer = {
+      {"k", k},
+      {"metric", search::to_string(metric)},
+      {"score", pipeline::score_name(metric)},
+      {"queries", std::move(answers)},
+      {"timings_ms", {{"decode", decode_ms}, {"embed", embed_ms}, {"search", search_ms}, {"total", ms_since(start)}}}};
+  if (!plan.empty()) answer["rerank"] = plan.spec();
+  return answer;
 }
 
 nlohmann::json QueryService::info() const {
   nlohmann::json info = collection_->info();
+  info["rerank"] = {{"spec", rerank_.spec()}, {"depth", rerank_.depth()}};
   info["limits"] = {{"max_k", limits_.max_k},
                     {"max_queries", limits_.max_queries},
                     {"max_pixels", limits_.image_limits.max_pixels}};

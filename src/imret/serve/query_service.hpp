@@ -38,8 +38,15 @@ class QueryService {
   QueryService(std::shared_ptr<Collection> collection, BatcherOptions batching, ServiceLimits limits,
                std::shared_ptr<ServiceMetrics> metrics, bool allow_writes = false);
 
-  // {"k", "metric", "score", "queries": [{"query": {...}, "results": [{"rank", "id", "score",
-  //  "label", "class", "path"[, "same_class"]}]}], "timings_ms": {"decode", "embed", "search", "total"}}
+  // Re-ranks every search with `spec` (rerank::Plan) over shortlists of
+  // `depth`, unless a request says rerank=none or names another plan (one
+  // that needs no preparing). Prepares it now (diffusion's graph).
+  // SettingError naming "rerank" for a bad spec, a database part the
+  // collection's vectors did not go through, or a graph with writes on.
+  void set_rerank(const std::string& spec, int64_t depth);
+
+  // {"k", "metric", "score"[, "rerank"], "queries": [{"query": {...}, "results": [{"rank", "id", "score",
+  //  "label", "class", "path"[, "same_class"][, "rerank_score"]}]}], "timings_ms": {"decode", "embed", "search", "total"}}
   nlohmann::json search(const SearchQueries& queries);
   // The collection's info and this service's limits.
   nlohmann::json info() const;
@@ -68,6 +75,8 @@ class QueryService {
   // Q x dimension() float32 rows of `embeddings` (400 naming the row of another size).
   at::Tensor embedding_rows(const std::vector<std::vector<float>>& embeddings) const;
   void check_writes() const;
+  // The plan of a request: its own, the service's, or none (400 for one it cannot run).
+  rerank::Plan plan_for(const SearchQueries& queries) const;
 
   std::shared_ptr<Collection> collection_;
   ServiceLimits limits_;
@@ -78,6 +87,7 @@ class QueryService {
   ItemImages images_;
   bool allow_writes_ = false;
   std::unique_ptr<UploadStore> uploads_;
+  rerank::Plan rerank_;  // the service's, prepared
 };
 
 }  // namespace imret::serve

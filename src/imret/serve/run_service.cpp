@@ -11,6 +11,7 @@ void run_service(const ServeRequest& request, const std::atomic<bool>& stop,
   auto metrics = std::make_shared<ServiceMetrics>();
   auto service =
       std::make_shared<QueryService>(collection, request.batching, request.limits, metrics, request.allow_writes);
+  service->set_rerank(request.rerank, request.rerank_depth);
   HttpServer server(service, metrics, request.server);
   const int port = server.bind();
   std::atomic<bool> done{false};

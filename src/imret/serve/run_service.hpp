@@ -20,6 +20,8 @@ struct ServeRequest {
   BatcherOptions batching;
   ServiceLimits limits;
   bool allow_writes = false;  // POST /api/items and DELETE /api/items/{id}
+  std::string rerank = "none";  // re-ranking of every search (QueryService::set_rerank)
+  int64_t rerank_depth = 100;
 };
 
 // Serves `request` until `stop` becomes true (checked every 100 ms).

@@ -174,6 +174,16 @@ SearchQueries read_search_request(const RawSearchRequest& request, size_t max_qu
       } catch (const Error&) {
         throw bad("URL setting metric=" + value + ": expected euclidean or cosine");
       }
+    } else if (name == "rerank") {
+      if (value.empty() || value.size() > 256) throw bad("URL setting rerank: expected a re-ranking spec or none");
+      q.rerank = value;
+    } else if (name == "rerank_depth") {
+      char* end = nullptr;
+      errno = 0;
+      const long long depth = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || end != value.c_str() + value.size() || errno == ERANGE || depth < 1)
+        throw bad("URL setting rerank_depth=" + value + ": expected a whole number of at least 1");
+      q.rerank_depth = depth;
     } else if (name == "token") {
       // the page's token, checked by the HTTP layer
     } else {

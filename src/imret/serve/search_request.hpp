@@ -39,6 +39,8 @@ struct SearchQueries {
   std::vector<int64_t> ids;
   int64_t k = 10;
   std::optional<search::Metric> metric;  // none: the collection's default
+  std::optional<std::string> rerank;      // a re-ranking spec, or "none"; unset: the service's
+  int64_t rerank_depth = 0;               // 0: the service's
   search::SearchParams params;            // every other URL setting, as a number
   size_t count() const;
 };

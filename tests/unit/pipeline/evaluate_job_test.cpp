@@ -137,6 +137,43 @@ TEST(EvaluateJob, ObjectItemsAreGradedInTheThreeModes) {
   EXPECT_FALSE(fs::exists(out / "pr_curve_selection.csv"));
 }
 
+TEST(EvaluateJob, RerankComparesEachPlanWithThePlainRanking) {
+  const EmbeddingSet database = testing::clustered_set(4, 40, 8, 1.2, 6);
+  const EmbeddingSet queries = testing::clustered_set(4, 10, 8, 1.2, 7);
+  const fs::path out = testing::scratch_path("pipeline", "evaluate_rerank");
+  fs::create_directories(out);
+  EvaluationRequest request;
+  request.knn_k = 0;
+  request.rerank = {"aqe:k=0", "aqe:k=3", "kreciprocal:k1=5,k2=2,lambda=1"};
+  request.rerank_depth = 30;
+  const nlohmann::json metrics = pipeline::evaluate_to_folder(queries, database, request, out).metrics;
+  const nlohmann::json& rows = metrics["rerank"];
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0]["rerank"], "none");
+  // The plain row is the evaluation itself; a plan that keeps the ranking keeps its metrics.
+  EXPECT_DOUBLE_EQ(rows[0]["mAP"].get<double>(), metrics["retrieval"]["mAP"].get<double>());
+  for (size_t r : {size_t{1}, size_t{3}}) {
+    EXPECT_DOUBLE_EQ(rows[r]["mAP"].get<double>(), rows[0]["mAP"].get<double>()) << rows[r]["rerank"];
+    EXPECT_DOUBLE_EQ(rows[r]["mAP change"].get<double>(), 0.0);
+  }
+  EXPECT_EQ(rows[2]["rerank"], "aqe:k=3,alpha=3");
+  EXPECT_NE(rows[2]["mAP"].get<double>(), rows[0]["mAP"].get<double>());  // expansion moves the full ranking
+  EXPECT_NEAR(rows[2]["mAP change"].get<double>(), rows[2]["mAP"].get<double>() - rows[0]["mAP"].get<double>(), 1e-12);
+  EXPECT_GT(rows[2]["search ms/query"].get<double>(), 0);
+  EXPECT_EQ(metrics["rerank_depth"], 30);
+  std::ifstream table(out / "rerank.md");
+  const std::string text((std::istreambuf_iterator<char>(table)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("| `aqe:k=3,alpha=3` |"), std::string::npos) << text;
+  EXPECT_NE(text.find("| +0.000 |"), std::string::npos) << text;
+
+  // A bad spec fails before any work, naming it; no rerank.md is left from it.
+  request.rerank = {"aqe", "kreciprocal:k9=1"};
+  fs::remove(out / "metrics.json");
+  const std::string error = testing::error_of([&] { pipeline::evaluate_to_folder(queries, database, request, out); });
+  EXPECT_NE(error.find("kreciprocal:k9=1"), std::string::npos) << error;
+  EXPECT_FALSE(fs::exists(out / "metrics.json"));
+}
+
 TEST(EvaluateJob, RefusesEmbeddingsOfDifferentSizes) {
   const EmbeddingSet queries = testing::clustered_set(2, 3, 4, 0.5, 5);
   const EmbeddingSet database = testing::clustered_set(2, 3, 5, 0.5, 5);

@@ -6,6 +6,7 @@
 
 #include "imret/core/embedding_tensor.hpp"
 #include "imret/pipeline/index_jobs.hpp"
+#include "imret/rerank/plan.hpp"
 #include "imret/search/index_store.hpp"
 #include "pipeline/small_data.hpp"
 #include "support/errors.hpp"
@@ -43,6 +44,37 @@ TEST(IndexJobs, BuiltFolderSearchesLikeBruteForce) {
   const at::Tensor vectors = embeddings_tensor(set);
   const at::Tensor queries = vectors.slice(0, 0, 10) + 0.05;
   EXPECT_TRUE(torch::equal(stored.index->search(queries, 4).ids, brute_force_ids(queries, vectors, 4)));
+}
+
+TEST(IndexJobs, DatabaseAugmentationIsRecordedAndChecked) {
+  const EmbeddingSet set = testing::clustered_set(3, 20, 6, 1.0, 24);
+  const fs::path embeddings = saved_set("index_dba_source", set);
+  pipeline::IndexBuildRequest request;
+  request.embeddings = embeddings.string();
+  request.augment = "dba:k=3,alpha=1";
+  const fs::path folder = testing::scratch_path("pipeline", "index_dba");
+  pipeline::build_index_folder(request, folder);
+  const search::StoredIndex stored = search::load_index_folder(folder);
+  EXPECT_EQ(stored.manifest.augmentation, "dba:k=3,alpha=1");
+  // The stored vectors are the augmented ones.
+  const at::Tensor augmented = rerank::Plan("dba:k=3,alpha=1").augment_database(embeddings_tensor(set), search::Metric::Euclidean);
+  EXPECT_TRUE(torch::allclose(stored.index->vector(7), augmented[7].unsqueeze(0), 1e-6, 1e-6));
+  EXPECT_FALSE(torch::allclose(augmented[7], embeddings_tensor(set)[7]));
+  // Searching needs the same database part; adding unaugmented items is refused.
+  pipeline::check_augmentation(folder.string(), stored.manifest.augmentation, rerank::Plan("dba:k=3,alpha=1+aqe"));
+  EXPECT_NE(testing::error_of([&] { pipeline::check_augmentation(folder.string(), "dba:k=3,alpha=1", rerank::Plan("aqe")); })
+                .find("built with dba:k=3,alpha=1"),
+            std::string::npos);
+  EXPECT_NE(testing::error_of([&] { pipeline::check_augmentation(folder.string(), "", rerank::Plan("dba")); })
+                .find("built without it"),
+            std::string::npos);
+  EXPECT_NE(testing::error_of([&] { pipeline::add_to_index_folder(folder, embeddings.string()); }).find("build it again"),
+            std::string::npos);
+  // Only database methods at build time.
+  request.augment = "kreciprocal";
+  EXPECT_NE(testing::error_of([&] { pipeline::build_index_folder(request, testing::scratch_path("pipeline", "index_kr")); })
+                .find("acts at search time"),
+            std::string::npos);
 }
 
 TEST(IndexJobs, AddExtendsTheSavedIndexAndWarnsOfAnotherNetwork) {
