@@ -1,10 +1,14 @@
 #pragma once
 // Command-line options of the benchmark programs: `--name value` pairs and
 // `--no-peer`. Each program lists its options in the comment at its top.
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace imret::bench {
 
@@ -36,6 +40,27 @@ inline bool parse_options(int argc, char** argv, const char* program, Options& o
     }
   }
   return true;
+}
+
+// The fastest of `repeat` runs of f, in seconds.
+template <typename F>
+double best_seconds(int64_t repeat, F&& f) {
+  double best = 1e30;
+  for (int64_t r = 0; r < repeat; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return best;
+}
+
+// "a,b,,c" -> {"a", "b", "c"}: the non-empty items of a list option.
+inline std::vector<std::string> split_list(const std::string& text, char separator = ',') {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, separator);)
+    if (!item.empty()) out.push_back(item);
+  return out;
 }
 
 }  // namespace imret::bench

@@ -32,25 +32,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-template <typename F>
-double best_seconds(int64_t repeat, F&& f) {
-  double best = 1e30;
-  for (int64_t r = 0; r < repeat; ++r) {
-    const auto start = Clock::now();
-    f();
-    best = std::min(best, seconds_since(start));
-  }
-  return best;
-}
-
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, separator);)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,7 +54,7 @@ int main(int argc, char** argv) {
     queries = centres.index_select(0, torch::randint(10, {q}, torch::kLong)) + torch::randn({q, d});
   }
   const std::vector<std::string> specs =
-      split(options.text("specs", "aqe:k=2,alpha=3;aqe:k=10,alpha=3;dba:k=10;dba:k=10+aqe:k=10;"
+      imret::bench::split_list(options.text("specs", "aqe:k=2,alpha=3;aqe:k=10,alpha=3;dba:k=10;dba:k=10+aqe:k=10;"
                                   "kreciprocal:k1=20,k2=6,lambda=0.3;diffusion"),
             ';');
   const int64_t num_queries = queries.size(0);
@@ -84,7 +65,7 @@ int main(int argc, char** argv) {
 
   imret::search::ExactIndex plain_index(metric);
   plain_index.add(database);
-  const double plain = best_seconds(repeat, [&] { (void)plain_index.search(queries, k); });
+  const double plain = imret::bench::best_seconds(repeat, [&] { (void)plain_index.search(queries, k); });
   std::printf("%-45s %10s %12s %8s %12s\n", "method", "total s", "ms/query", "x plain", "database s");
   std::printf("%-45s %10.2f %12.4f %8.2f %12s\n", "exact search (plain, top k)", plain, 1000 * plain / num_queries, 1.0,
               "-");
@@ -95,7 +76,7 @@ int main(int argc, char** argv) {
     index.add(plan.augment_database(database, metric));
     plan.prepare(index);
     const double database_seconds = plan.database_spec().empty() && !plan.needs_preparing() ? 0 : seconds_since(start);
-    const double seconds = best_seconds(repeat, [&] { (void)plan.search(index, queries, k); });
+    const double seconds = imret::bench::best_seconds(repeat, [&] { (void)plan.search(index, queries, k); });
     std::printf("%-45s %10.2f %12.4f %8.2f %12.1f\n", plan.spec().substr(0, 45).c_str(), seconds,
                 1000 * seconds / num_queries, seconds / plain, database_seconds);
     std::fflush(stdout);

@@ -26,23 +26,9 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-template <typename F>
-double best_seconds(int64_t repeat, F&& f) {
-  double best = 1e30;
-  for (int64_t r = 0; r < repeat; ++r) {
-    const auto start = Clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  return best;
-}
-
 std::vector<int64_t> shard_counts(const std::string& text) {
   std::vector<int64_t> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(std::stoll(item));
+  for (const std::string& item : imret::bench::split_list(text)) out.push_back(std::stoll(item));
   return out;
 }
 
@@ -68,7 +54,7 @@ int main(int argc, char** argv) {
       if (index->needs_training()) index->train(database);
       if (spec.find("IVF") != std::string::npos) index->set_parameter("nprobe", 16);
       index->add(database);
-      const double ours = q / best_seconds(repeat, [&] { index->search(queries, k); });
+      const double ours = q / imret::bench::best_seconds(repeat, [&] { index->search(queries, k); });
       if (shards == counts.front()) one_shard = ours;
       std::string peer = "-", ratio = "-";
       if (spec == "faiss:Flat" && options.peer) {
@@ -82,7 +68,7 @@ int main(int argc, char** argv) {
         }
         std::vector<float> distances(static_cast<size_t>(q * k));
         std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(q * k));
-        const double faiss_qps = q / best_seconds(repeat, [&] {
+        const double faiss_qps = q / imret::bench::best_seconds(repeat, [&] {
           theirs.search(q, queries.data_ptr<float>(), k, distances.data(), labels.data());
         });
         char text[64];

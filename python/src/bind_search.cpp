@@ -12,6 +12,8 @@
 #include "arrays.hpp"
 #include "bindings.hpp"
 #include "imret/core/embedding_set.hpp"
+#include "imret/core/error.hpp"
+#include "imret/rerank/plan.hpp"
 #include "imret/search/index.hpp"
 #include "imret/search/index_store.hpp"
 
@@ -37,16 +39,21 @@ class PyIndex {
     py::gil_scoped_release release;
     index_->add(t);
   }
-  py::tuple search(const py::object& x, int64_t k, const py::dict& params) {
+  py::tuple search(const py::object& x, int64_t k, const py::dict& params, const std::string& rerank,
+                   int64_t rerank_depth) {
     py::object keep;
     const at::Tensor t = checked(x, "x", keep);
     if (k < 1) throw py::value_error("k: must be >= 1, got " + std::to_string(k));
     if (index_->size() == 0) throw py::value_error("search: the index is empty; add vectors first");
     const search::SearchParams p = params_of(params);
     search::SearchResult r;
-    {
+    if (rerank == "none" || rerank.empty()) {
       py::gil_scoped_release release;
       r = index_->search(t, k, p);
+    } else {
+      const rerank::Plan& plan = prepared_plan(rerank, rerank_depth);
+      py::gil_scoped_release release;
+      r = plan.search(*index_, t, k, p).result;
     }
     return py::make_tuple(array_of(faiss_scores(r.scores)), array_of(r.ids));
   }
@@ -92,6 +99,24 @@ class PyIndex {
                             std::to_string(index_->dim()));
     return t;
   }
+  // A re-ranking plan, prepared for the index as it is now (diffusion's
+  // graph is made again after the index changes).
+  const rerank::Plan& prepared_plan(const std::string& spec, int64_t depth) {
+    rerank::Plan plan(spec, depth);
+    if (!plan.database_spec().empty())
+      throw UsageError("rerank: " + plan.database_spec() + " acts on the database before it is indexed: add "
+                       "imret.search.augment(x, \"" + plan.database_spec() + "\") instead of x, then search with "
+                       "the rest of the plan");
+    const std::string key = plan.spec() + "@" + std::to_string(depth);
+    if (plan_key_ != key || plan_size_ != index_->size()) {
+      plan.prepare(*index_);
+      plan_ = std::move(plan);
+      plan_key_ = key;
+      plan_size_ = index_->size();
+    }
+    return plan_;
+  }
+
   static search::SearchParams params_of(const py::dict& params) {
     search::SearchParams p;
     for (const auto& [name, value] : params) p.set(py::cast<std::string>(name), py::cast<double>(value));
@@ -103,6 +128,9 @@ class PyIndex {
   }
 
   std::unique_ptr<search::Index> index_;
+  rerank::Plan plan_;  // the last re-ranking searched with, prepared
+  std::string plan_key_;
+  int64_t plan_size_ = -1;
 };
 
 }  // namespace
@@ -121,8 +149,11 @@ cosine similarities (descending), I the ids (-1 past the index's size).)")
       .def("train", &PyIndex::train, py::arg("x"), "Learns an IVF/PQ index's structure from N x d vectors.")
       .def("add", &PyIndex::add, py::arg("x"), "Appends N x d vectors; ids continue from ntotal.")
       .def("search", &PyIndex::search, py::arg("x"), py::arg("k"), py::arg("params") = py::dict(),
+           py::arg("rerank") = "none", py::arg("rerank_depth") = 100,
            "The k nearest items of each query: (D, I), Q x k each. params: per-call settings "
-           "({\"nprobe\": 16}, {\"efSearch\": 64}).")
+           "({\"nprobe\": 16}, {\"efSearch\": 64}). rerank: a re-ranking plan (\"aqe:k=2\", "
+           "\"kreciprocal\", \"diffusion\", ...; docs/rerank.md) over the top rerank_depth; D stays each "
+           "item's own distance or similarity to the query.")
       .def("range_search", &PyIndex::range_search, py::arg("x"), py::arg("radius"), py::arg("params") = py::dict(),
            "Every item within `radius` (a squared L2 distance, or a cosine similarity to exceed): "
            "(lims, D, I) as FAISS's range_search.")
@@ -138,6 +169,25 @@ cosine similarities (descending), I the ids (-1 past the index's size).)")
       .def_property_readonly("spec", [](const PyIndex& i) { return i.index().spec(); })
       .def("__len__", [](const PyIndex& i) { return i.index().size(); })
       .def("__repr__", [](const PyIndex& i) { return "imret.search.Index(" + i.index().describe() + ")"; });
+  m.def(
+      "augment",
+      [](const py::object& x, const std::string& spec, const std::string& metric) {
+        py::object keep;
+        const at::Tensor t = matrix(x, "x", keep);
+        const rerank::Plan plan(spec);
+        for (const auto& method : plan.methods())
+          if (!method->augments_database())
+            throw py::value_error("augment: " + method->spec() + " acts at search time (Index.search(..., rerank=))");
+        at::Tensor out;
+        {
+          py::gil_scoped_release release;
+          out = plan.augment_database(t, parse_metric_name(metric)).contiguous();
+        }
+        return array_of(out);
+      },
+      py::arg("x"), py::arg("spec"), py::arg("metric") = "euclidean",
+      "Database-side re-ranking (\"dba:k=5,alpha=3\"): N x d vectors, each replaced by the weighted mean of "
+      "itself and its k nearest others; add these to an Index instead of x.");
 }
 
 }  // namespace imret::python

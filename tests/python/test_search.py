@@ -106,3 +106,49 @@ def test_bad_input(tmp_path, data):
     (tmp_path / "broken" / "manifest.json").write_text("{not json")
     with pytest.raises(imret.FormatError, match="manifest.json"):
         imret.search.Index.load(str(tmp_path / "broken"))
+
+
+def test_rerank_aqe_is_a_second_faiss_search_from_the_expanded_query(data):
+    db, q = data
+    reference = faiss.IndexFlatL2(32)
+    reference.add(db)
+    _, first = reference.search(q, 3)
+    unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)  # noqa: E731
+    weights = np.maximum(np.einsum("qkd,qd->qk", unit(db[first]), unit(q)), 0) ** 2
+    expanded = (q + (weights[:, :, None] * db[first]).sum(1)) / (1 + weights.sum(1, keepdims=True))
+    _, I_ref = reference.search(expanded.astype(np.float32), 10)
+    index = imret.search.Index("exact")
+    index.add(db)
+    D, I = index.search(q, 10, rerank="aqe:k=3,alpha=2")
+    np.testing.assert_array_equal(I, I_ref)
+    # D stays each item's squared distance to the query given, not to the expanded one.
+    np.testing.assert_allclose(D, ((db[I] - q[:, None, :]) ** 2).sum(-1), rtol=1e-4, atol=1e-3)
+    # lambda = 1 keeps the ranking; diffusion's graph is made on first use and after changes.
+    _, I_plain = index.search(q, 10)
+    _, I_same = index.search(q, 10, rerank="kreciprocal:k1=5,k2=2,lambda=1", rerank_depth=30)
+    np.testing.assert_array_equal(I_same, I_plain)
+    _, I_diffused = index.search(q, 10, rerank="diffusion:k=5", rerank_depth=30)
+    assert I_diffused.shape == (50, 10) and not np.array_equal(I_diffused, I_plain)
+    index.add(db[:5])
+    _, I_after = index.search(q, 10, rerank="diffusion:k=5", rerank_depth=30)
+    assert I_after.shape == (50, 10)
+
+
+def test_rerank_dba_is_applied_before_the_index(data):
+    db, q = data
+    index = imret.search.Index("exact", metric="cosine")
+    index.add(db)
+    with pytest.raises(ValueError, match=r"imret.search.augment\(x, \"dba:k=3,alpha=3\"\)"):
+        index.search(q, 5, rerank="dba:k=3")
+    with pytest.raises(ValueError, match="unknown re-ranking 'nope'"):
+        index.search(q, 5, rerank="nope")
+    augmented = imret.search.augment(db, "dba:k=3,alpha=1", metric="cosine")
+    unit = db / np.linalg.norm(db, axis=1, keepdims=True)
+    similarity = unit @ unit.T
+    np.fill_diagonal(similarity, -np.inf)
+    nearest = np.argsort(-similarity, axis=1)[:, :3]
+    weights = np.maximum(np.take_along_axis(similarity, nearest, 1), 0)
+    expected = (unit + (weights[:, :, None] * unit[nearest]).sum(1)) / (1 + weights.sum(1, keepdims=True))
+    np.testing.assert_allclose(augmented, expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="acts at search time"):
+        imret.search.augment(db, "aqe")

@@ -123,6 +123,11 @@ def case_rerank():
         aqe = cli_results("--image", QUERIES[1], "-k", "10", "--rerank", "aqe:k=3")
         answer = server.search(read(QUERIES[1]), "image/png", "k=10&rerank=aqe:k%3D3")
         same_hits(answer["queries"][0], aqe[0], "rerank=aqe:k=3")
+        # A chain: '+' in a query string (decoded to a space) chains as on the command line.
+        chain = cli_results("--image", QUERIES[1], "-k", "10", "--rerank", "aqe:k=3+kreciprocal:k1=5", "--rerank-depth", "40")
+        answer = server.search(read(QUERIES[1]), "image/png", "k=10&rerank=aqe:k%3D3+kreciprocal:k1%3D5")
+        check(answer["rerank"] == "aqe:k=3,alpha=3+kreciprocal:k1=5,k2=6,lambda=0.3", f"chain: {answer['rerank']}")
+        same_hits(answer["queries"][0], chain[0], "rerank=aqe+kreciprocal")
         # Refusals, each naming the setting.
         for query, words in (("rerank=qe", "unknown re-ranking"), ("rerank=diffusion", "graph"),
                              ("rerank=dba", "acts when an index is built"), ("rerank_depth=0", "rerank_depth"),

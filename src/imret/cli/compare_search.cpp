@@ -26,6 +26,8 @@ struct CompareSearchArgs {
   std::string knn_vote = "majority";
   int64_t train_size = 0;
   uint64_t seed = 0;
+  std::vector<std::string> rerank;
+  int64_t rerank_depth = 100;
 };
 
 void run_compare_search(const CompareSearchArgs& args) {
@@ -44,6 +46,8 @@ void run_compare_search(const CompareSearchArgs& args) {
   options.train_size = args.train_size;
   options.seed = args.seed;
   options.metric = search::parse_metric(args.metric);
+  options.rerank = args.rerank;
+  options.rerank_depth = args.rerank_depth;
   note_k_above_database(args.k, static_cast<int64_t>(database.items.size()));
   const auto rows = eval::compare_search_backends(args.indexes, embeddings_tensor(database), database.labels(),
                                                   embeddings_tensor(queries), queries.labels(), options);
@@ -53,7 +57,8 @@ void run_compare_search(const CompareSearchArgs& args) {
                                   {"database_size", database.items.size()}, {"query_count", queries.items.size()},
                                   {"dimension", database.embeddings.cols},  {"metric", args.metric},
                                   {"k", args.k},                     {"knn", args.knn}, {"knn_vote", args.knn_vote},
-                                  {"train_size", args.train_size},   {"seed", args.seed}};
+                                  {"train_size", args.train_size},   {"seed", args.seed},
+                                  {"rerank", args.rerank},           {"rerank_depth", args.rerank_depth}};
     eval::write_search_comparison(args.out, args.title, rows, setup);
     std::printf("\nwrote %s/results.md, results.csv and results.json\n", args.out.c_str());
   }
@@ -82,6 +87,7 @@ void add_compare_search_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--seed", args->seed, "Seed of the training sample")->capture_default_str();
   command->add_option("--title", args->title, "Title of the table")->capture_default_str();
+  add_rerank_options(*command, args->rerank, args->rerank_depth, true);
   command->callback([args] { run_compare_search(*args); });
 }
 

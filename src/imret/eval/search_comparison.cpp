@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include "imret/core/progress.hpp"
 #include "imret/core/setting_error.hpp"
 #include "imret/eval/knn.hpp"
+#include "imret/rerank/plan.hpp"
 
 namespace imret::eval {
 namespace {
@@ -89,6 +91,7 @@ nlohmann::json SearchBackendResult::to_json() const {
   nlohmann::json params = nlohmann::json::object();
   for (const auto& [name, value] : parameters.entries()) params[name] = value;
   return {{"index", spec},
+          {"rerank", rerank},
           {"parameters", params},
           {"train_seconds", train_seconds},
           {"add_seconds", add_seconds},
@@ -181,6 +184,8 @@ std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::
       queries.size(0) != static_cast<int64_t>(query_labels.size()))
     throw Error("compare_search_backends: labels do not match the embeddings");
   // Parse every spec first: a typo in the last one fails before any work.
+  std::vector<rerank::Plan> plans;
+  for (const auto& text : options.rerank) plans.emplace_back(text, options.rerank_depth);
   std::vector<PlannedSpec> planned;
   std::map<std::string, size_t> last_use;  // index key -> the last spec searching that index
   for (const auto& spec : specs) {
@@ -212,29 +217,47 @@ std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::
     } else {
       spdlog::info("{}: searching the {} index built for an earlier spec", specs[i], spec.backend);
     }
-    SearchBackendResult row;
-    row.spec = specs[i];
-    row.parameters = spec.all;
-    row.k = options.k;
-    row.knn_k = options.knn_k;
-    row.knn_distance_weighted = options.knn_distance_weighted;
-    row.train_seconds = index->second.train_seconds;
-    row.add_seconds = index->second.add_seconds;
-    row.memory_bytes = index->second.memory_bytes;
-    const auto search_start = std::chrono::steady_clock::now();
-    const search::SearchResult found = index->second.index->search(queries, options.k, spec.query);
-    row.queries_per_second = static_cast<double>(queries.size(0)) / seconds_since(search_start);
+    // One row: `search` timed over every query, graded against the truth.
+    const auto measure = [&](const BuiltIndex& with, const std::string& rerank,
+                             const std::function<search::SearchResult()>& search) {
+      SearchBackendResult row;
+      row.spec = specs[i];
+      row.rerank = rerank;
+      row.parameters = spec.all;
+      row.k = options.k;
+      row.knn_k = options.knn_k;
+      row.knn_distance_weighted = options.knn_distance_weighted;
+      row.train_seconds = with.train_seconds;
+      row.add_seconds = with.add_seconds;
+      row.memory_bytes = with.memory_bytes;
+      const auto search_start = std::chrono::steady_clock::now();
+      const search::SearchResult found = search();
+      row.queries_per_second = static_cast<double>(queries.size(0)) / seconds_since(search_start);
+      row.recall_at_1 = recall_against(found, truth, 1);
+      row.recall_at_10 = recall_against(found, truth, 10);
+      row.quality = top_k_quality(found, database_labels, query_labels);
+      row.knn_accuracy = labelled ? knn_classify(found, database_labels, query_labels, options.knn_k, num_classes,
+                                                 options.knn_distance_weighted)
+                                        .accuracy
+                                  : NAN;
+      spdlog::info("{}{}: {:.0f} queries/s, recall@10 {:.4f}, mAP@{} {:.4f}", specs[i],
+                   rerank == "none" ? "" : " + " + rerank, row.queries_per_second, row.recall_at_10, options.k,
+                   row.quality.map_at_k);
+      rows.push_back(std::move(row));
+    };
+    const BuiltIndex& plain = index->second;
+    measure(plain, "none", [&] { return plain.index->search(queries, options.k, spec.query); });
+    for (rerank::Plan plan : plans) {
+      BuiltIndex augmented;
+      if (!plan.database_spec().empty()) {
+        spdlog::info("{}: building on the vectors {} augments", specs[i], plan.database_spec());
+        augmented = build_index(spec, plan.augment_database(database, options.metric), options);
+      }
+      const BuiltIndex& with = augmented.index ? augmented : plain;
+      plan.prepare(*with.index);
+      measure(with, plan.spec(), [&] { return plan.search(*with.index, queries, options.k, spec.query).result; });
+    }
     if (last_use.at(key) == i) built.erase(index);
-    row.recall_at_1 = recall_against(found, truth, 1);
-    row.recall_at_10 = recall_against(found, truth, 10);
-    row.quality = top_k_quality(found, database_labels, query_labels);
-    row.knn_accuracy = labelled ? knn_classify(found, database_labels, query_labels, options.knn_k, num_classes,
-                                               options.knn_distance_weighted)
-                                      .accuracy
-                                : NAN;
-    spdlog::info("{}: {:.0f} queries/s, recall@10 {:.4f}, mAP@{} {:.4f}", specs[i], row.queries_per_second,
-                 row.recall_at_10, options.k, row.quality.map_at_k);
-    rows.push_back(std::move(row));
   }
   return rows;
 }
@@ -244,12 +267,14 @@ std::string search_comparison_markdown(const std::string& title, const std::vect
   const int64_t k = rows.empty() ? 0 : rows.front().k;
   const int64_t knn_k = rows.empty() ? 0 : rows.front().knn_k;
   const bool weighted = !rows.empty() && rows.front().knn_distance_weighted;
+  const bool reranked = std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.rerank != "none"; });
   md << "# " << title << "\n\n"
-     << "| index | train s | add s | memory MB | queries/s | recall@1 | recall@10 | mAP@" << k
+     << "| index |" << (reranked ? " rerank |" : "") << " train s | add s | memory MB | queries/s | recall@1 | recall@10 | mAP@" << k
      << " | P@1 | P@5 | " << knn_k << "-NN acc" << (weighted ? " (distance-weighted)" : "") << " |\n"
-     << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+     << "|---|" << (reranked ? "---|" : "") << "---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& r : rows)
-    md << "| `" << r.spec << "` | " << fixed(r.train_seconds, 2) << " | " << fixed(r.add_seconds, 2) << " | "
+    md << "| `" << r.spec << "` | " << (reranked ? (r.rerank == "none" ? std::string("none") : "`" + r.rerank + "`") + " | " : "")
+       << fixed(r.train_seconds, 2) << " | " << fixed(r.add_seconds, 2) << " | "
        << fixed(static_cast<double>(r.memory_bytes) / 1e6, 1) << " | " << fixed(r.queries_per_second, 0) << " | "
        << fixed(r.recall_at_1, 4) << " | " << fixed(r.recall_at_10, 4) << " | " << fixed(r.quality.map_at_k, 4) << " | "
        << fixed(r.quality.precision_at_1, 4) << " | " << fixed(r.quality.precision_at_5, 4) << " | "
@@ -260,13 +285,13 @@ std::string search_comparison_markdown(const std::string& title, const std::vect
 std::string search_comparison_csv(const std::vector<SearchBackendResult>& rows) {
   std::ostringstream csv;
   csv << "index,parameters,train_seconds,add_seconds,memory_bytes,queries_per_second,recall_at_1,recall_at_10,k,"
-         "map_at_k,precision_at_1,precision_at_5,knn_k,knn_vote,knn_accuracy\n";
+         "map_at_k,precision_at_1,precision_at_5,knn_k,knn_vote,knn_accuracy,rerank\n";
   for (const auto& r : rows)
     csv << '"' << r.spec << "\",\"" << r.parameters.to_string() << "\"," << r.train_seconds << ','
         << r.add_seconds << ',' << r.memory_bytes << ',' << r.queries_per_second << ',' << r.recall_at_1 << ','
         << r.recall_at_10 << ',' << r.k << ',' << r.quality.map_at_k << ',' << r.quality.precision_at_1 << ','
         << r.quality.precision_at_5 << ',' << r.knn_k << ',' << (r.knn_distance_weighted ? "distance" : "majority") << ',' << (std::isnan(r.knn_accuracy) ? "" : fixed(r.knn_accuracy, 6))
-        << '\n';
+        << ",\"" << r.rerank << "\"\n";
   return csv.str();
 }
 

@@ -40,6 +40,7 @@ TopKQuality top_k_quality(const search::SearchResult& result, const std::vector<
 // One backend (a row of the table).
 struct SearchBackendResult {
   std::string spec;                                        // as given, with its @parameters
+  std::string rerank = "none";                             // the re-ranking plan searched through
   search::SearchParams parameters;  // the spec's, build-time and query-time
   double train_seconds = 0;
   double add_seconds = 0;
@@ -65,6 +66,11 @@ struct SearchComparisonOptions {
   int64_t train_size = 0;  // training sample for IVF/PQ (0: the whole database)
   uint64_t seed = 0;
   search::Metric metric = search::Metric::Euclidean;
+  // Re-ranking plans (rerank::Plan specs): each backend is searched through
+  // each of them too, one row each (an index of DBA-augmented vectors is
+  // built for a plan with DBA).
+  std::vector<std::string> rerank;
+  int64_t rerank_depth = 100;
 };
 
 // Builds every backend on `database` (N x D), searches `queries` (Q x D) and
@@ -72,7 +78,8 @@ struct SearchComparisonOptions {
 // Specs with the same backend and build-time parameters (efConstruction)
 // share one index, built once (their rows report its train and add times
 // and memory); each searches it with its own query-time parameters, per
-// call (Index::search's SearchParams).
+// call (Index::search's SearchParams). With options.rerank, each backend's
+// row is followed by one row per plan.
 std::vector<SearchBackendResult> compare_search_backends(const std::vector<std::string>& specs,
                                                          const at::Tensor& database,
                                                          const std::vector<int64_t>& database_labels,

@@ -132,7 +132,7 @@ std::string signed_change(double value) {
 // rerank.md: every row's re-rankings, one line each.
 void write_rerank_table(const fs::path& folder, const std::string& title,
                         const std::vector<std::pair<std::string, nlohmann::json>>& rows) {
-  std::string out = "## " + title + ": re-ranking\n\n"
+  std::string out = "## Re-ranking each row: " + title + "\n\n"
                     "| experiment | rerank | mAP | mAP@R | P@1 | mAP change | search ms/query |\n"
                     "|---|---|---:|---:|---:|---:|---:|\n";
   char line[512];

@@ -14,7 +14,12 @@ namespace imret::rerank {
 
 namespace {
 
-constexpr int64_t kQueriesPerBlock = 512;
+// Queries searched and re-ranked together: as many as keep a block's
+// shortlist vectors (queries x depth x D) near 32M values, 64 to 4096.
+int64_t queries_per_block(int64_t depth, int64_t dim) {
+  const int64_t per_query = std::max<int64_t>(depth * std::max<int64_t>(dim, 1), 1);
+  return std::clamp<int64_t>((int64_t{1} << 25) / per_query, 64, 4096);
+}
 
 std::string trimmed(const std::string& text) {
   const size_t begin = text.find_first_not_of(" \t");
@@ -98,11 +103,11 @@ RerankedResult Plan::search(const search::Index& index, const at::Tensor& querie
                             const search::SearchParams& params) const {
   if (k < 1) throw Error("search: k must be at least 1");
   if (methods_.empty()) return {index.search(queries, k, params), {}};
-  if (queries.size(0) > kQueriesPerBlock) {  // bounded memory: shortlists of a block at a time
+  const int64_t block = queries_per_block(std::max(depth_, k), index.dim());
+  if (queries.size(0) > block) {  // bounded memory: shortlists of a block at a time
     std::vector<RerankedResult> parts;
-    for (int64_t first = 0; first < queries.size(0); first += kQueriesPerBlock)
-      parts.push_back(search(index, queries.narrow(0, first, std::min(kQueriesPerBlock, queries.size(0) - first)), k,
-                             params));
+    for (int64_t first = 0; first < queries.size(0); first += block)
+      parts.push_back(search(index, queries.narrow(0, first, std::min(block, queries.size(0) - first)), k, params));
     RerankedResult out;
     std::vector<at::Tensor> ids, scores, rerank_scores;
     for (const auto& part : parts) {

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -176,7 +177,10 @@ SearchQueries read_search_request(const RawSearchRequest& request, size_t max_qu
       }
     } else if (name == "rerank") {
       if (value.empty() || value.size() > 256) throw bad("URL setting rerank: expected a re-ranking spec or none");
-      q.rerank = value;
+      // A query string decodes '+' to a space: "rerank=dba+aqe" chains as on the command line.
+      std::string spec = value;
+      std::replace(spec.begin(), spec.end(), ' ', '+');
+      q.rerank = spec;
     } else if (name == "rerank_depth") {
       char* end = nullptr;
       errno = 0;

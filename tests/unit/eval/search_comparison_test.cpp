@@ -117,3 +117,37 @@ TEST(SearchComparison, SpecsOfOneBackendShareOneIndex) {
     EXPECT_EQ(std::string(e.what()), "exact:l2 has no query-time parameter 'nprobe' (it takes none)");
   }
 }
+
+TEST(SearchComparison, RerankPlansAddARowPerBackend) {
+  torch::manual_seed(7);
+  const auto database = torch::randn({300, 8}), queries = torch::randn({20, 8});
+  std::vector<int64_t> database_labels, query_labels;
+  for (int64_t i = 0; i < 300; ++i) database_labels.push_back(i % 3);
+  for (int64_t i = 0; i < 20; ++i) query_labels.push_back(i % 3);
+  imret::eval::SearchComparisonOptions options;
+  options.k = 10;
+  options.knn_k = 3;
+  options.rerank = {"kreciprocal:k1=5,k2=2,lambda=1", "aqe:k=3", "dba:k=2"};
+  options.rerank_depth = 30;
+  const auto rows = imret::eval::compare_search_backends({"exact", "exact:cosine"}, database, database_labels, queries,
+                                                         query_labels, options);
+  ASSERT_EQ(rows.size(), 8u);
+  EXPECT_EQ(rows[0].rerank, "none");
+  EXPECT_EQ(rows[1].rerank, "kreciprocal:k1=5,k2=2,lambda=1");
+  EXPECT_EQ(rows[4].spec, "exact:cosine");
+  // lambda = 1 keeps the exact ranking: the same recall and quality as the plain row.
+  EXPECT_DOUBLE_EQ(rows[1].recall_at_10, 1.0);
+  EXPECT_DOUBLE_EQ(rows[1].quality.map_at_k, rows[0].quality.map_at_k);
+  // Query expansion changes the top 10; DBA searches an index of its own vectors.
+  EXPECT_LT(rows[2].recall_at_10, 1.0);
+  EXPECT_LT(rows[3].recall_at_10, 1.0);
+  EXPECT_EQ(rows[1].memory_bytes, rows[0].memory_bytes);
+  const std::string table = imret::eval::search_comparison_markdown("t", rows);
+  EXPECT_NE(table.find("| `exact` | `aqe:k=3,alpha=3` |"), std::string::npos) << table;
+  const std::string csv = imret::eval::search_comparison_csv(rows);
+  EXPECT_NE(csv.find(",rerank\n"), std::string::npos) << csv;  // the last column: older readers keep theirs
+  EXPECT_NE(csv.find(",\"dba:k=2,alpha=3\"\n"), std::string::npos) << csv;
+  options.rerank = {"nope"};
+  EXPECT_THROW(imret::eval::compare_search_backends({"exact"}, database, database_labels, queries, query_labels, options),
+               imret::UsageError);
+}
