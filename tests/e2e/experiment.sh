@@ -54,6 +54,28 @@ sed -i 's/miner: semi-hard/miner: batch-hard/' "$work/plan.yaml"
 [[ $(grep -c "reusing" "$work/run3.out") -eq 1 ]] || fail "the changed row was not rerun: $(cat "$work/run3.out")"
 grep -q '^| tri | triplet | batch-hard |' "$out/results.md" || fail "results.md not updated"
 
+# A plan's rerank list: the rows are reused, each is re-ranked, rerank.md lists them; a second call reuses that too.
+cp "$work/plan.yaml" "$work/rerank.yaml"
+printf 'rerank:\n  - aqe:k=3\n  - kreciprocal:k1=5,k2=2,lambda=1\nrerank_depth: 30\n' >>"$work/rerank.yaml"
+"$IMRET" -q experiment "$work/rerank.yaml" -o "$out" >"$work/run4.out" 2>&1 || fail "re-ranking plan failed: $(tail -5 "$work/run4.out")"
+[[ $(grep -c "reusing" "$work/run4.out") -eq 2 ]] || fail "the re-ranking plan retrained: $(cat "$work/run4.out")"
+[[ $(grep -c '^| \(cls\|tri\) | `' "$out/rerank.md") -eq 6 ]] || fail "rerank.md: $(cat "$out/rerank.md")"
+/usr/bin/python3 - "$out" <<'PY' || fail "the re-ranking rows do not match the rows' metrics"
+import json, sys
+out = sys.argv[1]
+for name in ("cls", "tri"):
+    plain = json.load(open(f"{out}/{name}/metrics.json"))["retrieval"]["mAP"]
+    rows = {r["rerank"]: r for r in json.load(open(f"{out}/{name}/rerank/metrics.json"))["rerank"]}
+    assert abs(rows["none"]["mAP"] - plain) < 1e-12, (name, rows["none"]["mAP"], plain)
+    same = rows["kreciprocal:k1=5,k2=2,lambda=1"]  # lambda = 1 keeps the ranking
+    assert abs(same["mAP"] - plain) < 1e-12 and same["mAP change"] == 0, same
+    assert rows["aqe:k=3,alpha=3"]["mAP"] != plain
+PY
+"$IMRET" experiment "$work/rerank.yaml" -o "$out" >"$work/run5.out" 2>&1
+grep -q "re-ranking: none" "$work/run5.out" && fail "an unchanged re-ranking ran again: $(cat "$work/run5.out")"
+printf 'rerank: [qe]\nexperiments:\n  - name: a\n' >"$work/bad6.yaml"
+expect_error 2 "bad6.yaml: rerank: unknown re-ranking 'qe'" -- "$IMRET" experiment "$work/bad6.yaml" -o "$work/x"
+
 # Bad plans.
 printf 'experiments:\n  - name: a\n    lrr: 1\n' >"$work/bad1.yaml"
 expect_error 2 "bad1.yaml: experiment a: unknown training setting 'lrr'" -- "$IMRET" experiment "$work/bad1.yaml" -o "$work/x"

@@ -12,6 +12,7 @@
 
 #include "imret/core/error.hpp"
 #include "imret/core/progress.hpp"
+#include "imret/eval/text_table.hpp"
 #include "imret/search/similarity.hpp"
 
 namespace imret::eval {
@@ -110,7 +111,7 @@ RetrievalEvaluation evaluate_retrieval(const at::Tensor& queries, const at::Tens
 namespace {
 
 using Modes = std::vector<std::pair<std::string, Summary>>;
-using Cells = std::vector<std::vector<std::string>>;  // rows of cells; row 0 is the header
+using Cells = TextCells;  // rows of cells; row 0 is the header
 
 std::string format_value(double value) {
   std::ostringstream out;
@@ -189,35 +190,8 @@ Cells modes_cells(const Modes& modes) {
 
 }  // namespace
 
-std::string modes_table(const Modes& modes) {
-  const Cells cells = modes_cells(modes);
-  std::vector<size_t> widths(cells.front().size(), 0);
-  for (const auto& row : cells)
-    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  std::ostringstream out;
-  for (const auto& row : cells) {
-    out << "  " << std::left << std::setw(static_cast<int>(widths[0])) << row[0];
-    for (size_t c = 1; c < row.size(); ++c)
-      out << "  " << std::right << std::setw(static_cast<int>(widths[c])) << row[c];
-    out << "\n";
-  }
-  return out.str();
-}
+std::string modes_table(const Modes& modes) { return aligned_table(modes_cells(modes)); }
 
-std::string modes_markdown(const Modes& modes) {
-  const Cells cells = modes_cells(modes);
-  std::ostringstream out;
-  for (size_t r = 0; r < cells.size(); ++r) {
-    out << "|";
-    for (const auto& cell : cells[r]) out << " " << cell << " |";
-    out << "\n";
-    if (r == 0) {
-      out << "|---|";
-      for (size_t c = 1; c < cells[r].size(); ++c) out << "---:|";
-      out << "\n";
-    }
-  }
-  return out.str();
-}
+std::string modes_markdown(const Modes& modes) { return markdown_table(modes_cells(modes)); }
 
 }  // namespace imret::eval

@@ -16,6 +16,7 @@
 #include "imret/learn/objective.hpp"
 #include "imret/learn/registry.hpp"
 #include "imret/learn/run_folder.hpp"
+#include "imret/eval/text_table.hpp"
 #include "imret/pipeline/evaluate_job.hpp"
 
 namespace imret::pipeline {
@@ -123,31 +124,22 @@ nlohmann::json rerank_row(const Plan& plan, const PlannedRow& row, const fs::pat
   return outcome.metrics.at("rerank");
 }
 
-std::string signed_change(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%+.3f", value);
-  return std::string(text) == "-0.000" ? "+0.000" : text;
-}
-
 // rerank.md: every row's re-rankings, one line each.
 void write_rerank_table(const fs::path& folder, const std::string& title,
                         const std::vector<std::pair<std::string, nlohmann::json>>& rows) {
-  std::string out = "## Re-ranking each row: " + title + "\n\n"
-                    "| experiment | rerank | mAP | mAP@R | P@1 | mAP change | search ms/query |\n"
-                    "|---|---|---:|---:|---:|---:|---:|\n";
-  char line[512];
+  const auto number = [](const nlohmann::json& value, const char* format) {
+    if (!value.is_number()) return std::string("-");
+    char text[32];
+    std::snprintf(text, sizeof text, format, value.get<double>());
+    return std::string(text);
+  };
+  eval::TextCells cells = {{"experiment", "rerank", "mAP", "mAP@R", "P@1", "mAP change", "search ms/query"}};
   for (const auto& [name, reranks] : rows)
-    for (const auto& r : reranks) {
-      const nlohmann::json p1 = r.value("P@1", nlohmann::json());
-      char p1_text[32] = "-";
-      if (p1.is_number()) std::snprintf(p1_text, sizeof p1_text, "%.4f", p1.get<double>());
-      std::snprintf(line, sizeof line, "| %s | `%s` | %.4f | %.4f | %s | %s | %.3f |\n", name.c_str(),
-                    r.at("rerank").get<std::string>().c_str(), r.at("mAP").get<double>(), r.at("mAP@R").get<double>(),
-                    p1_text,
-                    signed_change(r.at("mAP change").get<double>()).c_str(), r.at("search ms/query").get<double>());
-      out += line;
-    }
-  write_file_atomic(folder / "rerank.md", out);
+    for (const auto& r : reranks)
+      cells.push_back({name, "`" + r.at("rerank").get<std::string>() + "`", number(r.at("mAP"), "%.4f"),
+                       number(r.at("mAP@R"), "%.4f"), number(r.value("P@1", nlohmann::json()), "%.4f"),
+                       eval::signed_change(r.at("mAP change").get<double>()), number(r.at("search ms/query"), "%.3f")});
+  write_file_atomic(folder / "rerank.md", "## Re-ranking each row: " + title + "\n\n" + eval::markdown_table(cells));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "imret/eval/evaluate.hpp"
+#include "imret/eval/text_table.hpp"
 #include "imret/rerank/plan.hpp"
 
 namespace imret::pipeline {
@@ -33,19 +34,13 @@ std::string fixed(double value, int digits) {
   return out.str();
 }
 
-std::string signed_change(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%+.3f", value);
-  return std::string(text) == "-0.000" ? "+0.000" : text;
-}
-
-std::vector<std::vector<std::string>> cells(const std::vector<RerankRow>& rows) {
-  std::vector<std::vector<std::string>> out = {
+eval::TextCells cells(const std::vector<RerankRow>& rows) {
+  eval::TextCells out = {
       {"rerank", "mAP", "mAP@R", "P@1", "mAP change", "search ms/query", "database s"}};
   for (const RerankRow& row : rows) {
     const double p1 = precision_at_1(row.summary);
     out.push_back({row.spec, fixed(row.summary.mean_average_precision, 4), fixed(row.summary.map_at_r, 4),
-                   p1 < 0 ? "-" : fixed(p1, 4), signed_change(row.map_change), fixed(row.search_ms_per_query, 3),
+                   p1 < 0 ? "-" : fixed(p1, 4), eval::signed_change(row.map_change), fixed(row.search_ms_per_query, 3),
                    fixed(row.database_seconds, 1)});
   }
   return out;
@@ -96,34 +91,12 @@ nlohmann::json rerank_json(const std::vector<RerankRow>& rows) {
   return out;
 }
 
-std::string rerank_table(const std::vector<RerankRow>& rows) {
-  const auto table = cells(rows);
-  std::vector<size_t> widths(table.front().size(), 0);
-  for (const auto& row : table)
-    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  std::ostringstream out;
-  for (const auto& row : table) {
-    out << "  " << std::left << std::setw(static_cast<int>(widths[0])) << row[0];
-    for (size_t c = 1; c < row.size(); ++c) out << "  " << std::right << std::setw(static_cast<int>(widths[c])) << row[c];
-    out << "\n";
-  }
-  return out.str();
-}
+std::string rerank_table(const std::vector<RerankRow>& rows) { return eval::aligned_table(cells(rows)); }
 
 std::string rerank_markdown(const std::vector<RerankRow>& rows) {
-  const auto table = cells(rows);
-  std::ostringstream out;
-  for (size_t r = 0; r < table.size(); ++r) {
-    out << "|";
-    for (const auto& cell : table[r]) out << " " << (r > 0 && &cell == &table[r][0] ? "`" + cell + "`" : cell) << " |";
-    out << "\n";
-    if (r == 0) {
-      out << "|";
-      for (size_t c = 0; c < table[r].size(); ++c) out << (c == 0 ? "---|" : "---:|");
-      out << "\n";
-    }
-  }
-  return out.str();
+  eval::TextCells table = cells(rows);
+  for (size_t r = 1; r < table.size(); ++r) table[r][0] = "`" + table[r][0] + "`";
+  return eval::markdown_table(table);
 }
 
 }  // namespace imret::pipeline

@@ -31,8 +31,8 @@ class Parameters {
     search::SearchParams given;
     try {
       given = search::parse_search_parameters(text);
-    } catch (const UsageError& e) {
-      throw UsageError("re-ranking '" + spec_ + "': " + e.what());
+    } catch (const UsageError&) {
+      throw UsageError("re-ranking '" + spec_ + "': parameters are name=number, joined by ',' (e.g. aqe:k=2,alpha=3)");
     }
     for (const auto& [name, value] : given.entries()) {
       if (!values_.count(name)) {

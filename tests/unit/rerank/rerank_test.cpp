@@ -49,7 +49,8 @@ TEST(RerankSpec, BadSpecsNameTheProblem) {
   EXPECT_NE(message("kreciprocal:lambda=2").find("lambda must be in [0, 1]"), std::string::npos);
   EXPECT_NE(message("diffusion:alpha=1").find("alpha must be in [0, 1)"), std::string::npos);
   EXPECT_NE(message("aqe+").find("empty method"), std::string::npos);
-  EXPECT_NE(message("aqe:k").find("aqe:k"), std::string::npos);
+  EXPECT_NE(message("aqe:k").find("re-ranking 'aqe:k': parameters are name=number"), std::string::npos);
+  EXPECT_NE(message("aqe:k=2,,alpha=1").find("joined by ','"), std::string::npos);
   EXPECT_THROW(Plan("aqe", 0), UsageError);
 }
 
