@@ -30,12 +30,14 @@ class PyIndex {
   void train(const py::object& x) {
     py::object keep;
     const at::Tensor t = checked(x, "x", keep);
+    ++generation_;
     py::gil_scoped_release release;
     index_->train(t);
   }
   void add(const py::object& x) {
     py::object keep;
     const at::Tensor t = checked(x, "x", keep);
+    ++generation_;
     py::gil_scoped_release release;
     index_->add(t);
   }
@@ -51,9 +53,9 @@ class PyIndex {
       py::gil_scoped_release release;
       r = index_->search(t, k, p);
     } else {
-      const rerank::Plan& plan = prepared_plan(rerank, rerank_depth);
+      const std::shared_ptr<const rerank::Plan> plan = prepared_plan(rerank, rerank_depth);  // held while it runs
       py::gil_scoped_release release;
-      r = plan.search(*index_, t, k, p).result;
+      r = plan->search(*index_, t, k, p).result;
     }
     return py::make_tuple(array_of(faiss_scores(r.scores)), array_of(r.ids));
   }
@@ -73,6 +75,7 @@ class PyIndex {
   int64_t remove_ids(const py::object& ids) {
     const std::vector<int64_t> list = int_vector(ids, "ids");
     const int64_t before = index_->size();
+    ++generation_;
     index_->remove_ids(list);
     return before - index_->size();
   }
@@ -101,19 +104,23 @@ class PyIndex {
   }
   // A re-ranking plan, prepared for the index as it is now (diffusion's
   // graph is made again after the index changes).
-  const rerank::Plan& prepared_plan(const std::string& spec, int64_t depth) {
-    rerank::Plan plan(spec, depth);
-    if (!plan.database_spec().empty())
-      throw UsageError("rerank: " + plan.database_spec() + " acts on the database before it is indexed: add "
-                       "imret.search.augment(x, \"" + plan.database_spec() + "\") instead of x, then search with "
+  // Called with the GIL held; the graph is made without it.
+  std::shared_ptr<const rerank::Plan> prepared_plan(const std::string& spec, int64_t depth) {
+    auto plan = std::make_shared<rerank::Plan>(spec, depth);
+    if (!plan->database_spec().empty())
+      throw UsageError("rerank: " + plan->database_spec() + " acts on the database before it is indexed: add "
+                       "imret.search.augment(x, \"" + plan->database_spec() + "\") instead of x, then search with "
                        "the rest of the plan");
-    const std::string key = plan.spec() + "@" + std::to_string(depth);
-    if (plan_key_ != key || plan_size_ != index_->size()) {
-      plan.prepare(*index_);
-      plan_ = std::move(plan);
-      plan_key_ = key;
-      plan_size_ = index_->size();
+    const std::string key = plan->spec() + "@" + std::to_string(depth);
+    if (plan_ && plan_key_ == key && plan_generation_ == generation_) return plan_;
+    const uint64_t generation = generation_;
+    {
+      py::gil_scoped_release release;
+      plan->prepare(*index_);
     }
+    plan_ = plan;
+    plan_key_ = key;
+    plan_generation_ = generation;
     return plan_;
   }
 
@@ -128,9 +135,10 @@ class PyIndex {
   }
 
   std::unique_ptr<search::Index> index_;
-  rerank::Plan plan_;  // the last re-ranking searched with, prepared
+  uint64_t generation_ = 0;                     // bumped by every change of the index
+  std::shared_ptr<const rerank::Plan> plan_;  // the last re-ranking searched with, prepared at plan_generation_
   std::string plan_key_;
-  int64_t plan_size_ = -1;
+  uint64_t plan_generation_ = 0;
 };
 
 }  // namespace

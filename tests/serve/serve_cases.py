@@ -134,9 +134,21 @@ def case_rerank():
                              ("rerank=aqe:k%3Dx", "aqe:k=x")):
             answer = server.search(read(QUERIES[0]), "image/png", "k=10&" + query, expect=400)
             check(words in answer["error"], f"{query}: {answer}")
-        # A huge depth is clamped, not obeyed.
+        # A huge depth is clamped, not obeyed; a request's own plan is bounded.
         answer = server.search(read(QUERIES[0]), "image/png", "k=5&rerank_depth=100000000")
         check(len(answer["queries"][0]["results"]) == 5, "clamped depth")
+        for query in ("rerank=aqe:k%3D5000", "rerank=kreciprocal:k2%3D5000", "rerank=aqe+aqe+aqe+aqe+aqe"):
+            answer = server.search(read(QUERIES[0]), "image/png", "k=5&" + query, expect=400)
+            check("a request's own plan takes at most" in answer["error"], f"{query}: {answer}")
+    # A graph is made for the collection's default metric: another metric is refused, not served wrong.
+    with Server(f"{FIXTURE}/db", "--rerank", "diffusion:k=10", "--rerank-depth", "30") as server:
+        answer = server.search(json.dumps({"id": 3}), "application/json", "k=5")
+        check(answer["rerank"].startswith("diffusion:k=10"), f"diffusion: {answer.get('rerank')}")
+        other = "euclidean" if server.json("GET", "/api/info")["metric"] == "cosine" else "cosine"
+        answer = server.search(json.dumps({"id": 3}), "application/json", "k=5&metric=" + other, expect=400)
+        check("its graph is made for the" in answer["error"], f"other metric: {answer}")
+        answer = server.search(json.dumps({"id": 3}), "application/json", "k=5&rerank=none&metric=" + other)
+        check("rerank" not in answer, "rerank=none with another metric")
     for options, words in ((["--rerank", "diffusion", "--allow-writes"], "writes would leave"),
                            (["--rerank", "dba:k=3"], "acts when an index is built"),
                            (["--rerank", "nope"], "unknown re-ranking")):

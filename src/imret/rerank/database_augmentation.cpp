@@ -1,5 +1,6 @@
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "imret/core/error.hpp"
@@ -16,7 +17,7 @@ DatabaseAugmentation::DatabaseAugmentation(int64_t k, double alpha) : k_(k), alp
 
 std::string DatabaseAugmentation::spec() const {
   std::ostringstream out;
-  out << "dba:k=" << k_ << ",alpha=" << alpha_;
+  out << "dba:k=" << k_ << ",alpha=" << spec_number(alpha_);
   return out.str();
 }
 
@@ -31,11 +32,18 @@ at::Tensor DatabaseAugmentation::augment_database(const at::Tensor& vectors, sea
   const int64_t n = graph.items, k = graph.k;
   const at::Tensor ids = torch::from_blob(const_cast<int64_t*>(graph.ids.data()), {n, k}, torch::kLong);
   const at::Tensor cosines = torch::from_blob(const_cast<float*>(graph.cosines.data()), {n, k}, torch::kFloat32);
-  const at::Tensor valid = (ids >= 0).to(torch::kFloat32);
-  const at::Tensor weights = cosines.clamp_min(0).pow(alpha_) * valid;                       // n x k
-  const at::Tensor neighbours = stored.index_select(0, ids.clamp_min(0).reshape({-1})).reshape({n, k, -1});
-  const at::Tensor sum = stored + (weights.unsqueeze(2) * neighbours).sum(1);
-  return sum / (1 + weights.sum(1, true));
+  at::Tensor out = torch::empty_like(stored);
+  // Blocks of rows: the neighbours of a block (rows x k x D) stay near 32M values.
+  const int64_t block = std::max<int64_t>(1, (int64_t{1} << 25) / std::max<int64_t>(k * stored.size(1), 1));
+  for (int64_t first = 0; first < n; first += block) {
+    const int64_t rows = std::min(block, n - first);
+    const at::Tensor id = ids.narrow(0, first, rows);
+    const at::Tensor weights = cosines.narrow(0, first, rows).clamp_min(0).pow(alpha_) * (id >= 0).to(torch::kFloat32);
+    const at::Tensor neighbours = stored.index_select(0, id.clamp_min(0).reshape({-1})).reshape({rows, k, -1});
+    const at::Tensor sum = stored.narrow(0, first, rows) + (weights.unsqueeze(2) * neighbours).sum(1);
+    out.narrow(0, first, rows).copy_(sum / (1 + weights.sum(1, true)));
+  }
+  return out;
 }
 
 }  // namespace imret::rerank

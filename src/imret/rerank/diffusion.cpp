@@ -51,7 +51,7 @@ Diffusion::Diffusion(int64_t k, int64_t kq, double alpha, double gamma, int64_t 
 
 std::string Diffusion::spec() const {
   std::ostringstream out;
-  out << "diffusion:k=" << k_ << ",kq=" << kq_ << ",alpha=" << alpha_ << ",gamma=" << gamma_
+  out << "diffusion:k=" << k_ << ",kq=" << kq_ << ",alpha=" << spec_number(alpha_) << ",gamma=" << spec_number(gamma_)
       << ",iterations=" << iterations_;
   return out.str();
 }

@@ -126,7 +126,7 @@ KReciprocal::KReciprocal(int64_t k1, int64_t k2, double lambda) : k1_(k1), k2_(k
 
 std::string KReciprocal::spec() const {
   std::ostringstream out;
-  out << "kreciprocal:k1=" << k1_ << ",k2=" << k2_ << ",lambda=" << lambda_;
+  out << "kreciprocal:k1=" << k1_ << ",k2=" << k2_ << ",lambda=" << spec_number(lambda_);
   return out.str();
 }
 

@@ -3,6 +3,7 @@
 // takes its parameters checked; make_reranker builds them from specs.
 #include <ATen/core/Tensor.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -21,6 +22,7 @@ class QueryExpansion : public Reranker {
  public:
   QueryExpansion(int64_t k, double alpha);
   std::string spec() const override;
+  int64_t largest_count() const override { return k_; }
   bool expands_queries() const override { return k_ > 0; }
   int64_t items_read() const override { return k_; }
   at::Tensor expand_queries(const at::Tensor& queries, const search::SearchResult& shortlist,
@@ -38,6 +40,7 @@ class DatabaseAugmentation : public Reranker {
  public:
   DatabaseAugmentation(int64_t k, double alpha);
   std::string spec() const override;
+  int64_t largest_count() const override { return k_; }
   bool augments_database() const override { return k_ > 0; }
   at::Tensor augment_database(const at::Tensor& vectors, search::Metric metric) const override;
 
@@ -56,6 +59,7 @@ class KReciprocal : public Reranker {
  public:
   KReciprocal(int64_t k1, int64_t k2, double lambda);
   std::string spec() const override;
+  int64_t largest_count() const override { return std::max(k1_, k2_); }
   bool reorders() const override { return true; }
   Reordered reorder(const at::Tensor& queries, const search::SearchResult& shortlist,
                     const search::Index& index) const override;
@@ -84,6 +88,7 @@ class Diffusion : public Reranker {
  public:
   Diffusion(int64_t k, int64_t kq, double alpha, double gamma, int64_t iterations);
   std::string spec() const override;
+  int64_t largest_count() const override { return std::max({k_, kq_, iterations_}); }
   bool reorders() const override { return true; }
   void prepare(const search::Index& index) override;
   bool needs_preparing() const override { return true; }

@@ -88,6 +88,12 @@ void Plan::prepare(const search::Index& index) {
     if (method->reorders()) method->prepare(index);
 }
 
+int64_t Plan::largest_count() const {
+  int64_t largest = 0;
+  for (const auto& method : methods_) largest = std::max(largest, method->largest_count());
+  return largest;
+}
+
 bool Plan::needs_preparing() const {
   return std::any_of(methods_.begin(), methods_.end(), [](const auto& m) { return m->needs_preparing(); });
 }
@@ -126,12 +132,16 @@ RerankedResult Plan::search(const search::Index& index, const at::Tensor& querie
   std::vector<const Reranker*> expanders;
   for (const auto& method : methods_)
     if (method->expands_queries()) expanders.push_back(method.get());
+  // A query method's first search: its k, but no more than the index holds.
+  const auto read_by = [&](const Reranker* expander) {
+    return std::max<int64_t>(1, std::min(expander->items_read(), index.size()));
+  };
   search::SearchResult shortlist =
-      index.search(queries, expanders.empty() ? final_depth : expanders.front()->items_read(), params);
+      index.search(queries, expanders.empty() ? final_depth : read_by(expanders.front()), params);
   at::Tensor current = queries;
   for (size_t e = 0; e < expanders.size(); ++e) {
     current = expanders[e]->expand_queries(current, shortlist, index);
-    shortlist = index.search(current, e + 1 < expanders.size() ? expanders[e + 1]->items_read() : final_depth, params);
+    shortlist = index.search(current, e + 1 < expanders.size() ? read_by(expanders[e + 1]) : final_depth, params);
   }
   const bool expanded = !expanders.empty();
   RerankedResult out;
@@ -167,13 +177,15 @@ at::Tensor FullRanking::scores(const at::Tensor& queries) const {
   if (plan_.empty()) return scores;
   // The same steps as Plan::search, on whole rows.
   at::Tensor current = queries;
-  search::SearchResult shortlist = shortlist_of(scores, depth, metric);
+  search::SearchResult shortlist;
   for (const auto& method : plan_.methods())
     if (method->expands_queries()) {
+      // As Plan::search: the method reads its first k, whatever the depth.
+      shortlist = shortlist_of(scores, std::min(method->items_read(), prepared_.size()), metric);
       current = method->expand_queries(current, shortlist, *index_);
       scores = search::similarity_block(current, prepared_).to(torch::kCPU).contiguous();
-      shortlist = shortlist_of(scores, depth, metric);
     }
+  shortlist = shortlist_of(scores, depth, metric);
   bool reordered = false;
   for (const auto& method : plan_.methods())
     if (method->reorders()) {

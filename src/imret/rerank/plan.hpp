@@ -48,6 +48,10 @@ class Plan {
   at::Tensor augment_database(const at::Tensor& vectors, search::Metric metric) const;
   // Once per database, before searches: the reordering methods' graphs.
   void prepare(const search::Index& index);
+  // The largest whole-number parameter of its methods (0 when none), and
+  // how many methods it chains: what a service limits in a request's plan.
+  int64_t largest_count() const;
+  size_t size() const { return methods_.size(); }
   // Whether prepare() has work to do (a graph that a changed database makes stale).
   bool needs_preparing() const;
   // The same methods (prepared ones shared) with another shortlist depth.

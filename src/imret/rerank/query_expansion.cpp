@@ -15,7 +15,7 @@ QueryExpansion::QueryExpansion(int64_t k, double alpha) : k_(k), alpha_(alpha) {
 
 std::string QueryExpansion::spec() const {
   std::ostringstream out;
-  out << "aqe:k=" << k_ << ",alpha=" << alpha_;
+  out << "aqe:k=" << k_ << ",alpha=" << spec_number(alpha_);
   return out.str();
 }
 

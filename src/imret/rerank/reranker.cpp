@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "imret/core/error.hpp"
@@ -19,6 +21,15 @@ Reordered Reranker::reorder(const at::Tensor& /*queries*/, const search::SearchR
 }
 
 const char* method_names() { return "aqe, dba, kreciprocal, diffusion"; }
+
+std::string spec_number(double value) {
+  char text[40];
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, value);
+    if (std::strtod(text, nullptr) == value) break;
+  }
+  return text;
+}
 
 namespace {
 
@@ -76,19 +87,19 @@ std::unique_ptr<Reranker> make_reranker(const std::string& spec) {
   const std::string text = colon == std::string::npos ? "" : spec.substr(colon + 1);
   if (name == "aqe") {
     const Parameters p(spec, text, {{"k", 2}, {"alpha", 3}});
-    return std::make_unique<QueryExpansion>(p.count("k", 0), p.real("alpha", 0, 100));
+    return std::make_unique<QueryExpansion>(p.count("k", 0, 10000), p.real("alpha", 0, 100));
   }
   if (name == "dba") {
     const Parameters p(spec, text, {{"k", 5}, {"alpha", 3}});
-    return std::make_unique<DatabaseAugmentation>(p.count("k", 0), p.real("alpha", 0, 100));
+    return std::make_unique<DatabaseAugmentation>(p.count("k", 0, 10000), p.real("alpha", 0, 100));
   }
   if (name == "kreciprocal") {
     const Parameters p(spec, text, {{"k1", 20}, {"k2", 6}, {"lambda", 0.3}});
-    return std::make_unique<KReciprocal>(p.count("k1", 1), p.count("k2", 1), p.real("lambda", 0, 1));
+    return std::make_unique<KReciprocal>(p.count("k1", 1, 10000), p.count("k2", 1, 10000), p.real("lambda", 0, 1));
   }
   if (name == "diffusion") {
     const Parameters p(spec, text, {{"k", 50}, {"kq", 10}, {"alpha", 0.99}, {"gamma", 3}, {"iterations", 20}});
-    return std::make_unique<Diffusion>(p.count("k", 1), p.count("kq", 1), p.real("alpha", 0, 1, true),
+    return std::make_unique<Diffusion>(p.count("k", 1, 10000), p.count("kq", 1, 10000), p.real("alpha", 0, 1, true),
                                        p.real("gamma", 0, 100), p.count("iterations", 1, 10000));
   }
   throw UsageError("unknown re-ranking '" + spec + "' (methods: " + method_names() + ", or none)");

@@ -34,6 +34,9 @@ class Reranker {
   // The method's spec with every parameter ("aqe:k=2,alpha=3"): make_reranker
   // builds the same method from it.
   virtual std::string spec() const = 0;
+  // The largest of its whole-number parameters (k, k1, k2, kq, iterations):
+  // what bounds its work per query, for a service to limit.
+  virtual int64_t largest_count() const = 0;
 
   // Database side. Whether augment_database changes anything.
   virtual bool augments_database() const { return false; }
@@ -73,5 +76,9 @@ std::unique_ptr<Reranker> make_reranker(const std::string& spec);
 
 // The methods' names, for help texts and errors.
 const char* method_names();
+
+// A parameter value as a spec writes it: the shortest text that reads back
+// as the same double ("0.3", "3", "0.9999999").
+std::string spec_number(double value);
 
 }  // namespace imret::rerank

@@ -133,13 +133,20 @@ void QueryService::set_rerank(const std::string& spec, int64_t depth) {
   if (plan.needs_preparing() && allow_writes_)
     throw SettingError("rerank", " " + plan.spec() + " makes a graph of the database once, which writes would leave "
                                      "stale: serve it without --allow-writes, or re-rank with aqe or kreciprocal");
-  collection_->prepare_rerank(plan);
+  try {
+    collection_->prepare_rerank(plan);
+  } catch (const UsageError& e) {
+    throw SettingError("rerank", ": " + std::string(e.what()));
+  }
   rerank_ = std::move(plan);
 }
 
 rerank::Plan QueryService::plan_for(const SearchQueries& queries) const {
   // A request's depth is clamped as k is: k-reciprocal holds depth^2 doubles per query.
   constexpr int64_t kMaxDepth = 1000;
+  // A request's own plan: at most this many methods, each parameter at most this.
+  constexpr size_t kMaxMethods = 4;
+  constexpr int64_t kMaxCount = 200;
   const int64_t depth =
       queries.rerank_depth > 0 ? std::min(queries.rerank_depth, std::max(kMaxDepth, rerank_.depth())) : rerank_.depth();
   rerank::Plan plan = rerank_;
@@ -150,6 +157,10 @@ rerank::Plan QueryService::plan_for(const SearchQueries& queries) const {
         if (asked.needs_preparing())
           throw RequestError(400, "rerank=" + *queries.rerank + " needs a graph of the database made at start: "
                                   "imret serve --rerank " + asked.spec());
+        if (asked.size() > kMaxMethods || asked.largest_count() > kMaxCount)
+          throw RequestError(400, "rerank=" + *queries.rerank + ": a request's own plan takes at most " +
+                                  std::to_string(kMaxMethods) + " methods, each parameter at most " +
+                                  std::to_string(kMaxCount) + " (start imret serve with --rerank for more)");
         plan = asked;
       }
     } catch (const UsageError& e) {
@@ -212,7 +223,12 @@ nlohmann::json QueryService::search(const SearchQueries& queries) {
   }
   const search::Metric metric = queries.metric.value_or(c.default_metric());
   const int64_t k = std::min({queries.k, limits_.max_k, c.size()});
-  const rerank::Plan plan = plan_for(queries);
+  rerank::Plan plan = plan_for(queries);
+  if (k < 1) plan = rerank::Plan();  // an empty collection: nothing to re-rank
+  if (plan.needs_preparing() && metric != c.default_metric())
+    throw RequestError(400, "rerank " + plan.spec() + ": its graph is made for the " +
+                                search::to_string(c.default_metric()) + " ranking; search with metric=" +
+                                search::to_string(c.default_metric()) + " or rerank=none");
   const auto search_start = Clock::now();
   search::SearchResult result;
   at::Tensor rerank_scores;

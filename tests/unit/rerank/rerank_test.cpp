@@ -32,6 +32,11 @@ TEST(RerankSpec, CanonicalSpecsAndDefaults) {
   EXPECT_EQ(Plan("dba:k=3 + aqe:alpha=1").spec(), "dba:k=3,alpha=3+aqe:k=2,alpha=1");
   EXPECT_EQ(Plan("dba:k=3+aqe+diffusion").database_spec(), "dba:k=3,alpha=3");
   EXPECT_EQ(make_reranker("diffusion:k=7,iterations=5")->spec(), "diffusion:k=7,kq=10,alpha=0.99,gamma=3,iterations=5");
+  // Values read back as themselves: a spec is a key (manifests, a service's plan).
+  EXPECT_EQ(Plan("diffusion:alpha=0.9999999").spec(), "diffusion:k=50,kq=10,alpha=0.9999999,gamma=3,iterations=20");
+  EXPECT_EQ(Plan("dba:alpha=3.0000001").spec(), "dba:k=5,alpha=3.0000001");
+  EXPECT_EQ(Plan("kreciprocal:k1=3,k2=40+aqe:k=7").largest_count(), 40);
+  EXPECT_EQ(Plan("kreciprocal:k1=3,k2=40+aqe:k=7").size(), 2u);
 }
 
 TEST(RerankSpec, BadSpecsNameTheProblem) {
