@@ -428,6 +428,28 @@ at::Tensor FaissIndex::vector(int64_t id) const {
   return out;
 }
 
+void FaissIndex::copy_vectors(const int64_t* ids, int64_t count, float* out) const {
+  if (!index_) return Index::copy_vectors(ids, count, out);  // not made yet: only padding is valid
+  std::call_once(direct_map_made_, [this] {
+    if (faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(index_.get())) ivf->make_direct_map(true);
+  });
+  const int64_t d = dim();
+  for (int64_t i = 0; i < count; ++i) {
+    float* row = out + i * d;
+    if (ids[i] == -1) {
+      std::fill(row, row + d, 0.0f);
+      continue;
+    }
+    if (ids[i] < 0 || ids[i] >= size())
+      throw Error("item " + std::to_string(ids[i]) + " is not in the index (ids 0.." + std::to_string(size() - 1) + ")");
+    try {
+      index_->reconstruct(ids[i], row);
+    } catch (const faiss::FaissException& e) {
+      throw UsageError(spec() + ": cannot give back the vector of item " + std::to_string(ids[i]) + " (" + e.msg + ")");
+    }
+  }
+}
+
 namespace {
 
 // The index that holds the codes, under any pre-transforms (OPQ, PCA...).

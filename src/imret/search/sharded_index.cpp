@@ -203,6 +203,18 @@ at::Tensor ShardedIndex::vector(int64_t id) const {
   return shards_[shard]->vector(local);
 }
 
+void ShardedIndex::copy_vectors(const int64_t* ids, int64_t count, float* out) const {
+  const int64_t d = dim();
+  for (int64_t i = 0; i < count; ++i) {
+    if (ids[i] == -1) {
+      std::fill(out + i * d, out + (i + 1) * d, 0.0f);
+      continue;
+    }
+    const auto [shard, local] = locate(ids[i]);
+    shards_[shard]->copy_vectors(&local, 1, out + i * d);
+  }
+}
+
 bool ShardedIndex::can_remove() const {
   return std::all_of(shards_.begin(), shards_.end(), [](const auto& s) { return s->can_remove(); });
 }

@@ -9,10 +9,37 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "imret/core/error.hpp"
 #include "imret/search/sharded_index.hpp"
 
 namespace imret::search {
 namespace {
+
+// copy_vectors gives what vector(id) gives, for many ids at once, with -1
+// padding as zeros: for exact, FAISS (IVF through its direct map) and sharded indexes.
+TEST(ShardedFaiss, CopyVectorsEqualsVectorForEveryBackend) {
+  torch::manual_seed(9);
+  const at::Tensor database = torch::randn({300, 8});
+  std::vector<std::unique_ptr<Index>> indexes;
+  for (const char* spec : {"exact", "faiss:Flat", "faiss:IVF4,Flat", "faiss:PQ4"}) {
+    indexes.push_back(make_index(spec, torch::kCPU, Metric::Cosine));
+    indexes.push_back(make_sharded_index(spec, torch::kCPU, Metric::Cosine, 3));
+  }
+  const std::vector<int64_t> ids = {0, 299, -1, 150, 7, 7};
+  for (auto& index : indexes) {
+    if (index->needs_training()) index->train(database);
+    index->add(database);
+    std::vector<float> out(ids.size() * 8, -1.0f);
+    index->copy_vectors(ids.data(), static_cast<int64_t>(ids.size()), out.data());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const at::Tensor got = torch::from_blob(out.data() + i * 8, {1, 8}, torch::kFloat32);
+      const at::Tensor expected = ids[i] < 0 ? torch::zeros({1, 8}) : index->vector(ids[i]);
+      EXPECT_TRUE(torch::equal(got, expected)) << index->describe() << " id " << ids[i];
+    }
+    const int64_t outside = 300;
+    EXPECT_THROW(index->copy_vectors(&outside, 1, out.data()), Error) << index->describe();
+  }
+}
 
 TEST(ShardedFaiss, MergesAsFaissIndexShards) {
   torch::manual_seed(12);
