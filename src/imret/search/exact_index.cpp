@@ -196,27 +196,19 @@ at::Tensor ExactIndex::vector(int64_t id) const {
   throw InternalError("ExactIndex: the chunks hold fewer vectors than size()");
 }
 
-void ExactIndex::copy_vectors(const int64_t* ids, int64_t count, float* out) const {
-  if (device_.type() != c10::kCPU) return Index::copy_vectors(ids, count, out);
-  const int64_t d = dim_;
-  for (int64_t i = 0; i < count; ++i) {
-    float* row = out + i * d;
-    int64_t id = ids[i];
-    if (id == -1) {
-      std::fill(row, row + d, 0.0f);
-      continue;
+void ExactIndex::copy_vector(int64_t id, float* out) const {
+  if (device_.type() != c10::kCPU) return Index::copy_vector(id, out);
+  if (id < 0 || id >= size_)
+    throw Error("item " + std::to_string(id) + " is not in the index (ids 0.." + std::to_string(size_ - 1) + ")");
+  for (const PreparedDatabase& chunk : chunks_) {
+    if (id < chunk.size()) {
+      const float* source = chunk.vectors.data_ptr<float>() + id * dim_;
+      std::copy(source, source + dim_, out);
+      return;
     }
-    if (id < 0 || id >= size_)
-      throw Error("item " + std::to_string(id) + " is not in the index (ids 0.." + std::to_string(size_ - 1) + ")");
-    for (const PreparedDatabase& chunk : chunks_) {
-      if (id < chunk.size()) {
-        const float* source = chunk.vectors.data_ptr<float>() + id * d;
-        std::copy(source, source + d, row);
-        break;
-      }
-      id -= chunk.size();
-    }
+    id -= chunk.size();
   }
+  throw InternalError("ExactIndex: the chunks hold fewer vectors than size()");
 }
 
 void ExactIndex::remove_ids(const std::vector<int64_t>& ids) {

@@ -37,7 +37,7 @@ class ExactIndex : public Index {
   std::string spec() const override;
   RangeResult range_search(const at::Tensor& queries, double radius, const SearchParams& params = {}) const override;
   at::Tensor vector(int64_t id) const override;
-  void copy_vectors(const int64_t* ids, int64_t count, float* out) const override;
+  void copy_vector(int64_t id, float* out) const override;
   bool can_remove() const override { return true; }
   void remove_ids(const std::vector<int64_t>& ids) override;
   int64_t memory_bytes() const override;

@@ -412,42 +412,24 @@ void FaissIndex::apply_parameter(const std::string& name, double value) {
   }
 }
 
-at::Tensor FaissIndex::vector(int64_t id) const {
+void FaissIndex::copy_vector(int64_t id, float* out) const {
   if (!index_ || id < 0 || id >= size())
     throw Error("item " + std::to_string(id) + " is not in the index (ids 0.." + std::to_string(size() - 1) + ")");
   // An IVF index finds a vector's list through a direct map, made once.
   std::call_once(direct_map_made_, [this] {
     if (faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(index_.get())) ivf->make_direct_map(true);
   });
-  at::Tensor out = torch::empty({1, dim()}, torch::kFloat32);
   try {
-    index_->reconstruct(id, out.data_ptr<float>());
+    index_->reconstruct(id, out);
   } catch (const faiss::FaissException& e) {
     throw UsageError(spec() + ": cannot give back the vector of item " + std::to_string(id) + " (" + e.msg + ")");
   }
-  return out;
 }
 
-void FaissIndex::copy_vectors(const int64_t* ids, int64_t count, float* out) const {
-  if (!index_) return Index::copy_vectors(ids, count, out);  // not made yet: only padding is valid
-  std::call_once(direct_map_made_, [this] {
-    if (faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(index_.get())) ivf->make_direct_map(true);
-  });
-  const int64_t d = dim();
-  for (int64_t i = 0; i < count; ++i) {
-    float* row = out + i * d;
-    if (ids[i] == -1) {
-      std::fill(row, row + d, 0.0f);
-      continue;
-    }
-    if (ids[i] < 0 || ids[i] >= size())
-      throw Error("item " + std::to_string(ids[i]) + " is not in the index (ids 0.." + std::to_string(size() - 1) + ")");
-    try {
-      index_->reconstruct(ids[i], row);
-    } catch (const faiss::FaissException& e) {
-      throw UsageError(spec() + ": cannot give back the vector of item " + std::to_string(ids[i]) + " (" + e.msg + ")");
-    }
-  }
+at::Tensor FaissIndex::vector(int64_t id) const {
+  at::Tensor out = torch::empty({1, dim()}, torch::kFloat32);
+  copy_vector(id, out.data_ptr<float>());
+  return out;
 }
 
 namespace {

@@ -51,7 +51,7 @@ class FaissIndex : public Index {
   std::vector<std::pair<std::string, double>> parameters() const override { return parameters_; }
   // FAISS's reconstruct (IVF indexes get a direct map the first time).
   at::Tensor vector(int64_t id) const override;
-  void copy_vectors(const int64_t* ids, int64_t count, float* out) const override;
+  void copy_vector(int64_t id, float* out) const override;
   // FAISS's remove_ids on indexes that keep their codes in one flat array.
   bool can_remove() const override;
   void remove_ids(const std::vector<int64_t>& ids) override;

@@ -99,14 +99,16 @@ at::Tensor Index::vector(int64_t /*id*/) const {
 void Index::copy_vectors(const int64_t* ids, int64_t count, float* out) const {
   const int64_t d = dim();
   for (int64_t i = 0; i < count; ++i) {
-    float* row = out + i * d;
-    if (ids[i] == -1) {
-      std::fill(row, row + d, 0.0f);
-      continue;
-    }
-    const at::Tensor v = vector(ids[i]).contiguous();
-    std::copy(v.data_ptr<float>(), v.data_ptr<float>() + d, row);
+    if (ids[i] == -1)
+      std::fill(out + i * d, out + (i + 1) * d, 0.0f);
+    else
+      copy_vector(ids[i], out + i * d);
   }
+}
+
+void Index::copy_vector(int64_t id, float* out) const {
+  const at::Tensor v = vector(id).contiguous();
+  std::copy(v.data_ptr<float>(), v.data_ptr<float>() + v.numel(), out);
 }
 
 void Index::remove_ids(const std::vector<int64_t>& /*ids*/) {

@@ -93,7 +93,10 @@ class Index {
   // vector() for many items at once: the rows of ids[0 .. count) into `out`
   // (count x dim() float32, row-major). An id of -1 (search padding) gives a
   // row of zeros; other ids out of range throw Error.
-  virtual void copy_vectors(const int64_t* ids, int64_t count, float* out) const;
+  void copy_vectors(const int64_t* ids, int64_t count, float* out) const;
+  // One item's stored vector into `out` (dim() floats), without a tensor:
+  // what copy_vectors calls per id. The default copies vector(id).
+  virtual void copy_vector(int64_t id, float* out) const;
   // Whether remove_ids() works here: exact indexes and FAISS indexes that
   // keep their codes in one flat array (Flat, PQ, SQ, LSH) can; IVF and
   // HNSW indexes cannot without renumbering their lists or graph.

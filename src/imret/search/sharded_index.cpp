@@ -203,16 +203,9 @@ at::Tensor ShardedIndex::vector(int64_t id) const {
   return shards_[shard]->vector(local);
 }
 
-void ShardedIndex::copy_vectors(const int64_t* ids, int64_t count, float* out) const {
-  const int64_t d = dim();
-  for (int64_t i = 0; i < count; ++i) {
-    if (ids[i] == -1) {
-      std::fill(out + i * d, out + (i + 1) * d, 0.0f);
-      continue;
-    }
-    const auto [shard, local] = locate(ids[i]);
-    shards_[shard]->copy_vectors(&local, 1, out + i * d);
-  }
+void ShardedIndex::copy_vector(int64_t id, float* out) const {
+  const auto [shard, local] = locate(id);
+  shards_[shard]->copy_vector(local, out);
 }
 
 bool ShardedIndex::can_remove() const {

@@ -40,7 +40,7 @@ class ShardedIndex : public Index {
   void set_parameter(const std::string& name, double value) override;
   std::vector<std::pair<std::string, double>> parameters() const override;
   at::Tensor vector(int64_t id) const override;
-  void copy_vectors(const int64_t* ids, int64_t count, float* out) const override;
+  void copy_vector(int64_t id, float* out) const override;
   bool can_remove() const override;
   void remove_ids(const std::vector<int64_t>& ids) override;
   int64_t memory_bytes() const override;
