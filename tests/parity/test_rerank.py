@@ -225,17 +225,6 @@ class RerankParity(unittest.TestCase):
                 expected = exact_order(self.queries, augmented, metric)[:, :30]
                 np.testing.assert_array_equal(ids, expected)
 
-    def test_any_backend(self):
-        """FAISS's Flat index gives the same shortlists, so the same re-ranked results; HNSW runs too."""
-        for rerank in ("kreciprocal:k1=7,k2=3", "diffusion:k=8,kq=5", "dba:k=3+aqe:k=2"):
-            with self.subTest(rerank=rerank):
-                exact, _ = self.search("cosine", rerank, 20, 40)
-                flat, _ = self.search("cosine", rerank, 20, 40, index="faiss:Flat")
-                np.testing.assert_array_equal(flat, exact)
-                hnsw, _ = self.search("cosine", rerank, 20, 40, index="faiss:HNSW16")
-                self.assertEqual(hnsw.shape, exact.shape)
-                self.assertGreater(np.mean([len(set(a) & set(b)) for a, b in zip(hnsw, exact)]), 15)
-
     def test_saved_index_with_database_augmentation(self):
         """index build --rerank dba records it; index search with the same gives what search gives."""
         folder = os.path.join(self.tmp.name, "index-dba")
