@@ -61,15 +61,17 @@ nlohmann::json knn_report(const EmbeddingSet& queries, const EmbeddingSet& datab
 // The re-ranking comparison, when asked for: into metrics and rerank.md;
 // its table for the terminal ("" when none).
 std::string compare_rerank(const at::Tensor& queries, const at::Tensor& database, const eval::Relevance& relevance,
-                           const eval::MetricOptions& options, const EvaluationRequest& request, c10::Device device,
-                           nlohmann::json& metrics, const fs::path& out) {
+                           const eval::MetricOptions& options, const eval::Summary& plain,
+                           const EvaluationRequest& request, c10::Device device, nlohmann::json& metrics,
+                           const fs::path& out) {
   if (request.rerank.empty()) {
     std::error_code ignored;
     fs::remove(out / "rerank.md", ignored);  // an earlier evaluation's
     return "";
   }
   const std::vector<RerankRow> rows =
-      compare_rerankings(queries, database, request.metric, relevance, options, request.rerank, request.rerank_depth, device);
+      compare_rerankings(queries, database, request.metric, relevance, options, plain, request.rerank,
+                         request.rerank_depth, device);
   metrics["rerank_depth"] = request.rerank_depth;
   metrics["rerank"] = rerank_json(rows);
   write_file_atomic(out / "rerank.md", rerank_markdown(rows));
@@ -102,7 +104,8 @@ EvaluationOutcome evaluate_same_class(const EmbeddingSet& queries, const Embeddi
   if (request.knn_k > 0)
     metrics["knn"] = knn_report(queries, database, query_tensor, database_tensor, request, device);
   const std::string rerank_text =
-      compare_rerank(query_tensor, database_tensor, relevance, request.metric_options, request, device, metrics, out);
+      compare_rerank(query_tensor, database_tensor, relevance, request.metric_options, evaluation.summary, request,
+                     device, metrics, out);
   // metrics.json last: it is the record that the evaluation finished.
   eval::write_pr_curve_csv(out / "pr_curve.csv", evaluation.summary);
   for (const char* mode : {"selection", "aggregation", "weighted"}) {  // an earlier object-mode evaluation's
@@ -154,7 +157,8 @@ EvaluationOutcome evaluate_object_modes(const EmbeddingSet& queries, const Embed
   }
   const size_t primary_at = static_cast<size_t>(std::find(modes.begin(), modes.end(), primary) - modes.begin());
   const std::string rerank_text =
-      compare_rerank(query_tensor, database_tensor, relevances[primary_at], options, request, device, metrics, out);
+      compare_rerank(query_tensor, database_tensor, relevances[primary_at], options, evaluations[primary_at].summary,
+                     request, device, metrics, out);
   write_file_atomic(out / "metrics.json", dump_json(metrics, 2) + "\n");
   return {metrics, eval::modes_table(columns) + rerank_text};
 }

@@ -12,6 +12,7 @@
 #include "imret/eval/evaluate.hpp"
 #include "imret/eval/text_table.hpp"
 #include "imret/rerank/plan.hpp"
+#include "imret/search/exact_index.hpp"
 
 namespace imret::pipeline {
 
@@ -50,15 +51,25 @@ eval::TextCells cells(const std::vector<RerankRow>& rows) {
 
 std::vector<RerankRow> compare_rerankings(const at::Tensor& queries, const at::Tensor& database,
                                           search::Metric metric, const eval::Relevance& relevance,
-                                          const eval::MetricOptions& options, const std::vector<std::string>& specs,
-                                          int64_t depth, c10::Device device) {
-  std::vector<rerank::Plan> plans = {rerank::Plan("none", depth)};
+                                          const eval::MetricOptions& options, const eval::Summary& plain,
+                                          const std::vector<std::string>& specs, int64_t depth,
+                                          c10::Device device) {
+  std::vector<rerank::Plan> plans;
   for (const std::string& spec : specs) plans.emplace_back(spec, depth);  // every spec checked first
-  std::vector<RerankRow> rows;
+  std::vector<RerankRow> rows(1);
+  rows[0].spec = "none";
+  rows[0].summary = plain;
+  {
+    search::ExactIndex index(metric);
+    index.add(database);
+    const auto start = std::chrono::steady_clock::now();
+    (void)index.search(queries, kTimedK);
+    rows[0].search_ms_per_query = 1000.0 * seconds_since(start) / static_cast<double>(std::max<int64_t>(queries.size(0), 1));
+  }
   for (const rerank::Plan& plan : plans) {
     RerankRow row;
     row.spec = plan.spec();
-    spdlog::info("re-ranking: {}{}", row.spec, plan.empty() ? "" : " (depth " + std::to_string(depth) + ")");
+    spdlog::info("re-ranking: {} (depth {})", row.spec, depth);
     auto start = std::chrono::steady_clock::now();
     const rerank::FullRanking ranking(plan, database, metric, device);
     row.database_seconds = seconds_since(start);

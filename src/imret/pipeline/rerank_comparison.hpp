@@ -25,13 +25,15 @@ struct RerankRow {
   double database_seconds = 0;      // once per database: augmentation, neighbour graphs
 };
 
-// The plain ranking ("none") first, then each spec (rerank::Plan syntax) with
-// shortlists of `depth`. Queries Q x D and database N x D as for
-// eval::evaluate_retrieval. UsageError for a bad spec before any work.
+// The plain ranking ("none", whose metrics the caller has evaluated:
+// `plain`) first, then each spec (rerank::Plan syntax) with shortlists of
+// `depth`. Queries Q x D and database N x D as for eval::evaluate_retrieval.
+// UsageError for a bad spec before any work.
 std::vector<RerankRow> compare_rerankings(const at::Tensor& queries, const at::Tensor& database,
                                           search::Metric metric, const eval::Relevance& relevance,
-                                          const eval::MetricOptions& options, const std::vector<std::string>& specs,
-                                          int64_t depth, c10::Device device = c10::kCPU);
+                                          const eval::MetricOptions& options, const eval::Summary& plain,
+                                          const std::vector<std::string>& specs, int64_t depth,
+                                          c10::Device device = c10::kCPU);
 
 // [{"rerank", "mAP", "mAP@R", "P@1", "mAP change", "search ms/query", "database s", "retrieval": summary}].
 nlohmann::json rerank_json(const std::vector<RerankRow>& rows);

@@ -111,16 +111,15 @@ RerankedResult Plan::search(const search::Index& index, const at::Tensor& querie
   if (methods_.empty()) return {index.search(queries, k, params), {}};
   const int64_t block = queries_per_block(std::max(depth_, k), index.dim());
   if (queries.size(0) > block) {  // bounded memory: shortlists of a block at a time
-    std::vector<RerankedResult> parts;
-    for (int64_t first = 0; first < queries.size(0); first += block)
-      parts.push_back(search(index, queries.narrow(0, first, std::min(block, queries.size(0) - first)), k, params));
-    RerankedResult out;
     std::vector<at::Tensor> ids, scores, rerank_scores;
-    for (const auto& part : parts) {
+    for (int64_t first = 0; first < queries.size(0); first += block) {
+      const RerankedResult part =
+          search(index, queries.narrow(0, first, std::min(block, queries.size(0) - first)), k, params);
       ids.push_back(part.result.ids);
       scores.push_back(part.result.scores);
       if (part.rerank_scores.defined()) rerank_scores.push_back(part.rerank_scores);
     }
+    RerankedResult out;
     out.result = {torch::cat(ids), torch::cat(scores), index.metric()};
     if (!rerank_scores.empty()) out.rerank_scores = torch::cat(rerank_scores);
     return out;
@@ -185,16 +184,16 @@ at::Tensor FullRanking::scores(const at::Tensor& queries) const {
       current = method->expand_queries(current, shortlist, *index_);
       scores = search::similarity_block(current, prepared_).to(torch::kCPU).contiguous();
     }
+  const bool reorders =
+      std::any_of(plan_.methods().begin(), plan_.methods().end(), [](const auto& m) { return m->reorders(); });
+  if (!reorders) return scores;
   shortlist = shortlist_of(scores, depth, metric);
-  bool reordered = false;
   for (const auto& method : plan_.methods())
     if (method->reorders()) {
-      const Reordered r = method->reorder(current, shortlist, *index_);
-      shortlist.ids = shortlist.ids.gather(1, r.positions);
-      shortlist.scores = shortlist.scores.gather(1, r.positions);
-      reordered = true;
+      const at::Tensor positions = method->reorder(current, shortlist, *index_).positions;
+      shortlist.ids = shortlist.ids.gather(1, positions);
+      shortlist.scores = shortlist.scores.gather(1, positions);
     }
-  if (!reordered) return scores;
   // The re-ranked shortlist on top of every other item, in its new order.
   const at::Tensor ids = shortlist.ids.contiguous();
   const int64_t rows = ids.size(0), n = scores.size(1);
