@@ -10,6 +10,7 @@
 #include "imret/core/error.hpp"
 #include "imret/core/yaml.hpp"
 #include "imret/learn/registry.hpp"
+#include "imret/models/pooling.hpp"
 
 #include <cmath>
 
@@ -28,6 +29,10 @@ void add_network_options(CLI::App& command, models::NetworkSpec& spec) {
       ->check(CLI::IsMember(models::known_architectures()))
       ->capture_default_str();
   command.add_option("--embedding-dim", spec.embedding_dim, "Embedding size (convnet)")->capture_default_str();
+  command.add_option("--pool", spec.pool,
+                     std::string("Resnets: how the last feature map becomes the embedding: ") + models::pool_names() +
+                         " (GeM's p is learned in training)")
+      ->capture_default_str();
   command.add_option("--head-dim", spec.head_dim,
                      "Metric learning: a linear embedding head of this size on the network's features (0: none), "
                      "e.g. on a frozen ImageNet ResNet (--freeze backbone)")
@@ -101,7 +106,7 @@ nlohmann::json given_training_settings(const CLI::App& command, const learn::Tra
     std::string key = option->get_single_name();
     std::replace(key.begin(), key.end(), '-', '_');
     if (key == "no_normalize") key = "normalize";
-    if (key == "arch" || key == "embedding_dim" || key == "head_dim")
+    if (key == "arch" || key == "embedding_dim" || key == "head_dim" || key == "pool")
       given[key] = values.at("network").value(key, nlohmann::json(0));  // flat: TrainConfig::from_settings nests it
     else if (values.contains(key))
       given[key] = values.at(key);

@@ -10,6 +10,7 @@
 #include "imret/cli/queries.hpp"
 #include "imret/core/error.hpp"
 #include "imret/eval/search_comparison.hpp"
+#include "imret/pipeline/networks.hpp"
 
 namespace imret::cli {
 namespace {
@@ -32,7 +33,8 @@ struct CompareSearchArgs {
 
 void run_compare_search(const CompareSearchArgs& args) {
   const EmbeddingSet database = load_embedding_set(args.database);
-  const EmbeddingSet queries = load_embedding_set(args.queries);
+  EmbeddingSet queries = load_embedding_set(args.queries);
+  pipeline::match_database_whitening(queries, database.meta, args.queries);
   if (queries.embeddings.cols != database.embeddings.cols)
     throw UsageError("queries have " + std::to_string(queries.embeddings.cols) + "-d embeddings, the database " +
                      std::to_string(database.embeddings.cols) + "-d");

@@ -2,12 +2,15 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <cstdlib>
 #include <tuple>
 
 #include "imret/cli/commands.hpp"
 #include "imret/cli/common.hpp"
 #include "imret/core/runtime.hpp"
+#include "imret/core/error.hpp"
 #include "imret/data/loader.hpp"
+#include "imret/models/pooling.hpp"
 #include "imret/pipeline/embed_job.hpp"
 
 namespace imret::cli {
@@ -15,6 +18,7 @@ namespace {
 
 struct EmbedArgs {
   pipeline::EmbedRequest request;
+  std::string scales;
   PreprocessArgs preprocess;
   std::string out;
   std::string device = "cpu";
@@ -27,6 +31,23 @@ struct MergeArgs {
   std::string out;
 };
 
+// "1,0.707,1.414" -> those factors; UsageError naming --scales otherwise.
+std::vector<double> parse_scales(const std::string& text) {
+  std::vector<double> scales;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    char* end = nullptr;
+    const double value = std::strtod(item.c_str(), &end);
+    if (item.empty() || end != item.c_str() + item.size() || !(value > 0 && value <= 4))
+      throw UsageError("--scales '" + text + "': expected factors in (0, 4] joined by ',' (e.g. 1,0.707,1.414)");
+    scales.push_back(value);
+    start = comma + 1;
+  }
+  return scales;
+}
+
 void run_embed(const EmbedArgs& args) {
   pipeline::EmbedRequest request = args.request;
   request.preprocess = args.preprocess;
@@ -34,6 +55,7 @@ void run_embed(const EmbedArgs& args) {
   request.options.on_bad_image = data::parse_bad_image_policy(args.on_bad_image);
   request.options.label = "embed " + request.split;
   request.options.channels_last = true;
+  if (!args.scales.empty()) request.scales = parse_scales(args.scales);
   if (!args.shard.empty()) {
     std::tie(request.shard, request.shards) = pipeline::parse_shard(args.shard);
     request.options.label += " shard " + args.shard;
@@ -65,6 +87,23 @@ void add_embed_command(CLI::App& app) {
       ->check(CLI::IsMember(models::known_architectures()));
   command->add_option("--weights", args->request.weights, "Weights for --arch (torchvision .pth or safetensors)");
   add_weights_prefix_option(*command, args->request.weights_prefix);
+  command->add_option("--model", args->request.model,
+                      "A TorchScript backbone (torch.jit.trace/script + torch.jit.save); its settings (input_size, mean, "
+                      "std, output, ...) from net.json beside net.pt or --model-settings");
+  command->add_option("--model-settings", args->request.model_settings, "With --model: its settings file (JSON)");
+  command->add_option("--model-output", args->request.model_output,
+                      "With --model: the output to embed with when it returns a tuple (index) or a dict (key)");
+  command->add_option("--pool", args->request.pool,
+                      std::string("How a feature map becomes the embedding (resnets, TorchScript feature maps): ") +
+                          models::pool_names());
+  command->add_option("--scales", args->scales,
+                      "Multi-scale descriptors: embed the images resized by each factor, average the L2-normalised "
+                      "embeddings (e.g. 1,0.707,1.414)");
+  command->add_option("--whiten", args->request.whiten,
+                      "Learn a whitening from these embeddings and apply it: pca[:dim=D], or learned[:dim=D] "
+                      "(Radenovic's, from same-class pairs); saved with them, applied to their queries");
+  command->add_option("--whiten-from", args->request.whiten_from,
+                      "Apply the whitening of this (database) embedding folder");
   args->preprocess.add_options(*command);
   command->add_option("--data", args->request.data, "Dataset folder (IDX or image folder)")->capture_default_str();
   command->add_option("--split", args->request.split, "Split to embed")->capture_default_str();

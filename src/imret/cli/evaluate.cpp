@@ -7,6 +7,7 @@
 #include "imret/cli/queries.hpp"
 #include "imret/cli/run_printing.hpp"
 #include "imret/pipeline/evaluate_job.hpp"
+#include "imret/pipeline/networks.hpp"
 
 namespace imret::cli {
 namespace {
@@ -38,9 +39,10 @@ void run_evaluate(const EvaluateArgs& args) {
   request.weighted_threshold = args.weighted_threshold;
   request.rerank = args.rerank;
   request.rerank_depth = args.rerank_depth;
-  const EmbeddingSet queries = load_embedding_set(args.queries, {args.drop_nonfinite});
+  EmbeddingSet queries = load_embedding_set(args.queries, {args.drop_nonfinite});
   const EmbeddingSet database =
       args.database == args.queries ? queries : load_embedding_set(args.database, {args.drop_nonfinite});
+  pipeline::match_database_whitening(queries, database.meta, args.queries);
   const pipeline::EvaluationOutcome outcome = pipeline::evaluate_to_folder(queries, database, request, args.out);
   print_metrics(outcome);
   std::printf("wrote %s/metrics.json and %s/pr_curve.csv\n", args.out.c_str(), args.out.c_str());

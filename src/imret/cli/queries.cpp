@@ -45,7 +45,7 @@ EmbeddingSet QueryArgs::load(const nlohmann::json& database_meta) const {
     throw UsageError("give either --queries (an embedding folder) or --image (image files)");
   if (k < 1) throw UsageError("--k must be at least 1");
   if (!source.images.empty() && source.checkpoint.empty() && !database_meta.contains("checkpoint") &&
-      !database_meta.contains("weights"))
+      !database_meta.contains("weights") && !database_meta.contains("model"))
     throw UsageError("--image needs --checkpoint: the database's meta.json does not name the network it came from");
   return pipeline::load_queries(source, database_meta);
 }

@@ -11,8 +11,8 @@ namespace {
 
 std::vector<std::string> trainable_prefixes(const models::Network& network, Freeze freeze) {
   // What the network adds after the architecture (embedding head, metric
-  // map) always trains: it starts untrained.
-  std::vector<std::string> prefixes = {"embedding_head.", "metric_map."};
+  // map, GeM's p) always trains: it starts untrained.
+  std::vector<std::string> prefixes = {"embedding_head.", "metric_map.", "pool."};
   if (freeze == Freeze::Backbone) {
     prefixes.push_back("fc.");
   } else if (freeze == Freeze::AllButLast) {

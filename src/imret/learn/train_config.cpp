@@ -7,6 +7,7 @@
 #include "imret/core/setting_error.hpp"
 #include "imret/learn/freeze.hpp"
 #include "imret/learn/registry.hpp"
+#include "imret/models/pooling.hpp"
 
 #include <algorithm>
 
@@ -67,6 +68,7 @@ void TrainConfig::validate() const {
   if (early_stop > 0 && val_fraction <= 0) throw SettingError("early_stop", " needs validation (" + mention("val_fraction") + " > 0)");
   if (epochs < 0) throw SettingError("epochs", " must be at least 0 (0: the untrained network, a baseline)");
   if (network.head_dim < 0) throw SettingError("head_dim", " must be at least 0");
+  models::parse_pool(network.pool, "pool");
   if (network.head_dim > 0 && descriptor.trains_classifier)
     throw SettingError("head_dim",
                        " adds an embedding head for metric learning; classification trains the classifier on the "
@@ -175,6 +177,7 @@ nlohmann::json known_network_settings() {
   spec.embedding_relu = false;
   spec.head_dim = 1;
   spec.learned_metric = true;
+  spec.pool = "gem:p=3";
   return spec.to_json();
 }
 
@@ -185,8 +188,8 @@ TrainConfig TrainConfig::from_settings(const nlohmann::json& settings, const std
   nlohmann::json flat = settings;
   if (flat.contains("network") && !flat["network"].is_object())
     throw UsageError(source + ": training setting 'network' should be object, got " + shown(flat["network"]));
-  // The network's settings may also be given flat: arch, embedding_dim, head_dim.
-  for (const char* key : {"arch", "embedding_dim", "head_dim"})
+  // The network's settings may also be given flat: arch, embedding_dim, head_dim, pool.
+  for (const char* key : {"arch", "embedding_dim", "head_dim", "pool"})
     if (flat.contains(key)) {
       flat["network"][key] = flat[key];
       flat.erase(key);

@@ -19,6 +19,7 @@
 #include "imret/models/channels_last.hpp"
 #include "imret/models/checkpoint.hpp"
 #include "imret/models/pretrained.hpp"
+#include "imret/models/pooling.hpp"
 
 namespace imret::learn {
 namespace fs = std::filesystem;
@@ -104,6 +105,7 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   config.network.in_channels = dataset->channels();
   config.network.num_classes = static_cast<int64_t>(dataset->classes().size());
   config.validate();
+  config.network.pool = models::parse_pool(config.network.pool, "pool").to_string();
   const MethodDescriptor& method = find_method(config.method);
   config.network.embedding_relu = method.trains_classifier;
   config.network.learned_metric = !method.trains_classifier && find_distance(config.distance).learned;

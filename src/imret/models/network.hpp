@@ -15,6 +15,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
+
+#include "imret/models/whitening.hpp"
 
 namespace imret::models {
 
@@ -33,6 +36,21 @@ struct NetworkSpec {
   int64_t head_dim = 0;
   bool learned_metric = false;           // a metric map L after the embedding
   bool normalize_before_metric = true;   // L2-normalise the embedding before L
+  // How a last feature map becomes a vector (pooling.hpp): resnets and
+  // TorchScript backbones whose output is a feature map.
+  std::string pool = "gap";
+  // Multi-scale descriptors (evaluation only): the embedding of the images
+  // resized by each factor, each L2-normalised, averaged and L2-normalised.
+  // Empty: the images as they come.
+  std::vector<double> scales;
+  // arch "torchscript": a module exported with torch.jit.trace/script, the
+  // method called and which of its outputs is the embedding (a tuple's index
+  // or a dict's key; empty: the output itself), and the square input size
+  // its output size is probed with.
+  std::string model;
+  std::string model_method = "forward";
+  std::string model_output;
+  int64_t input_size = 224;
 
   nlohmann::json to_json() const;
   static NetworkSpec from_json(const nlohmann::json& json);
@@ -41,13 +59,17 @@ struct NetworkSpec {
 class Network : public torch::nn::Module {
  public:
   // The retrieval embedding: the architecture's features, then the
-  // embedding head and the metric map if any.
+  // embedding head and the metric map if any. Out of training, at the
+  // network's scales (if set) and whitened (if set).
   torch::Tensor embed(const torch::Tensor& images);
   // Class scores of the architecture's features (not valid on an embedding
   // head's output).
   virtual torch::Tensor classify(const torch::Tensor& embeddings) = 0;
   // Size of embed()'s output.
-  int64_t embedding_dim() const { return embedding_head_ ? head_dim_ : feature_dim(); }
+  int64_t embedding_dim() const {
+    if (whitening_) return whitening_->output_dim();
+    return embedding_head_ ? head_dim_ : feature_dim();
+  }
   // Size of the architecture's features (the classifier's input).
   virtual int64_t feature_dim() const = 0;
   // Parameter-name prefixes of the last stage and the classifier: what stays
@@ -65,12 +87,22 @@ class Network : public torch::nn::Module {
   // bias); make_network calls it for a spec with head_dim > 0.
   void add_embedding_head(int64_t dim);
   bool has_embedding_head() const { return static_cast<bool>(embedding_head_); }
+  // Multi-scale embedding (NetworkSpec::scales); UsageError for a factor
+  // outside (0, 4]. {} or {1}: single scale.
+  void set_scales(std::vector<double> scales);
+  // Whitening applied to embed()'s output out of training (null: none).
+  // UsageError when it takes another dimension than the network gives.
+  void set_whitening(std::shared_ptr<const Whitening> whitening);
+  const Whitening* whitening() const { return whitening_.get(); }
 
  protected:
   // The architecture's embedding (up to the penultimate layer).
   virtual torch::Tensor embed_features(const torch::Tensor& images) = 0;
 
  private:
+  torch::Tensor embed_once(const torch::Tensor& images);
+  std::vector<double> scales_;
+  std::shared_ptr<const Whitening> whitening_;
   torch::nn::Linear embedding_head_{nullptr};
   int64_t head_dim_ = 0;
   torch::nn::Linear metric_map_{nullptr};

@@ -31,7 +31,10 @@ int64_t classifier_outputs(const TensorFile& file) {
 
 void load_pretrained(Network& network, TensorFile weights, const std::string& source, const WeightOptions& options) {
   apply_prefix_rules(weights, options.prefix_rules);
-  load_state(network, weights.tensors, source, options.ignored_prefixes);
+  // Pooling's own parameter (GeM's p) is not in the PyTorch world's files: it keeps the spec's value.
+  std::vector<std::string> ignored = options.ignored_prefixes;
+  ignored.push_back("pool.");
+  load_state(network, weights.tensors, source, ignored);
 }
 
 void load_pretrained(Network& network, const std::filesystem::path& file, const WeightOptions& options) {

@@ -27,7 +27,7 @@ void apply_prefix_rules(TensorFile& file, const std::vector<std::string>& rules)
 int64_t classifier_outputs(const TensorFile& file);
 
 // Loads `file` (any format load_tensor_file reads) into the network strictly,
-// after the prefix rules. Errors name the file and the keys that do not fit.
+// after the prefix rules; GeM's p ("pool.") keeps the network's value. Errors name the file and the keys that do not fit.
 void load_pretrained(Network& network, const std::filesystem::path& file, const WeightOptions& options);
 void load_pretrained(Network& network, TensorFile weights, const std::string& source, const WeightOptions& options);
 

@@ -90,7 +90,7 @@ nn::Sequential ResNet::make_layer(bool bottleneck, int64_t planes, int64_t block
                     : build_layer<BasicBlock>(inplanes_, planes, blocks, stride);
 }
 
-ResNet::ResNet(ResNetDepth depth, int64_t in_channels, int64_t num_classes) {
+ResNet::ResNet(ResNetDepth depth, int64_t in_channels, int64_t num_classes, const PoolSpec& pool) {
   const bool bottleneck = depth == ResNetDepth::k50 || depth == ResNetDepth::k101;
   std::array<int64_t, 4> blocks = {3, 4, 6, 3};
   if (depth == ResNetDepth::k18) blocks = {2, 2, 2, 2};
@@ -103,6 +103,7 @@ ResNet::ResNet(ResNetDepth depth, int64_t in_channels, int64_t num_classes) {
   layer4_ = register_module("layer4", make_layer(bottleneck, 512, blocks[3], 2));
   feature_dim_ = inplanes_;
   fc_ = register_module("fc", nn::Linear(feature_dim_, num_classes));
+  pool_ = register_module("pool", Pooling(pool));
 
   // torchvision's initialisation: Kaiming normal (fan_out) convs, unit BN.
   for (auto& module : modules(/*include_self=*/false)) {
@@ -119,7 +120,7 @@ torch::Tensor ResNet::embed_features(const torch::Tensor& images) {
   torch::Tensor x = bn1_->forward(conv1_->forward(images)).relu_();
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
   x = layer4_->forward(layer3_->forward(layer2_->forward(layer1_->forward(x))));
-  return torch::flatten(F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)), 1);
+  return pool_->forward(x);
 }
 
 torch::Tensor ResNet::classify(const torch::Tensor& embeddings) { return fc_->forward(embeddings); }

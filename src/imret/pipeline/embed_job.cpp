@@ -4,12 +4,15 @@
 
 #include <algorithm>
 
+#include "imret/core/atomic_file.hpp"
 #include "imret/core/embedding_set.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/json_text.hpp"
 #include "imret/core/output_folder.hpp"
 #include "imret/core/setting_error.hpp"
 #include "imret/data/image_folder.hpp"
+#include "imret/models/pooling.hpp"
+#include "imret/models/scripted_network.hpp"
 #include "imret/pipeline/networks.hpp"
 
 namespace imret::pipeline {
@@ -42,8 +45,16 @@ nlohmann::json bad_image_list(const data::BadImageLog& bad_images) {
 }
 
 void check_request(const EmbedRequest& request) {
-  if (request.checkpoint.empty() == request.weights.empty())
-    throw SettingError("checkpoint", ": give either a checkpoint (from imret train) or an architecture with weights");
+  const int sources = !request.checkpoint.empty() + !request.weights.empty() + !request.model.empty();
+  if (sources != 1)
+    throw SettingError("checkpoint", ": give one network: a checkpoint (from imret train), an architecture with "
+                                     "weights, or a TorchScript model");
+  if (!request.model.empty() && !request.arch.empty())
+    throw SettingError("arch", ": a TorchScript model carries its architecture; --arch goes with --weights");
+  if (request.model.empty() && (!request.model_settings.empty() || !request.model_output.empty()))
+    throw SettingError("model_settings", ": the model's settings and output go with a TorchScript model (--model)");
+  if (!request.whiten.empty() && !request.whiten_from.empty())
+    throw SettingError("whiten", ": learn a whitening (--whiten) or apply a database's (--whiten-from), not both");
   if (!request.weights.empty() && request.arch.empty())
     throw SettingError("arch", ": weights need the architecture they belong to (e.g. resnet50)");
   if (!request.checkpoint.empty() && (request.preprocess.given() || !request.arch.empty()))
@@ -55,7 +66,8 @@ void check_request(const EmbedRequest& request) {
 
 int64_t embed_dataset_to_folder(const models::LoadedNetwork& loaded, std::shared_ptr<const data::Dataset> dataset,
                                 const nlohmann::json& meta_in, const models::EmbedOptions& options,
-                                const fs::path& folder, const std::vector<fs::path>& inputs) {
+                                const fs::path& folder, const std::vector<fs::path>& inputs,
+                                const std::optional<models::WhitenSpec>& whiten) {
   if (dataset->channels() != loaded.info.spec.in_channels)
     throw UsageError(loaded.info.spec.arch + ": the network takes " + std::to_string(loaded.info.spec.in_channels) +
                      "-channel images but the data has " + std::to_string(dataset->channels()) + " channels");
@@ -72,12 +84,25 @@ int64_t embed_dataset_to_folder(const models::LoadedNetwork& loaded, std::shared
     throw Error("no image of " + std::to_string(dataset->size()) + " could be embedded (" +
                 std::to_string(bad_images->count()) + " bad images): nothing written to " + folder.string());
   const float* values = embedded.values.data_ptr<float>();
-  const int64_t cols = embedded.values.size(1);
+  int64_t cols = embedded.values.size(1);
   const int64_t bad_row = first_nonfinite_row(values, embedded.values.size(0), cols);
   if (bad_row >= 0)
     throw Error(items[static_cast<size_t>(bad_row)].source + ": the network gives NaN or infinite embeddings (the "
                 "checkpoint is broken: did training diverge?); nothing written to " + folder.string());
   nlohmann::json meta = meta_in;
+  at::Tensor whitened;
+  if (whiten) {
+    std::vector<int64_t> labels;
+    for (const EmbeddedItem& item : items) labels.push_back(item.label);
+    const models::Whitening whitening = models::learn_whitening(*whiten, embedded.values, labels);
+    whitened = whitening.apply(embedded.values).contiguous();
+    values = whitened.data_ptr<float>();
+    cols = whitened.size(1);
+    const fs::path file = out.path() / "whitening.safetensors";
+    models::save_whitening(file, whitening);
+    meta["whitening"] = whitening.describe();
+    meta["whitening"]["file"] = fs::absolute(folder / "whitening.safetensors").string();
+  }
   meta["network"] = loaded.info.spec.to_json();
   meta["preprocess"] = loaded.info.preprocess;
   meta["classes"] = dataset->classes();
@@ -86,6 +111,40 @@ int64_t embed_dataset_to_folder(const models::LoadedNetwork& loaded, std::shared
   out.publish({{"count", items.size()}, {"dimension", cols}});
   return static_cast<int64_t>(items.size());
 }
+
+namespace {
+
+// A TorchScript module's network and preprocessing: the command line's
+// choices over its settings file's, over the defaults for the data.
+models::LoadedNetwork scripted_network(const EmbedRequest& request, int64_t data_channels) {
+  const nlohmann::json settings = models::scripted_model_settings(request.model, request.model_settings);
+  data::PreprocessChoice choice = request.preprocess;
+  const int64_t input_size = settings.value("input_size", int64_t{0});
+  if (choice.resize < 0) choice.resize = settings.value("resize", input_size > 0 ? input_size : int64_t{-1});
+  if (choice.crop < 0) choice.crop = settings.value("crop", input_size > 0 ? input_size : int64_t{-1});
+  if (choice.mean.empty()) choice.mean = settings.value("mean", std::vector<double>{});
+  if (choice.std.empty()) choice.std = settings.value("std", std::vector<double>{});
+  const data::Preprocess preprocess = choice.resolve(data_channels);
+  models::NetworkSpec spec;
+  spec.arch = "torchscript";
+  spec.in_channels = settings.value("channels", data_channels);
+  spec.num_classes = 1;
+  spec.model = fs::absolute(request.model).string();
+  spec.model_method = settings.value("method", spec.model_method);
+  spec.model_output = !request.model_output.empty() ? request.model_output : settings.value("output", std::string());
+  spec.input_size = input_size > 0 ? input_size : preprocess.crop > 0 ? preprocess.crop
+                                                : preprocess.resize > 0 ? preprocess.resize : spec.input_size;
+  spec.pool = models::parse_pool(!request.pool.empty() ? request.pool : settings.value("pool", std::string("gap")),
+                                 request.pool.empty() ? request.model + " settings: pool" : "pool")
+                  .to_string();
+  models::LoadedNetwork loaded;
+  loaded.info.spec = spec;
+  loaded.info.preprocess = preprocess.to_json();
+  loaded.network = models::make_network(spec);
+  return loaded;
+}
+
+}  // namespace
 
 EmbedOutcome embed_to_folder(const EmbedRequest& request, const fs::path& folder) {
   check_request(request);
@@ -98,18 +157,38 @@ EmbedOutcome embed_to_folder(const EmbedRequest& request, const fs::path& folder
     dataset = data::open_dataset(request.data, request.split, loaded.info.classes);
     meta["checkpoint"] = fs::absolute(request.checkpoint).string();
     inputs.push_back(request.checkpoint);
+  } else if (!request.model.empty()) {
+    dataset = data::open_dataset(request.data, request.split);
+    loaded = scripted_network(request, dataset->channels());
+    meta["model"] = loaded.info.spec.model;
+    inputs.push_back(request.model);
   } else {
     dataset = data::open_dataset(request.data, request.split);
     models::NetworkSpec spec;
     spec.arch = request.arch;
     spec.in_channels = dataset->channels();
     spec.num_classes = 0;  // the file's classifier
+    if (!request.pool.empty()) spec.pool = models::parse_pool(request.pool).to_string();
     loaded = network_from_weights(spec, request.preprocess.resolve(dataset->channels()).to_json(), request.weights,
                                   request.weights_prefix);
     meta["weights"] = fs::absolute(request.weights).string();
     meta["weights_prefix"] = request.weights_prefix;
     inputs.push_back(request.weights);
   }
+  set_embedding_settings(loaded, request.pool.empty() ? loaded.info.spec.pool : request.pool, request.scales);
+  std::optional<models::WhitenSpec> whiten;
+  if (!request.whiten.empty()) whiten = models::parse_whiten(request.whiten);
+  if (!request.whiten_from.empty()) {
+    const EmbeddingSet database = load_embedding_set(request.whiten_from);
+    if (!database.meta.contains("whitening"))
+      throw SettingError("whiten_from", " " + request.whiten_from + ": this embedding folder is not whitened (embed "
+                                        "it with --whiten pca or --whiten learned)");
+    loaded.network->set_whitening(recorded_whitening(database.meta));
+    meta["whitening"] = database.meta["whitening"];
+  }
+  if (whiten && request.shards > 1)
+    throw SettingError("whiten", ": a shard would learn a whitening of its own part; embed the whole split with "
+                                 "--whiten, or whiten the shards --whiten-from a whitened database");
   if (request.shards < 1 || request.shard < 0 || request.shard >= request.shards)
     throw SettingError("shard", " " + std::to_string(request.shard) + "/" + std::to_string(request.shards) +
                                     ": expected i/N with 0 <= i < N");
@@ -129,7 +208,9 @@ EmbedOutcome embed_to_folder(const EmbedRequest& request, const fs::path& folder
   EmbedOutcome outcome;
   outcome.images = dataset->size();
   outcome.dimension = loaded.network->embedding_dim();
-  outcome.embedded = embed_dataset_to_folder(loaded, dataset, meta, request.options, folder, inputs);
+  if (whiten) outcome.dimension = 0;  // known once learned
+  outcome.embedded = embed_dataset_to_folder(loaded, dataset, meta, request.options, folder, inputs, whiten);
+  if (whiten) outcome.dimension = nlohmann::json::parse(read_file(folder / "meta.json")).at("dimension").get<int64_t>();
   return outcome;
 }
 
@@ -150,8 +231,8 @@ std::pair<int64_t, int64_t> parse_shard(const std::string& text, const std::stri
 namespace {
 
 // What must be the same in every shard's meta.json for them to form one embedding.
-const char* const kSameInShards[] = {"data", "split", "checkpoint", "weights", "weights_prefix", "network",
-                                     "preprocess", "classes"};
+const char* const kSameInShards[] = {"data", "split", "checkpoint", "weights", "weights_prefix", "model",
+                                     "network", "preprocess", "classes", "whitening"};
 
 struct Shard {
   fs::path folder;

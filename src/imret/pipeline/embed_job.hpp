@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,21 +25,38 @@ namespace imret::pipeline {
 // into meta.json, with the network, its preprocessing, the classes and the bad
 // images. Error when no image could be embedded or the network gives NaN/inf
 // embeddings; UsageError when the network takes another number of channels.
+// With `whiten`, the embeddings are whitened with a whitening learned from
+// them, saved as whitening.safetensors in the folder and recorded in meta.json.
 int64_t embed_dataset_to_folder(const models::LoadedNetwork& loaded, std::shared_ptr<const data::Dataset> dataset,
                                 const nlohmann::json& meta, const models::EmbedOptions& options,
                                 const std::filesystem::path& folder,
-                                const std::vector<std::filesystem::path>& inputs = {});
+                                const std::vector<std::filesystem::path>& inputs = {},
+                                const std::optional<models::WhitenSpec>& whiten = std::nullopt);
 
 struct EmbedRequest {
   std::string data = data::kDefaultFashionMnist;  // IDX, image or COCO folder
   std::string split = "test";
-  // The network: a checkpoint from training (it brings its preprocessing), or
-  // an architecture with weights (torchvision's names) and a preprocessing.
+  // The network: a checkpoint from training (it brings its preprocessing),
+  // an architecture with weights (torchvision's names) and a preprocessing,
+  // or a TorchScript module (models/scripted_network.hpp) with its settings
+  // file (`model_settings`, else net.json beside net.pt).
   std::string checkpoint;
   std::string arch;
   std::string weights;
   std::vector<std::string> weights_prefix;  // models::WeightOptions::prefix_rules
-  data::PreprocessChoice preprocess;        // with weights; defaults for the data's channels
+  std::string model;
+  std::string model_settings;
+  std::string model_output;                 // over the settings file's "output"
+  data::PreprocessChoice preprocess;        // with weights or a model; defaults for the data's channels
+  // How the network embeds (empty: as it is): pooling (models/pooling.hpp)
+  // and multi-scale factors.
+  std::string pool;
+  std::vector<double> scales;
+  // Whitening (models/whitening.hpp) learned from this split's embeddings and
+  // saved with them ("pca", "learned:dim=64"), or the whitening of the
+  // embedding folder `whiten_from` (a database) applied to this split.
+  std::string whiten;
+  std::string whiten_from;
   models::EmbedOptions options;
   // Shard `shard` of `shards` (0-based): the contiguous items
   // [size * shard / shards, size * (shard + 1) / shards) of the split, so
@@ -55,9 +73,9 @@ struct EmbedOutcome {
 };
 
 // Opens the split, loads the network and embeds the split into `folder`.
-// UsageError naming the field for a request that gives both or neither of
-// checkpoint and weights, weights without arch, or a preprocessing with a
-// checkpoint.
+// UsageError naming the field for a request that gives not exactly one of
+// checkpoint, weights and model, weights without arch, a preprocessing with a
+// checkpoint, or both whiten and whiten_from.
 EmbedOutcome embed_to_folder(const EmbedRequest& request, const std::filesystem::path& folder);
 
 // Parses "i/N" (0 <= i < N) into {i, N}; SettingError naming `setting` otherwise.

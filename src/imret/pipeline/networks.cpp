@@ -1,7 +1,12 @@
 #include "imret/pipeline/networks.hpp"
 
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "imret/core/embedding_tensor.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/tensor_file.hpp"
+#include "imret/models/pooling.hpp"
 #include "imret/models/pretrained.hpp"
 
 namespace imret::pipeline {
@@ -20,15 +25,97 @@ models::LoadedNetwork network_from_weights(models::NetworkSpec spec, const nlohm
   return loaded;
 }
 
+void set_embedding_settings(models::LoadedNetwork& loaded, const std::string& pool, const std::vector<double>& scales) {
+  models::NetworkSpec& spec = loaded.info.spec;
+  const std::string canonical = models::parse_pool(pool).to_string();
+  if (canonical != spec.pool) {
+    models::NetworkSpec pooled = spec;
+    pooled.pool = canonical;
+    std::shared_ptr<models::Network> network = models::make_network(pooled);
+    models::load_state(*network, models::state_dict(*loaded.network), "the network pooled with " + canonical,
+                       {"pool."});
+    loaded.network = std::move(network);
+    spec.pool = canonical;
+  }
+  loaded.network->set_scales(scales);
+  spec.scales = scales.size() == 1 && scales[0] == 1.0 ? std::vector<double>{} : scales;
+}
+
+std::shared_ptr<const models::Whitening> recorded_whitening(const nlohmann::json& meta) {
+  if (!meta.contains("whitening")) return nullptr;
+  const nlohmann::json& recorded = meta.at("whitening");
+  if (!recorded.is_object() || !recorded.contains("file") || !recorded["file"].is_string())
+    throw Error("meta.json: \"whitening\" should name its file (\"file\"), got " + recorded.dump());
+  const std::string file = recorded["file"].get<std::string>();
+  auto whitening = std::make_shared<models::Whitening>(models::load_whitening(file));
+  if (recorded.contains("fingerprint") && recorded["fingerprint"] != whitening->fingerprint())
+    throw Error(file + ": this whitening is not the one the embeddings were made with (fingerprint " +
+                whitening->fingerprint() + ", meta.json records " + recorded["fingerprint"].dump() +
+                "); embed them again");
+  return whitening;
+}
+
 models::LoadedNetwork embedding_network(const nlohmann::json& meta, const std::string& checkpoint) {
-  if (!checkpoint.empty()) return models::load_checkpoint(checkpoint);
-  if (meta.contains("checkpoint")) return models::load_checkpoint(meta.at("checkpoint").get<std::string>());
-  if (meta.contains("weights") && meta.contains("network") && meta.contains("preprocess"))
-    return network_from_weights(models::NetworkSpec::from_json(meta.at("network")), meta.at("preprocess"),
-                                meta.at("weights").get<std::string>(),
-                                meta.value("weights_prefix", std::vector<std::string>()));
-  throw UsageError("checkpoint: the database's meta.json does not name the network it came from; give the checkpoint "
-                   "to embed the query images with");
+  models::LoadedNetwork loaded;
+  const nlohmann::json recorded = meta.value("network", nlohmann::json::object());
+  if (!checkpoint.empty()) {
+    loaded = models::load_checkpoint(checkpoint);
+  } else if (meta.contains("checkpoint")) {
+    loaded = models::load_checkpoint(meta.at("checkpoint").get<std::string>());
+  } else if (meta.contains("weights") && meta.contains("network") && meta.contains("preprocess")) {
+    loaded = network_from_weights(models::NetworkSpec::from_json(recorded), meta.at("preprocess"),
+                                  meta.at("weights").get<std::string>(),
+                                  meta.value("weights_prefix", std::vector<std::string>()));
+  } else if (meta.contains("model") && meta.contains("network") && meta.contains("preprocess")) {
+    loaded.info.spec = models::NetworkSpec::from_json(recorded);
+    loaded.info.preprocess = meta.at("preprocess");
+    loaded.network = models::make_network(loaded.info.spec);
+  } else {
+    throw UsageError("checkpoint: the database's meta.json does not name the network it came from; give the "
+                     "checkpoint to embed the query images with");
+  }
+  // A checkpoint embedded with another pooling or at several scales.
+  if (checkpoint.empty() && !recorded.empty()) {
+    const models::NetworkSpec as_embedded = models::NetworkSpec::from_json(recorded);
+    set_embedding_settings(loaded, as_embedded.pool, as_embedded.scales);
+  }
+  loaded.network->set_whitening(recorded_whitening(meta));
+  return loaded;
+}
+
+namespace {
+std::string described(const nlohmann::json& whitening) {
+  return whitening.value("method", std::string("?")) + ", " + whitening.value("file", std::string("?"));
+}
+}  // namespace
+
+void match_database_whitening(EmbeddingSet& queries, const nlohmann::json& database_meta,
+                              const std::string& queries_name) {
+  const bool database_whitened = database_meta.contains("whitening");
+  const bool queries_whitened = queries.meta.contains("whitening");
+  if (!database_whitened && !queries_whitened) return;
+  if (!database_whitened)
+    throw Error(queries_name + ": the queries are whitened (" + queries.meta["whitening"].value("method", "?") +
+                ") but the database is not: whiten both, or neither");
+  const nlohmann::json& theirs = database_meta.at("whitening");
+  if (queries_whitened) {
+    const nlohmann::json& mine = queries.meta.at("whitening");
+    if (mine.value("fingerprint", "") != theirs.value("fingerprint", "x"))
+      throw Error(queries_name + ": the queries were whitened with another whitening (" + described(mine) +
+                  ") than the database's (" + described(theirs) + "); embed them with --whiten-from the database");
+    return;
+  }
+  const std::shared_ptr<const models::Whitening> whitening = recorded_whitening(database_meta);
+  const at::Tensor raw = embeddings_tensor(queries);
+  if (raw.size(1) != whitening->input_dim())
+    throw Error(queries_name + ": " + std::to_string(raw.size(1)) + "-d queries, but the database's whitening takes " +
+                std::to_string(whitening->input_dim()) + "-d embeddings (were they made with the same network?)");
+  const at::Tensor whitened = whitening->apply(raw).contiguous();
+  queries.embeddings.cols = whitened.size(1);
+  queries.embeddings.values.assign(whitened.data_ptr<float>(), whitened.data_ptr<float>() + whitened.numel());
+  queries.meta["whitening"] = theirs;
+  spdlog::info("{}: whitened the queries with the database's whitening ({}, {} -> {} dimensions)", queries_name,
+               theirs.value("method", "?"), whitening->input_dim(), whitening->output_dim());
 }
 
 }  // namespace imret::pipeline

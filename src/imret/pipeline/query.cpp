@@ -66,7 +66,11 @@ EmbeddingSet embed_query_images(const std::vector<std::string>& images, const mo
 EmbeddingSet load_queries(const QuerySource& source, const nlohmann::json& database_meta) {
   if (source.folder.empty() == source.images.empty())
     throw UsageError("give either the queries (an embedding folder) or images (image files)");
-  if (source.images.empty()) return load_embedding_set(source.folder);
+  if (source.images.empty()) {
+    EmbeddingSet queries = load_embedding_set(source.folder);
+    match_database_whitening(queries, database_meta, source.folder);
+    return queries;
+  }
   return embed_query_images(source.images, embedding_network(database_meta, source.checkpoint));
 }
 

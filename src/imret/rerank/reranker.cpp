@@ -22,15 +22,6 @@ Reordered Reranker::reorder(const at::Tensor& /*queries*/, const search::SearchR
 
 const char* method_names() { return "aqe, dba, kreciprocal, diffusion"; }
 
-std::string spec_number(double value) {
-  char text[40];
-  for (int digits = 6; digits <= 17; ++digits) {
-    std::snprintf(text, sizeof text, "%.*g", digits, value);
-    if (std::strtod(text, nullptr) == value) break;
-  }
-  return text;
-}
-
 namespace {
 
 // The parameters of one spec, with defaults, checked as they are read.

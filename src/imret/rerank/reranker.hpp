@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "imret/core/named_spec.hpp"  // spec_number
 #include "imret/search/index.hpp"
 
 namespace imret::rerank {
@@ -76,9 +77,5 @@ std::unique_ptr<Reranker> make_reranker(const std::string& spec);
 
 // The methods' names, for help texts and errors.
 const char* method_names();
-
-// A parameter value as a spec writes it: the shortest text that reads back
-// as the same double ("0.3", "3", "0.9999999").
-std::string spec_number(double value);
 
 }  // namespace imret::rerank
