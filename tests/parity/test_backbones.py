@@ -60,6 +60,22 @@ def meta(folder):
         return json.load(f)
 
 
+def safetensors(path):
+    import struct
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    header = json.loads(blob[8:8 + n])
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = {"F32": np.float32, "I64": np.int64}[e["dtype"]]
+        start, end = e["data_offsets"]
+        out[name] = torch.from_numpy(np.frombuffer(blob[8 + n + start:8 + n + end], dtype=dtype).reshape(e["shape"]).copy())
+    return out
+
+
 def unit(x):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
@@ -305,6 +321,46 @@ class Backbones(unittest.TestCase):
         self.assertIn("bad.json: \"input_size\" should be a whole number", run.stderr)
         self.assertEqual(len(run.stderr.strip().splitlines()), 1, run.stderr)
         self.assertFalse(os.path.exists(self.out("x")))
+
+    def train(self, *args):
+        out = self.out("train-" + str(len(os.listdir(self.work))))
+        imret("train", "--data", self.images, "--method", "triplet", "--epochs", "1", "--classes-per-batch", "3",
+              "--images-per-class", "4", "--val-fraction", "0", "--workers", "1", "-o", out, *args)
+        return os.path.join(out, "checkpoints", "last.safetensors")
+
+    def test_training_a_torchscript_backbone(self):
+        checkpoint = self.train("--model", self.traced_model())
+        trained = safetensors(checkpoint)
+        module = torch.jit.load(self.traced_model()).eval()
+        changed = 0
+        with torch.no_grad():
+            for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
+                new = trained["model." + name]
+                changed += int(not torch.equal(new, tensor))
+                tensor.copy_(new)
+            reference = module(preprocess(self.query_paths())).mean(dim=(2, 3))
+        self.assertGreater(changed, 10, "training left the module's weights alone")
+        folder = self.out("ts-trained")
+        imret("embed", "-c", checkpoint, "--data", self.images, "--split", "test", "-o", folder)
+        self.assert_close(load(folder), reference.numpy(), what="trained TorchScript checkpoint")
+        run = imret("train", "--model", self.traced_model(), "--data", self.images, "-o", self.out("x"), ok=False)
+        self.assertIn("no classifier to train", run.stderr)
+
+    def test_gem_p_is_learned(self):
+        checkpoint = self.train("--arch", "resnet18", "--weights", os.path.join(self.work, "resnet18.pth"),
+                                "--resize", "64", "--crop", "56", "--pool", "gem:p=3")
+        trained = safetensors(checkpoint)
+        p = float(trained["pool.p"][0])
+        self.assertNotEqual(p, 3.0, "GeM's p did not train")
+        model = torchvision.models.resnet18(num_classes=3)
+        del trained["pool.p"]
+        model.load_state_dict(trained)
+        body = torch.nn.Sequential(*list(model.children())[:-2]).eval()
+        with torch.no_grad():
+            reference = gem(body(preprocess(self.query_paths())), p)
+        folder = self.out("gem-trained")
+        imret("embed", "-c", checkpoint, "--data", self.images, "--split", "test", "-o", folder)
+        self.assert_close(load(folder), reference.numpy(), what="GeM with the learned p")
 
     # --- whitening ---------------------------------------------------------
 

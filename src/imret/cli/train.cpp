@@ -15,6 +15,7 @@
 #include "imret/dist/communicator.hpp"
 #include "imret/dist/local_launcher.hpp"
 #include "imret/dist/world.hpp"
+#include "imret/pipeline/networks.hpp"
 #include "imret/pipeline/train_job.hpp"
 
 namespace imret::cli {
@@ -29,6 +30,7 @@ struct TrainArgs {
   std::string settings_file;
   bool overwrite = false;
   PreprocessArgs preprocess;
+  std::string model, model_settings, model_output;  // a TorchScript backbone
   int nproc_per_node = 1;
   double dist_timeout = 300;
 };
@@ -84,6 +86,22 @@ void run_train(TrainArgs& args, const CLI::App& command) {
   }
   auto dataset = data::open_dataset(args.data, args.split);
   if (!preprocess_from_file) args.config.preprocess = args.preprocess.resolve(dataset->channels());
+  if (!args.model.empty()) {
+    if (!args.config.weights.empty())
+      throw UsageError("--model: a TorchScript model brings its weights; --weights goes with --arch");
+    const pipeline::ScriptedModel scripted =
+        pipeline::scripted_model(args.model, args.model_settings, args.model_output,
+                                 command.count("--pool") > 0 ? args.config.network.pool : "", args.preprocess,
+                                 dataset->channels());
+    models::NetworkSpec& network = args.config.network;
+    network.arch = scripted.spec.arch;
+    network.model = scripted.spec.model;
+    network.model_method = scripted.spec.model_method;
+    network.model_output = scripted.spec.model_output;
+    network.input_size = scripted.spec.input_size;
+    network.pool = scripted.spec.pool;
+    if (!preprocess_from_file) args.config.preprocess = scripted.preprocess;
+  }
   pipeline::TrainRequest request;
   request.config = args.config;
   request.data = args.data;
@@ -133,6 +151,12 @@ void add_train_command(CLI::App& app) {
   command->add_option("--split", args->split, "Split to train on")->capture_default_str();
   command->add_option("-o,--out", args->out, "Run directory to write")->capture_default_str();
   add_network_options(*command, args->config.network);
+  command->add_option("--model", args->model,
+                      "A TorchScript backbone to train (torch.jit.trace/script + torch.jit.save) instead of --arch; "
+                      "its settings from net.json beside net.pt or --model-settings; with a metric-learning method");
+  command->add_option("--model-settings", args->model_settings, "With --model: its settings file (JSON)");
+  command->add_option("--model-output", args->model_output,
+                      "With --model: the output to train when it returns a tuple (index) or a dict (key)");
   add_training_options(*command, args->config);
   args->preprocess.add_options(*command);
   command->add_option("--config", args->settings_file,

@@ -69,6 +69,9 @@ void TrainConfig::validate() const {
   if (epochs < 0) throw SettingError("epochs", " must be at least 0 (0: the untrained network, a baseline)");
   if (network.head_dim < 0) throw SettingError("head_dim", " must be at least 0");
   models::parse_pool(network.pool, "pool");
+  if (network.arch == "torchscript" && descriptor.trains_classifier)
+    throw SettingError("method", " " + method + ": a TorchScript backbone has no classifier to train; use a "
+                                 "metric-learning method (triplet, multi-similarity, ...)");
   if (network.head_dim > 0 && descriptor.trains_classifier)
     throw SettingError("head_dim",
                        " adds an embedding head for metric learning; classification trains the classifier on the "
@@ -178,6 +181,7 @@ nlohmann::json known_network_settings() {
   spec.head_dim = 1;
   spec.learned_metric = true;
   spec.pool = "gem:p=3";
+  spec.arch = "torchscript";  // its keys (model, model_method, model_output, input_size) too
   return spec.to_json();
 }
 

@@ -12,7 +12,6 @@
 #include "imret/core/setting_error.hpp"
 #include "imret/data/image_folder.hpp"
 #include "imret/models/pooling.hpp"
-#include "imret/models/scripted_network.hpp"
 #include "imret/pipeline/networks.hpp"
 
 namespace imret::pipeline {
@@ -112,40 +111,6 @@ int64_t embed_dataset_to_folder(const models::LoadedNetwork& loaded, std::shared
   return static_cast<int64_t>(items.size());
 }
 
-namespace {
-
-// A TorchScript module's network and preprocessing: the command line's
-// choices over its settings file's, over the defaults for the data.
-models::LoadedNetwork scripted_network(const EmbedRequest& request, int64_t data_channels) {
-  const nlohmann::json settings = models::scripted_model_settings(request.model, request.model_settings);
-  data::PreprocessChoice choice = request.preprocess;
-  const int64_t input_size = settings.value("input_size", int64_t{0});
-  if (choice.resize < 0) choice.resize = settings.value("resize", input_size > 0 ? input_size : int64_t{-1});
-  if (choice.crop < 0) choice.crop = settings.value("crop", input_size > 0 ? input_size : int64_t{-1});
-  if (choice.mean.empty()) choice.mean = settings.value("mean", std::vector<double>{});
-  if (choice.std.empty()) choice.std = settings.value("std", std::vector<double>{});
-  const data::Preprocess preprocess = choice.resolve(data_channels);
-  models::NetworkSpec spec;
-  spec.arch = "torchscript";
-  spec.in_channels = settings.value("channels", data_channels);
-  spec.num_classes = 1;
-  spec.model = fs::absolute(request.model).string();
-  spec.model_method = settings.value("method", spec.model_method);
-  spec.model_output = !request.model_output.empty() ? request.model_output : settings.value("output", std::string());
-  spec.input_size = input_size > 0 ? input_size : preprocess.crop > 0 ? preprocess.crop
-                                                : preprocess.resize > 0 ? preprocess.resize : spec.input_size;
-  spec.pool = models::parse_pool(!request.pool.empty() ? request.pool : settings.value("pool", std::string("gap")),
-                                 request.pool.empty() ? request.model + " settings: pool" : "pool")
-                  .to_string();
-  models::LoadedNetwork loaded;
-  loaded.info.spec = spec;
-  loaded.info.preprocess = preprocess.to_json();
-  loaded.network = models::make_network(spec);
-  return loaded;
-}
-
-}  // namespace
-
 EmbedOutcome embed_to_folder(const EmbedRequest& request, const fs::path& folder) {
   check_request(request);
   std::shared_ptr<data::Dataset> dataset;
@@ -159,8 +124,12 @@ EmbedOutcome embed_to_folder(const EmbedRequest& request, const fs::path& folder
     inputs.push_back(request.checkpoint);
   } else if (!request.model.empty()) {
     dataset = data::open_dataset(request.data, request.split);
-    loaded = scripted_network(request, dataset->channels());
-    meta["model"] = loaded.info.spec.model;
+    const ScriptedModel scripted = scripted_model(request.model, request.model_settings, request.model_output,
+                                                  request.pool, request.preprocess, dataset->channels());
+    loaded.info.spec = scripted.spec;
+    loaded.info.preprocess = scripted.preprocess.to_json();
+    loaded.network = models::make_network(scripted.spec);
+    meta["model"] = scripted.spec.model;
     inputs.push_back(request.model);
   } else {
     dataset = data::open_dataset(request.data, request.split);

@@ -8,6 +8,7 @@
 #include "imret/core/tensor_file.hpp"
 #include "imret/models/pooling.hpp"
 #include "imret/models/pretrained.hpp"
+#include "imret/models/scripted_network.hpp"
 
 namespace imret::pipeline {
 
@@ -23,6 +24,31 @@ models::LoadedNetwork network_from_weights(models::NetworkSpec spec, const nlohm
   loaded.network = models::make_network(spec);
   models::load_pretrained(*loaded.network, std::move(file), weights.string(), {});
   return loaded;
+}
+
+ScriptedModel scripted_model(const std::string& model, const std::string& settings_file, const std::string& output,
+                             const std::string& pool, const data::PreprocessChoice& given, int64_t data_channels) {
+  const nlohmann::json settings = models::scripted_model_settings(model, settings_file);
+  data::PreprocessChoice choice = given;
+  const int64_t input_size = settings.value("input_size", int64_t{0});
+  if (choice.resize < 0) choice.resize = settings.value("resize", input_size > 0 ? input_size : int64_t{-1});
+  if (choice.crop < 0) choice.crop = settings.value("crop", input_size > 0 ? input_size : int64_t{-1});
+  if (choice.mean.empty()) choice.mean = settings.value("mean", std::vector<double>{});
+  if (choice.std.empty()) choice.std = settings.value("std", std::vector<double>{});
+  ScriptedModel scripted;
+  scripted.preprocess = choice.resolve(data_channels);
+  models::NetworkSpec& spec = scripted.spec;
+  spec.arch = "torchscript";
+  spec.in_channels = settings.value("channels", data_channels);
+  spec.num_classes = 1;
+  spec.model = std::filesystem::absolute(model).string();
+  spec.model_method = settings.value("method", spec.model_method);
+  spec.model_output = !output.empty() ? output : settings.value("output", std::string());
+  const data::Preprocess& p = scripted.preprocess;
+  spec.input_size = input_size > 0 ? input_size : p.crop > 0 ? p.crop : p.resize > 0 ? p.resize : spec.input_size;
+  const std::string pooling = !pool.empty() ? pool : settings.value("pool", std::string("gap"));
+  spec.pool = models::parse_pool(pooling, pool.empty() ? model + " settings: pool" : "pool").to_string();
+  return scripted;
 }
 
 void set_embedding_settings(models::LoadedNetwork& loaded, const std::string& pool, const std::vector<double>& scales) {

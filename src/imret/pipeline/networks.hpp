@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "imret/core/embedding_set.hpp"
+#include "imret/data/preprocess_defaults.hpp"
 #include "imret/models/checkpoint.hpp"
 #include "imret/models/whitening.hpp"
 
@@ -23,6 +24,17 @@ namespace imret::pipeline {
 models::LoadedNetwork network_from_weights(models::NetworkSpec spec, const nlohmann::json& preprocess,
                                            const std::filesystem::path& weights,
                                            const std::vector<std::string>& prefix_rules);
+
+// A TorchScript module as a network spec (arch "torchscript") with its
+// preprocessing: the given choices (options) over its settings file's
+// (models::scripted_model_settings), over the defaults for the data. The
+// settings' "input_size" alone means resize and crop to it.
+struct ScriptedModel {
+  models::NetworkSpec spec;
+  data::Preprocess preprocess;
+};
+ScriptedModel scripted_model(const std::string& model, const std::string& settings_file, const std::string& output,
+                             const std::string& pool, const data::PreprocessChoice& choice, int64_t data_channels);
 
 // Pooling and scales other than the loaded network's (a checkpoint trained
 // with average pooling embedded with GeM): the network is rebuilt with the
