@@ -5,6 +5,7 @@
 
 #include "arrays.hpp"
 #include "bindings.hpp"
+#include "imret/core/atomic_file.hpp"
 #include "imret/data/image_folder.hpp"
 #include "imret/pipeline/networks.hpp"
 #include "imret/pipeline/query.hpp"
@@ -15,11 +16,19 @@ namespace {
 
 class PyEmbedder {
  public:
-  PyEmbedder(const std::string& checkpoint, const std::string& device, int64_t batch_size)
+  PyEmbedder(const std::optional<std::string>& checkpoint, const std::string& device, int64_t batch_size,
+             const std::optional<std::string>& database)
       : device_(parse_device(device)), batch_size_(batch_size) {
     if (batch_size < 1) throw py::value_error("batch_size: must be >= 1, got " + std::to_string(batch_size));
-    require_path(checkpoint, "checkpoint");
-    loaded_ = read_file([&] { return pipeline::embedding_network(nlohmann::json::object(), checkpoint); });
+    if (!checkpoint && !database)
+      throw py::value_error("give a checkpoint, or database= (an embedding folder, to embed as its vectors were made)");
+    if (checkpoint) require_path(*checkpoint, "checkpoint");
+    nlohmann::json meta = nlohmann::json::object();
+    if (database) {
+      require_path(*database + "/meta.json", "database");
+      meta = read_file([&] { return nlohmann::json::parse(imret::read_file(*database + "/meta.json")); });
+    }
+    loaded_ = read_file([&] { return pipeline::embedding_network(meta, checkpoint.value_or("")); });
     loaded_.network->eval();
     loaded_.network->to(device_);
     preparer_ = std::make_unique<pipeline::QueryImagePreparer>(loaded_);
@@ -95,10 +104,13 @@ void bind_embedder(py::module_& m) {
   py::class_<PyEmbedder>(m, "Embedder", R"(A network that embeds images as `imret embed` does.
 
 checkpoint: a checkpoint imret wrote (train, or weights convert), with its preprocessing.
+database: an embedding folder (imret embed): embed as its vectors were made, with the network,
+pooling, scales and whitening its meta.json records (a checkpoint given too replaces its network).
 device: "cpu" or "cuda". embed(images): a list of image paths, or a uint8 batch N x H x W x 3
 (or N x H x W grey) -> N x dimension float32.)")
-      .def(py::init<const std::string&, const std::string&, int64_t>(), py::arg("checkpoint"),
-           py::arg("device") = "cpu", py::arg("batch_size") = 64)
+      .def(py::init<const std::optional<std::string>&, const std::string&, int64_t, const std::optional<std::string>&>(),
+           py::arg("checkpoint") = py::none(), py::arg("device") = "cpu", py::arg("batch_size") = 64,
+           py::arg("database") = py::none())
       .def("embed", &PyEmbedder::embed, py::arg("images"))
       .def_property_readonly("dimension", &PyEmbedder::dimension);
 }

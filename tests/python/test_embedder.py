@@ -43,6 +43,22 @@ def test_embeddings_equal_imret_embed(checkpoint_and_images):
     np.testing.assert_allclose(embedder.embed(np.repeat(pixels[..., None], 3, axis=3)), expected, atol=1e-5)
 
 
+def test_embeds_as_a_whitened_database_was(checkpoint_and_images):
+    """database=: the folder's network and its whitening, as imret embed --whiten-from gives."""
+    checkpoint, work, pixels, paths = checkpoint_and_images
+    subprocess.run([IMRET, "-q", "embed", "-c", str(checkpoint), "--split", "train", "--whiten", "pca:dim=16", "-o",
+                    str(work / "white")], check=True, capture_output=True)
+    subprocess.run([IMRET, "-q", "embed", "-c", str(checkpoint), "--split", "test", "--whiten-from",
+                    str(work / "white"), "-o", str(work / "white-test")], check=True, capture_output=True)
+    expected = imret.data.load_embeddings(work / "white-test").embeddings[:6]
+    embedder = imret.Embedder(database=str(work / "white"))
+    assert embedder.dimension == 16
+    np.testing.assert_allclose(embedder.embed(pixels), expected, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(expected, axis=1), 1, atol=1e-5)
+    with pytest.raises(ValueError, match="database="):
+        imret.Embedder()
+
+
 def test_bad_input(checkpoint_and_images, tmp_path):
     checkpoint, work, pixels, _ = checkpoint_and_images
     embedder = imret.Embedder(str(checkpoint), batch_size=2)
