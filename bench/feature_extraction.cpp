@@ -4,6 +4,10 @@
 // weights, threads and batch size, in one run.
 //
 //   build/bench/imret_bench_feature_extraction [--images 256] [--batch 32] [--workers 2] [--threads N]
+//                                              [--backbone native|torchscript]
+//
+// --backbone torchscript: both sides run the same traced ResNet-50 (fc
+// removed, torch.jit.trace) instead, imret as `imret embed --model` does.
 //
 // The JPEG files (500x375, a typical photo size) and the weights are made once
 // by the peer script in /tmp/imret_bench_features.
@@ -25,12 +29,14 @@ namespace fs = std::filesystem;
 int main(int argc, char** argv) {
   int64_t images = 256, batch = 32;
   int workers = 2, threads = 0;
+  std::string backbone = "native";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--images") images = std::stoll(argv[i + 1]);
     else if (flag == "--batch") batch = std::stoll(argv[i + 1]);
     else if (flag == "--workers") workers = std::stoi(argv[i + 1]);
     else if (flag == "--threads") threads = std::stoi(argv[i + 1]);
+    else if (flag == "--backbone") backbone = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown option %s\n", flag.c_str());
       return 2;
@@ -44,8 +50,24 @@ int main(int argc, char** argv) {
     if (std::system((peer + " make " + folder.string() + " " + std::to_string(images)).c_str()) != 0) return 1;
   }
 
-  auto network = imret::models::make_network({"resnet50", 3, 1000, 0});
-  imret::models::load_pretrained(*network, folder / "resnet50.pth", {});
+  std::shared_ptr<imret::models::Network> network;
+  fs::path weights = folder / "resnet50.pth";
+  if (backbone == "torchscript") {
+    weights = folder / "resnet50.pt";
+    if (!fs::exists(weights) && std::system((peer + " trace " + folder.string()).c_str()) != 0) return 1;
+    imret::models::NetworkSpec spec;
+    spec.arch = "torchscript";
+    spec.in_channels = 3;
+    spec.num_classes = 1;
+    spec.model = weights.string();
+    network = imret::models::make_network(spec);
+  } else if (backbone == "native") {
+    network = imret::models::make_network({"resnet50", 3, 1000, 0});
+    imret::models::load_pretrained(*network, weights, {});
+  } else {
+    std::fprintf(stderr, "--backbone: native or torchscript\n");
+    return 2;
+  }
   auto dataset = imret::data::load_image_folder(folder, "train");
   imret::data::Preprocess preprocess;
   preprocess.resize = 256;
@@ -60,11 +82,11 @@ int main(int argc, char** argv) {
   auto embedded = imret::models::embed_dataset(*network, dataset, imret::data::make_eval_transform(preprocess), options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   const double ours = static_cast<double>(embedded.indices.size()) / seconds;
-  std::printf("imret:       %7.2f img/s (%lld images, batch %lld, %d workers, %d threads)\n", ours,
+  std::printf("imret:       %7.2f img/s (%s, %lld images, batch %lld, %d workers, %d threads)\n", ours, backbone.c_str(),
               static_cast<long long>(embedded.indices.size()), static_cast<long long>(batch), workers, threads);
   std::fflush(stdout);
 
-  const std::string command = peer + " run " + folder.string() + " " + (folder / "resnet50.pth").string() + " " +
+  const std::string command = peer + " run " + folder.string() + " " + weights.string() + " " +
                               std::to_string(threads) + " " + std::to_string(workers) + " " + std::to_string(batch);
   FILE* pipe = popen(command.c_str(), "r");
   double theirs = 0;

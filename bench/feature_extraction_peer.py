@@ -3,8 +3,9 @@ extraction (ImageFolder + DataLoader with workers, Resize(256) + CenterCrop(224)
 + Normalize, ResNet-50 with fc removed) on the same JPEG files and threads.
 
 usage: feature_extraction_peer.py make FOLDER COUNT     # writes COUNT JPEG files (fixture)
+       feature_extraction_peer.py trace FOLDER          # FOLDER/resnet50.pt: the weights' body, traced
        feature_extraction_peer.py run FOLDER WEIGHTS THREADS WORKERS BATCH
-prints images/s of `run` on stdout."""
+prints images/s of `run` on stdout (WEIGHTS .pt: the TorchScript module)."""
 import os
 import sys
 import time
@@ -29,12 +30,21 @@ def make(folder, count):
     torch.save(torchvision.models.resnet50().state_dict(), f"{folder}/resnet50.pth")
 
 
-def run(folder, weights, threads, workers, batch):
-    torch.set_num_threads(threads)
+def resnet50(weights):
     model = torchvision.models.resnet50()
     model.load_state_dict(torch.load(weights))
     model.fc = torch.nn.Identity()
-    model.eval()
+    return model.eval()
+
+
+def trace(folder):
+    with torch.no_grad():
+        torch.jit.trace(resnet50(f"{folder}/resnet50.pth"), torch.rand(1, 3, 224, 224)).save(f"{folder}/resnet50.pt")
+
+
+def run(folder, weights, threads, workers, batch):
+    torch.set_num_threads(threads)
+    model = torch.jit.load(weights).eval() if weights.endswith(".pt") else resnet50(weights)
     transform = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
                                     transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
     dataset = torchvision.datasets.ImageFolder(f"{folder}/train", transform=transform)
@@ -51,5 +61,7 @@ def run(folder, weights, threads, workers, batch):
 if __name__ == "__main__":
     if sys.argv[1] == "make":
         make(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "trace":
+        trace(sys.argv[2])
     else:
         run(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))

@@ -345,6 +345,13 @@ class Backbones(unittest.TestCase):
         self.assert_close(load(folder), reference.numpy(), what="trained TorchScript checkpoint")
         run = imret("train", "--model", self.traced_model(), "--data", self.images, "-o", self.out("x"), ok=False)
         self.assertIn("no classifier to train", run.stderr)
+        # A frozen module stays as it was, batch-norm statistics included; the new head trains.
+        frozen = safetensors(self.train("--model", self.traced_model(), "--freeze", "backbone", "--head-dim", "8"))
+        original = dict(torch.jit.load(self.traced_model()).named_parameters())
+        original.update(dict(torch.jit.load(self.traced_model()).named_buffers()))
+        for name, tensor in original.items():
+            self.assertTrue(torch.equal(frozen["model." + name], tensor), name)
+        self.assertEqual(tuple(frozen["embedding_head.weight"].shape), (8, 512))
 
     def test_gem_p_is_learned(self):
         checkpoint = self.train("--arch", "resnet18", "--weights", os.path.join(self.work, "resnet18.pth"),

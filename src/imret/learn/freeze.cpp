@@ -52,6 +52,7 @@ int64_t apply_freeze(models::Network& network, Freeze freeze) {
 void hold_frozen_batchnorm(models::Network& network, Freeze freeze) {
   if (freeze == Freeze::None) return;
   const auto prefixes = trainable_prefixes(network, freeze);
+  network.keep_backbone_evaluating(!trainable("model.", prefixes));
   for (auto& item : network.named_modules("", false)) {
     const bool batchnorm = item.value()->as<models::BatchNorm>() != nullptr;
     if (batchnorm && !trainable(item.key() + ".", prefixes)) item.value()->eval();

@@ -86,7 +86,8 @@ void TrainConfig::validate() const {
   if (limit < 0) throw SettingError("limit", " must be >= 0");
   check_thread_count("workers", workers, 0);  // 0: images decoded in the training thread
   parse_freeze(freeze);
-  if (freeze != "none" && weights.empty()) throw SettingError("freeze", " " + freeze + " needs " + mention("weights") + " to start from");
+  if (freeze != "none" && weights.empty() && network.arch != "torchscript")
+    throw SettingError("freeze", " " + freeze + " needs " + mention("weights") + " (or a TorchScript model) to start from");
 }
 
 nlohmann::json TrainConfig::to_json() const {

@@ -79,6 +79,11 @@ class Network : public torch::nn::Module {
   // is not the classifier's input).
   torch::Tensor forward(const torch::Tensor& images);
 
+  // A backbone whose batch norm cannot be reached as models::BatchNorm (a
+  // TorchScript module) keeps evaluating while the network trains: its
+  // statistics stay as they are when it is frozen. No-op for the others.
+  virtual void keep_backbone_evaluating(bool /*on*/) {}
+
   // Registers the metric map (identity-initialised); make_network calls it for
   // a spec with learned_metric.
   void add_metric_map(bool normalize_first);

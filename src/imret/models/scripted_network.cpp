@@ -56,7 +56,11 @@ class ScriptedNetwork : public Network {
 
   void train(bool on = true) override {
     Module::train(on);
-    module_.train(on);
+    module_.train(on && !frozen_);
+  }
+  void keep_backbone_evaluating(bool on) override {
+    frozen_ = on;
+    module_.train(is_training() && !frozen_);
   }
   using Module::to;
   void to(torch::Device device, bool non_blocking = false) override {
@@ -170,6 +174,7 @@ class ScriptedNetwork : public Network {
   torch::jit::Module module_;
   Pooling pool_{nullptr};
   int64_t feature_dim_ = 0;
+  bool frozen_ = false;
 };
 
 void check_type(const nlohmann::json& json, const char* key, bool ok, const fs::path& file, const char* wanted) {
