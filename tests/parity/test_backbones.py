@@ -106,10 +106,10 @@ def rmac(fmap, levels=3):
     h, w = fmap.shape[2:]
     short = min(h, w)
     extra_h = extra_w = 0
-    if h != w:
-        steps = np.arange(2, 8)
+    if h != w:  # in float32, as cirtorch computes it (its ties, e.g. 10 x 18, go to the fewer regions)
+        steps = torch.arange(2, 8, dtype=torch.float32)
         b = (max(h, w) - short) / (steps - 1)
-        extra = int(np.argmin(np.abs((short ** 2 - short * b) / short ** 2 - 0.4))) + 1
+        extra = int(torch.argmin(torch.abs((short ** 2 - short * b) / short ** 2 - 0.4))) + 1
         if w > h:
             extra_w = extra
         else:

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "imret/core/error.hpp"
+#include "imret/pipeline/networks.hpp"
 
 namespace fs = std::filesystem;
 
@@ -44,6 +45,7 @@ ResolvedGridInputs GridInputs::resolve(viz::RetrievalGridOptions& options) const
   if (!relevance.empty()) options.object_relevance = relevance;
   resolved.queries = load_embedding_set(resolved.queries_folder);
   resolved.database = load_embedding_set(resolved.database_folder);
+  pipeline::match_database_whitening(resolved.queries, resolved.database.meta, resolved.queries_folder.string());
   return resolved;
 }
 

@@ -89,10 +89,12 @@ void run_train(TrainArgs& args, const CLI::App& command) {
   if (!args.model.empty()) {
     if (!args.config.weights.empty())
       throw UsageError("--model: a TorchScript model brings its weights; --weights goes with --arch");
-    const pipeline::ScriptedModel scripted =
-        pipeline::scripted_model(args.model, args.model_settings, args.model_output,
-                                 command.count("--pool") > 0 ? args.config.network.pool : "", args.preprocess,
-                                 dataset->channels());
+    if (command.count("--arch") > 0)
+      throw UsageError("--model: a TorchScript model is the architecture; --arch goes with --weights");
+    // A pooling given (option or settings file) over the model's settings file's.
+    const std::string pool = args.config.network.pool != "gap" || command.count("--pool") > 0 ? args.config.network.pool : "";
+    const pipeline::ScriptedModel scripted = pipeline::scripted_model(
+        args.model, args.model_settings, args.model_output, pool, args.preprocess, dataset->channels());
     models::NetworkSpec& network = args.config.network;
     network.arch = scripted.spec.arch;
     network.model = scripted.spec.model;

@@ -70,10 +70,12 @@ std::vector<PoolRegion> rmac_regions(int64_t height, int64_t width, int64_t leve
   // How many extra regions the long side gets: the count whose overlap is nearest 40%.
   int64_t extra = 0;
   if (height != width) {
-    double best = 1e300;
+    // In float32, as cirtorch computes it: maps such as 10 x 18 are ties that double precision breaks otherwise.
+    float best = 1e30f;
     for (int64_t steps = 2; steps <= 7; ++steps) {
-      const double b = static_cast<double>(std::max(height, width) - w) / static_cast<double>(steps - 1);
-      const double miss = std::abs((static_cast<double>(w) * w - w * b) / (static_cast<double>(w) * w) - overlap);
+      const float wf = static_cast<float>(w);
+      const float b = static_cast<float>(std::max(height, width) - w) / static_cast<float>(steps - 1);
+      const float miss = std::abs((wf * wf - wf * b) / (wf * wf) - static_cast<float>(overlap));
       if (miss < best) {
         best = miss;
         extra = steps - 1;
@@ -111,8 +113,12 @@ torch::Tensor PoolingImpl::forward(const torch::Tensor& features) {
     return (features * prior).sum({2, 3});
   }
   if (kind == "gem") {
+    // (mean x^p)^(1/p) = m (mean (x/m)^p)^(1/p), m the maximum: x^p alone overflows float32
+    // for x above 3.4e38^(1/p) (2.4 at p = 100).
     const torch::Tensor p = p_.to(features.dtype());
-    return features.clamp_min(kClamp).pow(p.view({1, 1, 1, 1})).mean({2, 3}).pow(1.0 / p);
+    const torch::Tensor x = features.clamp_min(kClamp);
+    const torch::Tensor m = std::get<0>(x.flatten(2).max(2)).detach();
+    return m * (x / m.unsqueeze(2).unsqueeze(3)).pow(p.view({1, 1, 1, 1})).mean({2, 3}).pow(1.0 / p);
   }
   // rmac
   torch::Tensor sum = l2_normalised(spatial_max(features));

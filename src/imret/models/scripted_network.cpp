@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "imret/core/error.hpp"
@@ -110,11 +111,15 @@ class ScriptedNetwork : public Network {
       }
       return m;
     };
+    // A tensor shared by two submodules (tied weights) is registered once: twice would step it twice.
+    std::set<const void*> seen;
     for (const auto& p : module_.named_parameters(true)) {
+      if (!seen.insert(p.value.unsafeGetTensorImpl()).second) continue;
       const auto parts = split_name(p.name);
       holder(parts)->register_parameter(parts.back(), p.value, p.value.requires_grad());
     }
     for (const auto& b : module_.named_buffers(true)) {
+      if (!seen.insert(b.value.unsafeGetTensorImpl()).second) continue;
       const auto parts = split_name(b.name);
       holder(parts)->register_buffer(parts.back(), b.value);
     }

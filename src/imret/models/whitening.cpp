@@ -95,7 +95,14 @@ Whitening learn_supervised(const WhitenSpec& spec, const torch::Tensor& x, const
   double ridge = 0;
   torch::Tensor factor, status;
   std::tie(factor, status) = torch::linalg_cholesky_ex(scatter);
-  if (status.item<int64_t>() != 0) {
+  // A rank-deficient scatter may still factor, with pivots that are rounding noise: those
+  // directions would be scaled up a million-fold. Treat it as singular too.
+  const auto degenerate = [&] {
+    if (status.item<int64_t>() != 0) return true;
+    const torch::Tensor pivots = factor.diagonal().pow(2);
+    return pivots.min().item<double>() < 1e-9 * pivots.max().item<double>();
+  };
+  if (degenerate()) {
     ridge = 1e-6 * scatter.diagonal().mean().item<double>();
     if (!(ridge > 0)) ridge = 1e-12;
     std::tie(factor, status) = torch::linalg_cholesky_ex(scatter + ridge * torch::eye(dims, scatter.options()));

@@ -144,16 +144,30 @@ EmbedOutcome embed_to_folder(const EmbedRequest& request, const fs::path& folder
     meta["weights_prefix"] = request.weights_prefix;
     inputs.push_back(request.weights);
   }
-  set_embedding_settings(loaded, request.pool.empty() ? loaded.info.spec.pool : request.pool, request.scales);
+  std::string pool = request.pool.empty() ? loaded.info.spec.pool : models::parse_pool(request.pool).to_string();
+  std::vector<double> scales = request.scales;
+  nlohmann::json database_meta;
+  if (!request.whiten_from.empty()) {
+    // The queries of a whitened database: pooled and scaled as it was, unless told otherwise (refused).
+    database_meta = load_embedding_set(request.whiten_from).meta;
+    if (!database_meta.contains("whitening"))
+      throw SettingError("whiten_from", " " + request.whiten_from + ": this embedding folder is not whitened (embed "
+                                        "it with --whiten pca or --whiten learned)");
+    const models::NetworkSpec theirs =
+        models::NetworkSpec::from_json(database_meta.value("network", nlohmann::json::object()));
+    if (request.pool.empty()) pool = theirs.pool;
+    if (request.scales.empty()) scales = theirs.scales;
+    if (pool != theirs.pool || scales != theirs.scales)
+      throw SettingError("whiten_from", " " + request.whiten_from + ": the database was pooled with " + theirs.pool +
+                                        (theirs.scales.empty() ? "" : " at several scales") +
+                                        "; its whitening fits those vectors only (leave --pool and --scales out)");
+  }
+  set_embedding_settings(loaded, pool, scales);
   std::optional<models::WhitenSpec> whiten;
   if (!request.whiten.empty()) whiten = models::parse_whiten(request.whiten);
   if (!request.whiten_from.empty()) {
-    const EmbeddingSet database = load_embedding_set(request.whiten_from);
-    if (!database.meta.contains("whitening"))
-      throw SettingError("whiten_from", " " + request.whiten_from + ": this embedding folder is not whitened (embed "
-                                        "it with --whiten pca or --whiten learned)");
-    loaded.network->set_whitening(recorded_whitening(database.meta));
-    meta["whitening"] = database.meta["whitening"];
+    loaded.network->set_whitening(recorded_whitening(database_meta));
+    meta["whitening"] = database_meta["whitening"];
   }
   if (whiten && request.shards > 1)
     throw SettingError("whiten", ": a shard would learn a whitening of its own part; embed the whole split with "

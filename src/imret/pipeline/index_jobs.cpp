@@ -8,6 +8,7 @@
 #include "imret/core/error.hpp"
 #include "imret/core/output_folder.hpp"
 #include "imret/core/progress.hpp"
+#include "imret/pipeline/networks.hpp"
 #include "imret/search/index_store.hpp"
 
 namespace imret::pipeline {
@@ -101,7 +102,9 @@ IndexBuildOutcome build_index_folder(const IndexBuildRequest& request, const fs:
 IndexAddOutcome add_to_index_folder(const fs::path& folder, const std::string& embeddings, bool drop_nonfinite) {
   OutputFolder out(folder, search::index_folder_rules("index add", true, "", {embeddings}));
   search::StoredIndex stored = search::load_index_folder(folder);
-  const EmbeddingSet set = load_vectors(embeddings, drop_nonfinite, "add");
+  EmbeddingSet set = load_vectors(embeddings, drop_nonfinite, "add");
+  // Raw vectors get the index's whitening; others whitened otherwise are refused.
+  match_database_whitening(set, stored.manifest.embedding_meta, embeddings);
   const int64_t dim = stored.index->dim();
   if (dim > 0 && set.embeddings.cols != dim)
     throw UsageError(embeddings + ": embeddings of " + std::to_string(set.embeddings.cols) +

@@ -5,6 +5,7 @@
 
 #include "imret/core/embedding_tensor.hpp"
 #include "imret/core/error.hpp"
+#include "imret/core/setting_error.hpp"
 #include "imret/core/tensor_file.hpp"
 #include "imret/models/pooling.hpp"
 #include "imret/models/pretrained.hpp"
@@ -53,6 +54,10 @@ ScriptedModel scripted_model(const std::string& model, const std::string& settin
 
 void set_embedding_settings(models::LoadedNetwork& loaded, const std::string& pool, const std::vector<double>& scales) {
   models::NetworkSpec& spec = loaded.info.spec;
+  const bool several = !scales.empty() && !(scales.size() == 1 && scales[0] == 1.0);
+  if (several && spec.arch == "convnet")
+    throw SettingError("scales", ": the convnet takes its input size only (28 x 28); multi-scale descriptors are for "
+                                 "resnets and TorchScript backbones");
   const std::string canonical = models::parse_pool(pool).to_string();
   if (canonical != spec.pool) {
     models::NetworkSpec pooled = spec;
@@ -100,8 +105,9 @@ models::LoadedNetwork embedding_network(const nlohmann::json& meta, const std::s
     throw UsageError("checkpoint: the database's meta.json does not name the network it came from; give the "
                      "checkpoint to embed the query images with");
   }
-  // A checkpoint embedded with another pooling or at several scales.
-  if (checkpoint.empty() && !recorded.empty()) {
+  // A network embedded with another pooling or at several scales (a checkpoint given instead
+  // of the recorded one too: the database's vectors were pooled so).
+  if (!recorded.empty()) {
     const models::NetworkSpec as_embedded = models::NetworkSpec::from_json(recorded);
     set_embedding_settings(loaded, as_embedded.pool, as_embedded.scales);
   }

@@ -52,6 +52,10 @@ TEST(Pooling, GemSpansMeanToMax) {
   EXPECT_TRUE((high >= max * std::pow(1.0 / 24, 1.0 / 100) - 1e-5).all().item<bool>());
   // Negative activations are clamped, not raised to a fractional power.
   EXPECT_FALSE(torch::isnan(pool("gem:p=2.5", x - 0.5)).any().item<bool>());
+  // Large activations with a large p do not overflow float32 (x^p alone would: 50^100).
+  const torch::Tensor big = pool("gem:p=100", x * 50);
+  EXPECT_TRUE(torch::isfinite(big).all().item<bool>());
+  EXPECT_TRUE(torch::allclose(big, pool("gem:p=100", x) * 50, 1e-4, 1e-4));
 }
 
 TEST(Pooling, GemPIsTrained) {
@@ -89,6 +93,9 @@ TEST(Pooling, RmacRegionsAsCountedByHand) {
   EXPECT_EQ(count_at(wide, 1), 15);  // 3 x 5
   EXPECT_EQ(wide[1].left, 1);
   EXPECT_EQ(wide[2].left, 3);
+  // 10 x 18 is a tie between 1 and 2 extra regions in float32 (overlaps 0.6 and 0.2 off 0.4 by
+  // 0.2 each); cirtorch's float32 argmin takes the first: 1 extra, 2 regions on level 1.
+  EXPECT_EQ(models::rmac_regions(10, 18, 1).size(), 2u);
   // R-MAC sums the normalised MACs: 1 + 14 unit vectors at most.
   const torch::Tensor r = pool("rmac", torch::rand({2, 4, 5, 5}));
   EXPECT_TRUE((r.norm(2, 1) <= 15 + 1e-4).all().item<bool>());
