@@ -127,7 +127,7 @@ namespace {
 std::shared_ptr<Network> make_architecture(const NetworkSpec& spec) {
   const PoolSpec pool = parse_pool(spec.pool, "pool");
   if (spec.arch == "convnet" && pool.kind != "gap")
-    throw UsageError("pool " + spec.pool + ": the convnet ends in a linear layer, not a feature map; pooling is for "
+    throw UsageError("--pool " + spec.pool + ": the convnet ends in a linear layer, not a feature map; pooling is for "
                      "resnets and TorchScript backbones");
   if (spec.arch == "convnet") return std::make_shared<ConvNet>(spec.in_channels, spec.embedding_dim, spec.num_classes, spec.embedding_relu);
   if (spec.arch == "resnet18") return std::make_shared<ResNet>(ResNetDepth::k18, spec.in_channels, spec.num_classes, pool);

@@ -85,6 +85,12 @@ Whitening learn_supervised(const WhitenSpec& spec, const torch::Tensor& x, const
   if (first.empty())
     throw UsageError("--whiten " + name + ": learned whitening needs labelled items, two or more of one class "
                      "(the data has none; use --whiten pca)");
+  // The pairs' D x D scatter needs more pairs than dimensions; with fewer, every direction the
+  // pairs do not span would be scaled up without bound and swamp the descriptor.
+  if (static_cast<int64_t>(first.size()) <= dims)
+    throw UsageError("--whiten " + name + ": learned whitening needs more matching pairs than dimensions (" +
+                     std::to_string(first.size()) + " pairs of same-class items, " + std::to_string(dims) +
+                     " dimensions); use pca:dim=D, or more labelled items");
   const torch::Tensor a = x.index_select(0, torch::tensor(first)), b = x.index_select(0, torch::tensor(second));
   const torch::Tensor mean = a.mean(0);
   const torch::Tensor differences = a - b;

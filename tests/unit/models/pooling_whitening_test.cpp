@@ -178,6 +178,9 @@ TEST(Whitening, ErrorsSayWhatIsMissing) {
   std::vector<int64_t> none(50, -1);
   EXPECT_THROW(models::learn_whitening(models::parse_whiten("learned"), x, none), imret::UsageError);
   EXPECT_THROW(models::learn_whitening(models::parse_whiten("pca:dim=7"), x, labels), imret::UsageError);
+  // 6 pairs for 6 dimensions: too few to whiten the pairs' scatter.
+  EXPECT_THROW(models::learn_whitening(models::parse_whiten("learned"), x.slice(0, 0, 6), {0, 0, 1, 1, 2, 2}),
+               imret::UsageError);
   EXPECT_THROW(models::learn_whitening(models::parse_whiten("pca"), x.slice(0, 0, 1), labels), imret::UsageError);
   EXPECT_THROW(models::parse_whiten("zca"), imret::UsageError);
   EXPECT_THROW(models::parse_whiten("pca:dim=-1"), imret::UsageError);
