@@ -81,7 +81,7 @@ void run_merge(const MergeArgs& args) {
 
 void add_embed_command(CLI::App& app) {
   auto args = std::make_shared<EmbedArgs>();
-  CLI::App* command = app.add_subcommand("embed", "Embed a dataset split with a checkpoint (-> .npy + items.jsonl)");
+  CLI::App* command = app.add_subcommand("embed", "Embed a dataset split with a checkpoint, weights or a TorchScript model (-> .npy + items.jsonl)");
   command->add_option("-c,--checkpoint", args->request.checkpoint, "Checkpoint (.safetensors) written by imret train");
   command->add_option("--arch", args->request.arch, "With --weights: the network (resnet18/34/50/101, convnet)")
       ->check(CLI::IsMember(models::known_architectures()));
