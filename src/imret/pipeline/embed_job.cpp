@@ -149,7 +149,15 @@ EmbedOutcome embed_to_folder(const EmbedRequest& request, const fs::path& folder
   nlohmann::json database_meta;
   if (!request.whiten_from.empty()) {
     // The queries of a whitened database: pooled and scaled as it was, unless told otherwise (refused).
-    database_meta = load_embedding_set(request.whiten_from).meta;
+    // Its meta.json only: the database's vectors are not needed.
+    const fs::path meta_file = fs::path(request.whiten_from) / "meta.json";
+    if (!fs::is_regular_file(meta_file))
+      throw SettingError("whiten_from", " " + request.whiten_from + ": not an embedding folder (no meta.json)");
+    try {
+      database_meta = nlohmann::json::parse(read_file(meta_file));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(meta_file.string() + ": malformed JSON (" + std::string(e.what()) + ")");
+    }
     if (!database_meta.contains("whitening"))
       throw SettingError("whiten_from", " " + request.whiten_from + ": this embedding folder is not whitened (embed "
                                         "it with --whiten pca or --whiten learned)");
