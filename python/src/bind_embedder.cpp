@@ -6,6 +6,7 @@
 #include "arrays.hpp"
 #include "bindings.hpp"
 #include "imret/core/atomic_file.hpp"
+#include "imret/core/precision.hpp"
 #include "imret/data/image_folder.hpp"
 #include "imret/pipeline/networks.hpp"
 #include "imret/pipeline/query.hpp"
@@ -17,8 +18,10 @@ namespace {
 class PyEmbedder {
  public:
   PyEmbedder(const std::optional<std::string>& checkpoint, const std::string& device, int64_t batch_size,
-             const std::optional<std::string>& database)
+             const std::optional<std::string>& database, const std::string& precision)
       : device_(parse_device(device)), batch_size_(batch_size) {
+    const Precision arithmetic = parse_precision(precision);
+    check_precision_on(arithmetic, device_);
     if (batch_size < 1) throw py::value_error("batch_size: must be >= 1, got " + std::to_string(batch_size));
     if (!checkpoint && !database)
       throw py::value_error("give a checkpoint, or database= (an embedding folder, to embed as its vectors were made)");
@@ -31,6 +34,7 @@ class PyEmbedder {
     loaded_ = read_file([&] { return pipeline::embedding_network(meta, checkpoint.value_or("")); });
     loaded_.network->eval();
     loaded_.network->to(device_);
+    loaded_.network->set_precision(arithmetic);
     preparer_ = std::make_unique<pipeline::QueryImagePreparer>(loaded_);
   }
 
@@ -106,11 +110,13 @@ void bind_embedder(py::module_& m) {
 checkpoint: a checkpoint imret wrote (train, or weights convert), with its preprocessing.
 database: an embedding folder (imret embed): embed as its vectors were made, with the network,
 pooling, scales and whitening its meta.json records (a checkpoint given too replaces its network).
-device: "cpu" or "cuda". embed(images): a list of image paths, or a uint8 batch N x H x W x 3
+device: "cpu" or "cuda". precision: "fp32", "bf16", or on CUDA "tf32" and "fp16" (docs/gpu.md).
+embed(images): a list of image paths, or a uint8 batch N x H x W x 3
 (or N x H x W grey) -> N x dimension float32.)")
-      .def(py::init<const std::optional<std::string>&, const std::string&, int64_t, const std::optional<std::string>&>(),
+      .def(py::init<const std::optional<std::string>&, const std::string&, int64_t, const std::optional<std::string>&,
+                    const std::string&>(),
            py::arg("checkpoint") = py::none(), py::arg("device") = "cpu", py::arg("batch_size") = 64,
-           py::arg("database") = py::none())
+           py::arg("database") = py::none(), py::arg("precision") = "fp32")
       .def("embed", &PyEmbedder::embed, py::arg("images"))
       .def_property_readonly("dimension", &PyEmbedder::dimension);
 }

@@ -86,6 +86,7 @@ void add_training_options(CLI::App& command, learn::TrainConfig& c) {
   command.add_option("--seed", c.seed, "Random seed")->capture_default_str();
   command.add_option("--workers", c.workers, "Data loader threads")->capture_default_str();
   command.add_option("--device", c.device, "cpu, cuda or cuda:N")->capture_default_str();
+  add_precision_option(command, c.precision);
   command.add_option("--on-bad-image", c.on_bad_image, "skip (and report) or fail")
       ->check(CLI::IsMember({"skip", "fail"}))
       ->capture_default_str();
@@ -96,6 +97,13 @@ void add_training_options(CLI::App& command, learn::TrainConfig& c) {
       ->capture_default_str();
   command.add_flag("--sync-batch-norm", c.sync_batch_norm,
                    "Distributed training: batch norm over the whole batch of all processes (SyncBatchNorm)");
+}
+
+void add_precision_option(CLI::App& command, std::string& precision) {
+  command
+      .add_option("--precision", precision,
+                  "fp32, tf32 (CUDA), bf16 or fp16 (CUDA): the backbone's arithmetic; see docs/gpu.md")
+      ->capture_default_str();
 }
 
 nlohmann::json given_training_settings(const CLI::App& command, const learn::TrainConfig& config) {

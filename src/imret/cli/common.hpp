@@ -37,6 +37,8 @@ nlohmann::json given_training_settings(const CLI::App& command, const learn::Tra
 // config.yaml (its `train` mapping). UsageError naming the file otherwise.
 nlohmann::json load_training_settings(const std::filesystem::path& path);
 
+// --precision fp32|tf32|bf16|fp16 (core/precision.hpp), into `precision`.
+void add_precision_option(CLI::App& command, std::string& precision);
 void add_weights_prefix_option(CLI::App& command, std::vector<std::string>& rules);
 
 void print_training_summary(const learn::TrainResult& result, const std::filesystem::path& run_dir);

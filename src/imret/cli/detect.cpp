@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "imret/cli/commands.hpp"
+#include "imret/cli/common.hpp"
 #include "imret/pipeline/detect_job.hpp"
 
 namespace imret::cli {
@@ -74,6 +75,7 @@ void add_detect_command(CLI::App& app) {
   command->add_flag("--features", args->request.features,
                     "Also write detector features: pooled FPN embedding per image, RoI features per object");
   command->add_option("--device", args->request.device, "cpu, cuda or cuda:N")->capture_default_str();
+  add_precision_option(*command, args->request.precision);
   command->add_option("--on-bad-image", args->on_bad_image, "skip (and report) or fail")
       ->check(CLI::IsMember({"skip", "fail"}))
       ->capture_default_str();

@@ -7,6 +7,7 @@
 
 #include "imret/cli/commands.hpp"
 #include "imret/cli/common.hpp"
+#include "imret/core/precision.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/core/error.hpp"
 #include "imret/data/loader.hpp"
@@ -22,6 +23,7 @@ struct EmbedArgs {
   PreprocessArgs preprocess;
   std::string out;
   std::string device = "cpu";
+  std::string precision = "fp32";
   std::string on_bad_image = "skip";
   std::string shard;
 };
@@ -52,6 +54,8 @@ void run_embed(const EmbedArgs& args) {
   pipeline::EmbedRequest request = args.request;
   request.preprocess = args.preprocess;
   request.options.device = parse_device(args.device);
+  request.options.precision = parse_precision(args.precision);
+  check_precision_on(request.options.precision, request.options.device);
   request.options.on_bad_image = data::parse_bad_image_policy(args.on_bad_image);
   request.options.label = "embed " + request.split;
   request.options.channels_last = true;
@@ -114,6 +118,7 @@ void add_embed_command(CLI::App& app) {
   command->add_option("--batch-size", args->request.options.batch_size, "Batch size")->capture_default_str();
   command->add_option("--workers", args->request.options.workers, "Data loader threads")->capture_default_str();
   command->add_option("--device", args->device, "cpu, cuda or cuda:N")->capture_default_str();
+  add_precision_option(*command, args->precision);
   command->add_option("--on-bad-image", args->on_bad_image, "skip (and report) or fail")
       ->check(CLI::IsMember({"skip", "fail"}))
       ->capture_default_str();

@@ -6,6 +6,9 @@
 #include <cstdlib>
 
 #include "imret/cli/commands.hpp"
+#include "imret/cli/common.hpp"
+#include "imret/core/precision.hpp"
+#include "imret/core/runtime.hpp"
 #include "imret/serve/run_service.hpp"
 
 namespace imret::cli {
@@ -17,6 +20,8 @@ struct ServeArgs {
   double max_upload_mb = 16;
   double batch_wait_ms = 2;
   double max_megapixels = 40;
+  std::string device = "cpu";
+  std::string precision = "fp32";
 };
 
 std::atomic<bool> stop_requested{false};
@@ -36,6 +41,9 @@ void run_serve(ServeArgs& args) {
   request.batching.wait = std::chrono::microseconds(static_cast<int64_t>(args.batch_wait_ms * 1000));
   request.batching.max_queued = std::max<int64_t>(request.batching.max_queued, request.batching.max_batch);
   request.limits.image_limits.max_pixels = static_cast<uint64_t>(args.max_megapixels * 1e6);
+  request.batching.device = parse_device(args.device);
+  request.batching.precision = parse_precision(args.precision);
+  check_precision_on(request.batching.precision, request.batching.device);
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   serve::run_service(request, stop_requested, [&](int port, const nlohmann::json& info) {
@@ -68,6 +76,9 @@ void add_serve_command(CLI::App& app) {
       ->required();
   command->add_option("--checkpoint", r.collection.checkpoint,
                       "Network for image queries (default: the one the folder records)");
+  command->add_option("--device", args->device, "Where image queries' network runs: cpu, cuda or cuda:N")
+      ->capture_default_str();
+  add_precision_option(*command, args->precision);
   command->add_option("--host", r.server.host, "Address to listen on; other than loopback needs --token")
       ->capture_default_str();
   command->add_option("--port", r.server.port, "Port (0: any free one)")->capture_default_str();

@@ -278,6 +278,7 @@ class Loader::Impl {
     }
     if (batch.images.scalar_type() != torch::kFloat32) batch.images = batch.images.to(torch::kFloat32);
     batch.images = batch.images.contiguous();
+    if (options_.pin_memory) batch.images = batch.images.pin_memory();
     batch.labels = torch::empty({static_cast<int64_t>(batch.indices.size())}, torch::kInt64);
     auto* labels = batch.labels.data_ptr<int64_t>();
     for (size_t r = 0; r < batch.indices.size(); ++r) labels[r] = dataset_->label(batch.indices[r]);

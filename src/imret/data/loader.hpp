@@ -57,6 +57,9 @@ struct LoaderOptions {
   int workers = 2;         // decoding threads; 0 = decode in next()'s thread
   int prefetch_batches = 4;  // batches made ahead of next() (at least 1)
   BadImagePolicy on_bad_image = BadImagePolicy::Skip;
+  // Batches' images in page-locked host memory (made by the worker), so that
+  // a copy to a CUDA device can run asynchronously. Needs a CUDA LibTorch.
+  bool pin_memory = false;
 };
 
 // The objects of `indices` as rows of instance counts: len(indices) x

@@ -4,6 +4,7 @@
 
 #include "imret/core/tensor_file.hpp"
 #include "imret/detect/mask_paste.hpp"
+#include "imret/models/autocast.hpp"
 
 namespace imret::detect {
 
@@ -29,7 +30,12 @@ DetectorStages Detector::run(const std::vector<torch::Tensor>& images) {
   for (const auto& image : images) on_device.push_back(image.to(device_));
   DetectorStages stages;
   stages.batch = make_image_batch(on_device, options_.resize);
-  stages.features = backbone_.forward(stages.batch.images);
+  {
+    models::PrecisionScope scope(options_.precision, device_.type());
+    stages.features = backbone_.forward(stages.batch.images);
+  }
+  for (torch::Tensor& level : stages.features)
+    if (level.scalar_type() != torch::kFloat) level = level.to(torch::kFloat);
   stages.proposals = rpn_.forward(stages.batch, stages.features);
   stages.detections = heads_.forward(stages.features, stages.proposals, stages.batch.sizes);
   for (size_t i = 0; i < images.size(); ++i) {

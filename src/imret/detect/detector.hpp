@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "imret/core/precision.hpp"
 #include "imret/core/safetensors.hpp"
 #include "imret/detect/detections.hpp"
 #include "imret/detect/detector_weights.hpp"
@@ -29,6 +30,11 @@ struct DetectorOptions {
   // probabilities: a quarter of the memory, all that results files and
   // pictures need.
   bool binary_masks = false;
+  // The backbone's and the feature pyramid's arithmetic (core/precision.hpp);
+  // the pyramid comes out float32, and the region proposals, the box and mask
+  // heads, NMS and RoIAlign stay float32 in every mode. Callers check the
+  // device first (check_precision_on).
+  Precision precision = Precision::Fp32;
 };
 
 // Every stage's output, for parity tests and feature extraction.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <string>
@@ -99,30 +100,52 @@ torch::Tensor nms_by_mask(const torch::Tensor& boxes, const torch::Tensor& score
   const torch::Tensor x2 = sorted.select(1, 2), y2 = sorted.select(1, 3);
   const torch::Tensor area = (x2 - x1) * (y2 - y1);
   const double threshold = threshold_for(boxes.scalar_type(), iou_threshold);
-  // Rows [r0, r1) against columns [r0, K): at most ~4M elements per temporary.
-  const int64_t rows_per_chunk = std::max<int64_t>(1, (int64_t{1} << 22) / count);
-  std::vector<uint8_t> removed(static_cast<size_t>(count), 0);
-  std::vector<int64_t> kept_positions;
+  // The IoU > threshold mask, packed on the device into 64-bit words (bit b
+  // of word w: column 64w + b), as torchvision's CUDA kernel does: one copy
+  // of K x K/64 words to the host in all (for K up to ~4000; row chunks
+  // bound each temporary to ~4M elements beyond that).
+  const int64_t words = (count + 63) / 64;
+  const torch::Tensor bit_values =
+      torch::pow(torch::full({64}, 2, sorted.options().dtype(torch::kLong)), torch::arange(64, sorted.options().dtype(torch::kLong)));
+  const int64_t rows_per_chunk = std::max<int64_t>(1, (int64_t{1} << 22) / (words * 64));
+  std::vector<uint64_t> mask(static_cast<size_t>(count * words));
+  auto cols = [&](const torch::Tensor& v) { return v.unsqueeze(0); };
   for (int64_t r0 = 0; r0 < count; r0 += rows_per_chunk) {
     const int64_t r1 = std::min(count, r0 + rows_per_chunk);
     auto rows = [&](const torch::Tensor& v) { return v.slice(0, r0, r1).unsqueeze(1); };
-    auto cols = [&](const torch::Tensor& v) { return v.slice(0, r0).unsqueeze(0); };
     const torch::Tensor w = (torch::min(rows(x2), cols(x2)) - torch::max(rows(x1), cols(x1))).clamp_min_(0);
     const torch::Tensor h = (torch::min(rows(y2), cols(y2)) - torch::max(rows(y1), cols(y1))).clamp_min_(0);
     const torch::Tensor inter = w * h;
     const torch::Tensor iou = inter / ((rows(area) + cols(area)) - inter);
-    const torch::Tensor mask = iou.gt(threshold).to(torch::kCPU, torch::kByte).contiguous();
-    const uint8_t* m = mask.data_ptr<uint8_t>();
-    const int64_t width = count - r0;
-    for (int64_t i = r0; i < r1; ++i) {
-      if (removed[i]) continue;
-      kept_positions.push_back(i);
-      const uint8_t* row = m + (i - r0) * width;  // row[j - r0] for column j
-      for (int64_t j = i + 1; j < count; ++j) removed[j] |= row[j - r0];
-    }
+    torch::Tensor over = iou.gt(threshold);
+    if (words * 64 > count) over = torch::constant_pad_nd(over, {0, words * 64 - count}, 0);
+    // Distinct powers of two: the int64 sum is the word (bit 63 wraps to the sign).
+    const torch::Tensor packed = (over.view({r1 - r0, words, 64}).to(torch::kLong) * bit_values).sum(2);
+    const torch::Tensor host = packed.to(torch::kCPU).contiguous();
+    std::memcpy(mask.data() + r0 * words, host.data_ptr<int64_t>(), static_cast<size_t>(host.numel()) * sizeof(int64_t));
+  }
+  // The greedy pass: box i is kept unless a kept box before it overlaps it.
+  std::vector<uint64_t> removed(static_cast<size_t>(words), 0);
+  std::vector<int64_t> kept_positions;
+  for (int64_t i = 0; i < count; ++i) {
+    if ((removed[static_cast<size_t>(i / 64)] >> (i % 64)) & 1u) continue;
+    kept_positions.push_back(i);
+    const uint64_t* row = mask.data() + i * words;
+    for (int64_t word = i / 64; word < words; ++word) removed[static_cast<size_t>(word)] |= row[word];
   }
   const torch::Tensor positions = torch::tensor(kept_positions, torch::kLong).to(boxes.device());
   return order.index_select(0, positions);
+}
+
+torch::Tensor batched_nms_by_offsets(const torch::Tensor& boxes, const torch::Tensor& scores, const torch::Tensor& groups,
+                                     double iou_threshold) {
+  check_inputs("batched_nms", boxes, scores);
+  if (boxes.size(0) == 0) return empty_indices(boxes);
+  torch::NoGradGuard no_grad;
+  // Each group's boxes shifted by group x (largest coordinate + 1), computed
+  // as torchvision does, so that boxes of different groups never overlap.
+  const torch::Tensor offsets = groups.to(boxes.scalar_type()) * (boxes.max() + 1);
+  return nms_by_mask(boxes + offsets.unsqueeze(1), scores, iou_threshold);
 }
 
 }  // namespace detail
@@ -148,6 +171,7 @@ torch::Tensor batched_nms(const torch::Tensor& boxes, const torch::Tensor& score
   const int64_t count = boxes.size(0);
   if (count == 0) return empty_indices(boxes);
   torch::NoGradGuard no_grad;
+  if (!boxes.device().is_cpu()) return detail::batched_nms_by_offsets(boxes, scores, groups, iou_threshold);
   // torchvision's vanilla path: one nms per group on its boxes in index order,
   // the kept indices in increasing order, then sorted by decreasing score.
   const torch::Tensor ids = groups.to(torch::kCPU, torch::kLong).contiguous();

@@ -5,8 +5,9 @@
 // ties by increasing index; batched_nms's final sort: torch's default sort, not
 // stable on the CPU beyond 16 values, as torchvision calls it).
 // CPU tensors run a greedy loop over the sorted boxes; tensors on other devices
-// compute the IoU > threshold matrix there, in row chunks, and run the greedy
-// pass on the CPU. No custom CUDA kernel is needed.
+// compute the IoU > threshold matrix there, packed into 64-bit words as
+// torchvision's CUDA kernel does, and run the greedy pass over the words on
+// the CPU: one copy to the host per call. No custom CUDA kernel is needed.
 #include <torch/types.h>
 
 namespace imret::detect {
@@ -20,11 +21,14 @@ torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, doubl
 // NMS independently per group (groups: K int64, e.g. class or pyramid level), as torchvision.ops.batched_nms;
 // returns kept indices sorted by decreasing score.
 // (On CUDA, the order among equal scores in that last sort is CUDA's sort's.)
-// This is torchvision's "vanilla" path (one nms per group, then the kept
-// indices, in increasing order, sorted by decreasing score), which torchvision
-// itself takes above 1000 boxes on the CPU (20000 elsewhere); below that it
-// offsets the boxes per group instead, which keeps the same boxes except where
-// the offset's rounding moves an IoU across the threshold or scores tie.
+// On the CPU this is torchvision's "vanilla" path (one nms per group, then the
+// kept indices, in increasing order, sorted by decreasing score), which
+// torchvision itself takes above 1000 boxes on the CPU. On other devices it is
+// torchvision's coordinate trick, which torchvision takes below 5000 boxes
+// there: the boxes offset per group by (largest coordinate + 1) x group, one
+// nms over all groups at once (no host read per group; the order among equal
+// scores is the stable sort's). The two keep the same boxes except where the
+// offset's rounding moves an IoU across the threshold.
 torch::Tensor batched_nms(const torch::Tensor& boxes, const torch::Tensor& scores, const torch::Tensor& groups,
                           double iou_threshold);
 
@@ -33,6 +37,10 @@ namespace detail {
 // CPU), callable on any device: nms() uses it for non-CPU tensors; tests run it
 // on the CPU too. Same contract as nms().
 torch::Tensor nms_by_mask(const torch::Tensor& boxes, const torch::Tensor& scores, double iou_threshold);
+// batched_nms's non-CPU algorithm (the coordinate trick over nms_by_mask),
+// callable on any device. Same contract as batched_nms() (groups checked by it).
+torch::Tensor batched_nms_by_offsets(const torch::Tensor& boxes, const torch::Tensor& scores,
+                                     const torch::Tensor& groups, double iou_threshold);
 }  // namespace detail
 
 }  // namespace imret::detect

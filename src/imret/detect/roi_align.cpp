@@ -332,9 +332,92 @@ void gather_group(const torch::Tensor& input, const std::vector<RoiSamples<T>>& 
   }
 }
 
+// One axis of a chunk of rois on the device: k x (pooled * grid) sample
+// coordinates -> low and high pixel indices, weights h (for low) and l (for
+// high), and 1/0 validity, with axis_sample's rules and torchvision's
+// arithmetic in the input's type.
+struct AxisTensors {
+  torch::Tensor low, high, l, h, valid;
+};
+
+AxisTensors axis_tensors(const torch::Tensor& start, const torch::Tensor& bin, int64_t pooled, int64_t grid,
+                         int64_t size) {
+  const auto options = start.options();
+  // start + p * bin + (float(i) + 0.5f) * bin / grid, associated as the CPU kernel.
+  const torch::Tensor p = torch::arange(pooled, options).view({1, pooled, 1});
+  const torch::Tensor i = (torch::arange(grid, torch::TensorOptions().dtype(torch::kFloat).device(start.device())) + 0.5f)
+                              .to(start.scalar_type())
+                              .view({1, 1, grid});
+  const torch::Tensor s = start.view({-1, 1, 1}), b = bin.view({-1, 1, 1});
+  torch::Tensor v = ((s + p * b) + i * b / static_cast<double>(grid)).reshape({start.size(0), pooled * grid});
+  const torch::Tensor valid = v.ge(-1.0) & v.le(static_cast<double>(size));  // false for NaN
+  v = torch::where(valid, v, torch::zeros_like(v)).clamp_min(0);
+  torch::Tensor low = v.to(torch::kLong);  // truncation, v >= 0
+  const torch::Tensor at_edge = low.ge(size - 1);
+  low = low.clamp_max(size - 1);
+  const torch::Tensor high = torch::where(at_edge, low, low + 1);
+  v = torch::where(at_edge, low.to(v.scalar_type()), v);
+  const torch::Tensor l = v - low.to(v.scalar_type());
+  return {low, high, l, 1 - l, valid.to(v.scalar_type())};
+}
+
 }  // namespace
 
 namespace detail {
+
+torch::Tensor roi_align_fixed_grid(const torch::Tensor& input, const torch::Tensor& rois, int64_t pooled_h,
+                                   int64_t pooled_w, double spatial_scale, int64_t sampling_ratio, bool aligned,
+                                   int64_t max_chunk_elements) {
+  checked_rois(input, rois, pooled_h, pooled_w);  // the one host read: the batch indices' range
+  if (sampling_ratio < 1) throw UsageError("roi_align: a fixed grid needs sampling_ratio >= 1");
+  torch::NoGradGuard no_grad;
+  const int64_t count = rois.size(0), images = input.size(0), channels = input.size(1);
+  const int64_t height = input.size(2), width = input.size(3), grid = sampling_ratio;
+  torch::Tensor output = torch::zeros({count, channels, pooled_h, pooled_w}, input.options());
+  if (output.numel() == 0) return output;
+  // C x (N * H * W): every image's pixels in one row per channel (a view for one image).
+  const torch::Tensor data = input.detach().transpose(0, 1).reshape({channels, images * height * width});
+  const torch::Tensor r = rois.detach().to(input.scalar_type());
+  const int64_t sy = pooled_h * grid, sx = pooled_w * grid;
+  const int64_t chunk = std::max<int64_t>(1, max_chunk_elements / std::max<int64_t>(1, channels * sy * sx));
+  for (int64_t k0 = 0; k0 < count; k0 += chunk) {
+    const int64_t k = std::min(chunk, count - k0);
+    const torch::Tensor part = r.slice(0, k0, k0 + k);
+    const double offset = aligned ? 0.5 : 0.0;
+    const torch::Tensor start_w = part.select(1, 1) * spatial_scale - offset;
+    const torch::Tensor start_h = part.select(1, 2) * spatial_scale - offset;
+    torch::Tensor roi_w = (part.select(1, 3) * spatial_scale - offset) - start_w;
+    torch::Tensor roi_h = (part.select(1, 4) * spatial_scale - offset) - start_h;
+    if (!aligned) {  // torchvision makes malformed rois 1 x 1
+      roi_w = roi_w.clamp_min(1);
+      roi_h = roi_h.clamp_min(1);
+    }
+    const AxisTensors ys = axis_tensors(start_h, roi_h / static_cast<double>(pooled_h), pooled_h, grid, height);
+    const AxisTensors xs = axis_tensors(start_w, roi_w / static_cast<double>(pooled_w), pooled_w, grid, width);
+    // k x sy x sx taps; the image's first pixel offsets the positions.
+    const torch::Tensor base = (part.select(1, 0).to(torch::kLong) * (height * width)).view({k, 1, 1});
+    auto pixel = [&](const torch::Tensor& y, const torch::Tensor& x) {
+      return (base + y.unsqueeze(2) * width + x.unsqueeze(1)).reshape({-1});
+    };
+    const torch::Tensor valid = ys.valid.unsqueeze(2) * xs.valid.unsqueeze(1);
+    auto weight = [&](const torch::Tensor& wy, const torch::Tensor& wx) {
+      return (wy.unsqueeze(2) * wx.unsqueeze(1) * valid).reshape({1, -1});
+    };
+    // w1 * v1 + w2 * v2 + w3 * v3 + w4 * v4, torchvision's association.
+    torch::Tensor sum = data.index_select(1, pixel(ys.low, xs.low)) * weight(ys.h, xs.h);
+    sum = sum + data.index_select(1, pixel(ys.low, xs.high)) * weight(ys.h, xs.l);
+    sum = sum + data.index_select(1, pixel(ys.high, xs.low)) * weight(ys.l, xs.h);
+    sum = sum + data.index_select(1, pixel(ys.high, xs.high)) * weight(ys.l, xs.l);
+    // C x k x ph x gh x pw x gw: the grid's samples added in torchvision's order.
+    const torch::Tensor samples = sum.view({channels, k, pooled_h, grid, pooled_w, grid});
+    torch::Tensor bins = torch::zeros({channels, k, pooled_h, pooled_w}, input.options());
+    for (int64_t iy = 0; iy < grid; ++iy)
+      for (int64_t ix = 0; ix < grid; ++ix) bins.add_(samples.select(5, ix).select(3, iy));
+    bins.div_(static_cast<double>(grid * grid));
+    output.slice(0, k0, k0 + k).copy_(bins.permute({1, 0, 2, 3}));
+  }
+  return output;
+}
 
 torch::Tensor roi_align_by_gather(const torch::Tensor& input, const torch::Tensor& rois, int64_t pooled_h,
                                   int64_t pooled_w, double spatial_scale, int64_t sampling_ratio, bool aligned,
@@ -364,6 +447,8 @@ torch::Tensor roi_align_by_gather(const torch::Tensor& input, const torch::Tenso
 
 torch::Tensor roi_align(const torch::Tensor& input, const torch::Tensor& rois, int64_t pooled_h, int64_t pooled_w,
                         double spatial_scale, int64_t sampling_ratio, bool aligned) {
+  if (input.defined() && !input.device().is_cpu() && sampling_ratio > 0)
+    return detail::roi_align_fixed_grid(input, rois, pooled_h, pooled_w, spatial_scale, sampling_ratio, aligned);
   if (input.defined() && !input.device().is_cpu())
     return detail::roi_align_by_gather(input, rois, pooled_h, pooled_w, spatial_scale, sampling_ratio, aligned);
   const torch::Tensor cpu_rois = checked_rois(input, rois, pooled_h, pooled_w);

@@ -26,9 +26,17 @@ torch::Tensor roi_align(const torch::Tensor& input, const torch::Tensor& rois, i
                         double spatial_scale, int64_t sampling_ratio, bool aligned);
 
 namespace detail {
-// The non-CPU algorithm (tensor operations), callable on any device:
-// roi_align() uses it for non-CPU tensors; tests run it on the CPU too.
+// The non-CPU algorithms (tensor operations), callable on any device:
+// roi_align() uses them for non-CPU tensors; tests run them on the CPU too.
 // max_chunk_elements bounds each gathered tensor (rois are processed in chunks).
+// A fixed sampling grid (sampling_ratio > 0, as Faster and Mask R-CNN use):
+// the sample positions and bilinear weights are computed on the device too;
+// the only host read is the check of the batch indices.
+torch::Tensor roi_align_fixed_grid(const torch::Tensor& input, const torch::Tensor& rois, int64_t pooled_h,
+                                   int64_t pooled_w, double spatial_scale, int64_t sampling_ratio, bool aligned,
+                                   int64_t max_chunk_elements = int64_t{1} << 22);
+// The adaptive grid (sampling_ratio <= 0, a grid per roi): the positions and
+// weights come from the host, grouped by grid size, the sums run on the device.
 torch::Tensor roi_align_by_gather(const torch::Tensor& input, const torch::Tensor& rois, int64_t pooled_h,
                                   int64_t pooled_w, double spatial_scale, int64_t sampling_ratio, bool aligned,
                                   int64_t max_chunk_elements = int64_t{1} << 22);

@@ -163,6 +163,8 @@ Triplets EasyPositiveTripletMiner::mine(const at::Tensor& embeddings, const at::
 
 Triplets SemiHardTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                                     double margin) const {
+  if (embeddings.defined() && !embeddings.device().is_cpu())
+    return detail::semi_hard_on_device(embeddings, labels, distance, margin, keep_all_, relation_);
   const MiningBatch b = prepare(embeddings, labels, distance, "semi-hard miner", relation_);
   TripletLists out;
   for (int64_t a = 0; a < b.n; ++a)
@@ -183,6 +185,60 @@ Triplets SemiHardTripletMiner::mine(const at::Tensor& embeddings, const at::Tens
     }
   return out.tensors(b.device);
 }
+
+namespace detail {
+
+Triplets semi_hard_on_device(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
+                             double margin, bool keep_all, const LabelRelation& relation) {
+  check_inputs(embeddings, labels, "semi-hard miner");
+  torch::NoGradGuard no_grad;
+  const auto device = embeddings.device();
+  const int64_t n = embeddings.size(0);
+  const auto index_options = torch::TensorOptions().dtype(torch::kLong).device(device);
+  if (n == 0) {
+    const at::Tensor none = torch::empty({0}, index_options);
+    return {none, none, none};
+  }
+  const RelationMasks masks = relation_masks(labels.detach(), relation);
+  const at::Tensor positive = masks.positive.to(device, torch::kBool);
+  const at::Tensor negative = masks.negative.to(device, torch::kBool);
+  const at::Tensor e = embeddings.detach();
+  at::Tensor close = distance.matrix(e, e).to(torch::kDouble);
+  if (close.dim() != 2 || close.size(0) != n || close.size(1) != n)
+    throw Error("semi-hard miner: distance '" + distance.name() + "' returned a matrix of the wrong shape");
+  if (distance.is_similarity()) close = close.neg();
+  if (keep_all) {
+    // Anchors in blocks of at most 2^24 (a, p, x) cells; one count per block.
+    const int64_t block = std::max<int64_t>(1, (int64_t{1} << 24) / (n * n));
+    std::vector<at::Tensor> found;
+    for (int64_t a0 = 0; a0 < n; a0 += block) {
+      const int64_t a1 = std::min(n, a0 + block);
+      const at::Tensor ap = close.slice(0, a0, a1).unsqueeze(2);  // a x p x 1
+      const at::Tensor an = close.slice(0, a0, a1).unsqueeze(1);  // a x 1 x x
+      const at::Tensor valid = positive.slice(0, a0, a1).unsqueeze(2) & negative.slice(0, a0, a1).unsqueeze(1) &
+                               an.gt(ap) & an.lt(ap + margin);
+      at::Tensor cells = valid.nonzero();  // row-major: the loop's order
+      cells.select(1, 0).add_(a0);
+      found.push_back(cells);
+    }
+    const at::Tensor cells = torch::cat(found);
+    return {cells.select(1, 0).contiguous(), cells.select(1, 1).contiguous(), cells.select(1, 2).contiguous()};
+  }
+  // The hardest: per anchor, its negatives' distances sorted (stable, so equal
+  // distances keep index order); the first one above d(a,p) is the candidate.
+  const double inf = std::numeric_limits<double>::infinity();
+  const at::Tensor negatives_only = close.masked_fill(negative.logical_not(), inf);
+  const auto [sorted, order] = negatives_only.sort(/*stable=*/true, /*dim=*/1, /*descending=*/false);
+  const at::Tensor first_above = torch::searchsorted(sorted, close, /*out_int32=*/false, /*right=*/true).clamp_max(n - 1);
+  const at::Tensor candidate = sorted.gather(1, first_above);
+  const at::Tensor chosen = positive & candidate.gt(close) & candidate.lt(close + margin);
+  const at::Tensor pairs = chosen.nonzero();
+  const at::Tensor anchor = pairs.select(1, 0).contiguous(), pos = pairs.select(1, 1).contiguous();
+  const at::Tensor neg = order.index({anchor, first_above.index({anchor, pos})});
+  return {anchor, pos, neg};
+}
+
+}  // namespace detail
 
 Triplets RandomHardTripletMiner::mine(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
                                       double margin) const {

@@ -109,6 +109,9 @@ class BatchHardTripletMiner : public TripletMiner {
 // d(a,p) < d(a,n) < d(a,p) + margin (strict on both sides). keep_all (the
 // default, as pml's TripletMarginMiner "semihard"): every such negative;
 // otherwise only the hardest of them (smallest d(a,n); "semi-hard-hardest").
+// On the CPU a loop over the pairs; on other devices tensor operations on the
+// device (detail::semi_hard_on_device), with no host synchronisation per
+// anchor: one per block of anchors, for the triplets' count.
 class SemiHardTripletMiner : public TripletMiner {
  public:
   explicit SemiHardTripletMiner(bool keep_all = true, LabelRelation relation = {})
@@ -210,5 +213,14 @@ std::unique_ptr<TripletMiner> make_triplet_miner(const std::string& name, uint64
                                                  LabelRelation relation = {});
 // "all", "hard-negative", "hardest-negative"; UsageError otherwise.
 std::unique_ptr<PairMiner> make_pair_miner(const std::string& name, uint64_t seed = 0, LabelRelation relation = {});
+
+namespace detail {
+// SemiHardTripletMiner's device algorithm, runnable on any device (tests run
+// it on the CPU against the loop): the same triplets in the same order
+// (anchor, positive, negative increasing; the hardest: the first of equal
+// distances), compared in float64 as the loop does.
+Triplets semi_hard_on_device(const at::Tensor& embeddings, const at::Tensor& labels, const Distance& distance,
+                             double margin, bool keep_all, const LabelRelation& relation = {});
+}  // namespace detail
 
 }  // namespace imret::learn

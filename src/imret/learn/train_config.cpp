@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "imret/core/error.hpp"
+#include "imret/core/precision.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/core/setting_error.hpp"
 #include "imret/learn/freeze.hpp"
@@ -84,6 +85,7 @@ void TrainConfig::validate() const {
   if (step_size < 1) throw SettingError("step_size", " must be at least 1");
   if (!(val_fraction >= 0 && val_fraction < 1)) throw SettingError("val_fraction", " must be in [0, 1)");
   if (limit < 0) throw SettingError("limit", " must be >= 0");
+  parse_precision(precision);
   check_thread_count("workers", workers, 0);  // 0: images decoded in the training thread
   parse_freeze(freeze);
   if (freeze != "none" && weights.empty() && network.arch != "torchscript")
@@ -97,7 +99,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"schedule", schedule},   {"step_size", step_size},         {"gamma", gamma},
           {"val_fraction", val_fraction}, {"limit", limit},           {"augment", augment},
           {"seed", seed},           {"workers", workers},             {"device", device},
-          {"on_bad_image", on_bad_image}, {"weights", weights},     {"weights_prefix", weights_prefix},
+          {"precision", precision}, {"on_bad_image", on_bad_image}, {"weights", weights},     {"weights_prefix", weights_prefix},
           {"freeze", freeze},       {"distance", distance},           {"miner", miner},
           {"margin", margin},       {"pos_margin", pos_margin},       {"normalize", normalize},
           {"classes_per_batch", classes_per_batch}, {"images_per_class", images_per_class},
@@ -126,6 +128,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& json) {
   c.seed = json.value("seed", c.seed);
   c.workers = json.value("workers", c.workers);
   c.device = json.value("device", c.device);
+  c.precision = json.value("precision", c.precision);
   c.on_bad_image = json.value("on_bad_image", c.on_bad_image);
   c.weights = json.value("weights", c.weights);
   c.weights_prefix = json.value("weights_prefix", c.weights_prefix);

@@ -53,6 +53,10 @@ struct TrainConfig {
   uint64_t seed = 0;
   int workers = 2;
   std::string device = "cpu";
+  // fp32 | tf32 | bf16 | fp16 (core/precision.hpp): the backbone's forward
+  // and backward; fp16 adds a gradient scaler (grad_scaler.hpp). The weights,
+  // optimiser state and losses stay float32.
+  std::string precision = "fp32";
   std::string on_bad_image = "skip";
   std::string weights;                       // start from these weights (.pth or safetensors)
   std::vector<std::string> weights_prefix;   // prefix rules for the weights' keys (models::WeightOptions)

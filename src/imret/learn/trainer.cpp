@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "imret/core/precision.hpp"
 #include "imret/core/error.hpp"
 #include "imret/core/setting_error.hpp"
 #include "imret/core/runtime.hpp"
@@ -16,6 +17,7 @@
 #include "imret/learn/optimizer.hpp"
 #include "imret/learn/registry.hpp"
 #include "imret/learn/training_hooks.hpp"
+#include "imret/models/autocast.hpp"
 #include "imret/models/channels_last.hpp"
 #include "imret/models/checkpoint.hpp"
 #include "imret/models/pretrained.hpp"
@@ -115,6 +117,8 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   const bool writes = part.rank == 0;  // rank 0 alone writes the run folder and logs
   check_parts(config, part.ranks);
   const c10::Device device = parse_device(config.device);
+  const Precision precision = parse_precision(config.precision);
+  check_precision_on(precision, device);
   torch::manual_seed(config.seed);
 
   const Split split = split_dataset(config, dataset);
@@ -153,6 +157,8 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   const int64_t trainable = apply_freeze(*network, freeze);
   if (freeze != Freeze::None) spdlog::info("frozen ({}): {} trainable parameters", config.freeze, trainable);
   network->to(device);
+  network->set_precision(precision);
+  models::use_fastest_convolutions(device);
   models::use_channels_last(*network);
   objective->to(device);
   auto bad_images = std::make_shared<data::BadImageLog>();

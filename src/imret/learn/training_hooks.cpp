@@ -89,6 +89,7 @@ void ValidationHook::measure(EpochRecord& record) {
   options.device = device_;
   options.label = "validate";
   options.channels_last = true;  // as trained
+  options.precision = network_.precision();
   auto transform = data::make_eval_transform(config_.preprocess);
   const auto embed = [&](std::shared_ptr<const data::Dataset> part) {
     return models::embed_dataset(network_, part, transform, options);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "imret/core/error.hpp"
+#include "imret/core/precision.hpp"
 #include "imret/core/progress.hpp"
 #include "imret/dist/gradient_sync.hpp"
 #include "imret/learn/freeze.hpp"
@@ -102,6 +103,7 @@ StandardStep::StandardStep(const TrainConfig& config, models::Network& network, 
     : config_(config), network_(network), objective_(objective), optimizer_(optimizer), group_(std::move(group)) {
   parameters_ = network.parameters();
   for (auto& extra : objective.parameters()) parameters_.push_back(extra);
+  if (parse_precision(config.precision) == Precision::Fp16) scaler_ = std::make_unique<GradScaler>();
   if (!group_) return;
   // Every rank starts from rank 0's state, as DDP does.
   torch::NoGradGuard no_grad;
@@ -126,11 +128,14 @@ void StandardStep::start_epoch(int64_t epoch, EpochRecord& record) {
 StepLoss StandardStep::run(const TrainingBatch& batch) {
   clear_gradients(optimizer_);
   StepLoss step = objective_.loss(network_, batch.images, batch.labels, batch.tuple_rows);
-  if (step.loss.requires_grad()) step.loss.backward();
+  if (step.loss.requires_grad()) (scaler_ ? scaler_->scale_loss(step.loss) : step.loss).backward();
   if (network_sync_) network_sync_->finish();
   if (objective_sync_) objective_sync_->finish();
-  if (config_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(parameters_, config_.clip_grad_norm);
-  optimizer_.step();
+  // Every rank holds the same summed gradients here, so all skip or step together.
+  const bool finite = scaler_ ? scaler_->unscale(parameters_) : true;
+  if (finite && config_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(parameters_, config_.clip_grad_norm);
+  if (finite) optimizer_.step();
+  if (scaler_) scaler_->update(finite);
   if (group_) {
     // Batch norm's running statistics (and any other buffer) follow rank 0,
     // as DDP's broadcast_buffers; after the step, so that validation and

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "imret/learn/batch_source.hpp"
+#include "imret/learn/grad_scaler.hpp"
 #include "imret/learn/objective.hpp"
 #include "imret/learn/train_config.hpp"
 
@@ -86,6 +87,7 @@ class StandardStep : public TrainingStep {
   std::vector<at::Tensor> parameters_;  // the network's and the objective's, for clipping
   std::shared_ptr<dist::Communicator> group_;
   std::unique_ptr<dist::GradientSync> network_sync_, objective_sync_;
+  std::unique_ptr<GradScaler> scaler_;  // precision fp16 only
 };
 
 class EpochHook {

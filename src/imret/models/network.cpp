@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "imret/core/error.hpp"
+#include "imret/models/autocast.hpp"
 #include "imret/models/convnet.hpp"
 #include "imret/models/pooling.hpp"
 #include "imret/models/resnet.hpp"
@@ -94,7 +95,12 @@ void Network::set_whitening(std::shared_ptr<const Whitening> whitening) {
 }
 
 torch::Tensor Network::embed_once(const torch::Tensor& images) {
-  torch::Tensor features = embed_features(images);
+  torch::Tensor features;
+  {
+    PrecisionScope scope(precision_, images.device().type());
+    features = embed_features(images);
+  }
+  if (features.scalar_type() != torch::kFloat) features = features.to(torch::kFloat);
   if (embedding_head_) features = embedding_head_->forward(features);
   if (!metric_map_) return features;
   if (normalize_before_map_)

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "imret/core/precision.hpp"
 #include "imret/models/whitening.hpp"
 
 namespace imret::models {
@@ -99,6 +100,12 @@ class Network : public torch::nn::Module {
   // UsageError when it takes another dimension than the network gives.
   void set_whitening(std::shared_ptr<const Whitening> whitening);
   const Whitening* whitening() const { return whitening_.get(); }
+  // The precision the architecture's features are computed in (autocast.hpp);
+  // the embedding head, metric map, classifier, scales' averaging and
+  // whitening run in float32, and embed() returns float32 in every mode.
+  // Callers check the device first (check_precision_on).
+  void set_precision(Precision precision) { precision_ = precision; }
+  Precision precision() const { return precision_; }
 
  protected:
   // The architecture's embedding (up to the penultimate layer).
@@ -108,6 +115,7 @@ class Network : public torch::nn::Module {
   torch::Tensor embed_once(const torch::Tensor& images);
   std::vector<double> scales_;
   std::shared_ptr<const Whitening> whitening_;
+  Precision precision_ = Precision::Fp32;
   torch::nn::Linear embedding_head_{nullptr};
   int64_t head_dim_ = 0;
   torch::nn::Linear metric_map_{nullptr};

@@ -101,10 +101,16 @@ std::vector<PoolRegion> rmac_regions(int64_t height, int64_t width, int64_t leve
   return regions;
 }
 
-torch::Tensor PoolingImpl::forward(const torch::Tensor& features) {
-  if (features.dim() != 4)
+torch::Tensor PoolingImpl::forward(const torch::Tensor& map) {
+  if (map.dim() != 4)
     throw UsageError("pooling " + spec_.to_string() + " needs a feature map (N x C x H x W), got " +
-                     std::to_string(features.dim()) + " dimensions");
+                     std::to_string(map.dim()) + " dimensions");
+  // Pooling is float32 under any --precision (autocast.hpp): GeM's powers and
+  // R-MAC's region sums lose too much in 8 bits of mantissa.
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+  const torch::Tensor features = map.scalar_type() == torch::kBFloat16 || map.scalar_type() == torch::kHalf
+                                     ? map.to(torch::kFloat)
+                                     : map;
   const std::string& kind = spec_.kind;
   if (kind == "gap") return F::adaptive_avg_pool2d(features, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
   if (kind == "mac") return spatial_max(features);

@@ -12,6 +12,7 @@
 #include "imret/core/error.hpp"
 #include "imret/core/npy.hpp"
 #include "imret/core/output_folder.hpp"
+#include "imret/core/precision.hpp"
 #include "imret/core/progress.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/core/setting_error.hpp"
@@ -89,8 +90,11 @@ std::unique_ptr<detect::Detector> load_detector(const DetectRequest& request) {
   options.box.detections_per_image = request.max_detections;
   options.bn_eps = request.bn_eps;
   options.binary_masks = true;  // the results file and the pictures keep masks above 0.5 only
+  const c10::Device device = parse_device(request.device);
+  options.precision = parse_precision(request.precision);
+  check_precision_on(options.precision, device);
   auto detector = detect::Detector::load(request.weights, options);
-  detector->to(parse_device(request.device));
+  detector->to(device);
   spdlog::info("{}: {} with {} classes on {}", request.weights, detect::detector_arch_name(detector->arch()),
                detector->num_classes(), request.device);
   return detector;

@@ -17,6 +17,7 @@ struct DetectRequest {
   std::vector<std::string> inputs;  // image files or folders (searched recursively)
   std::string weights;              // torchvision's fasterrcnn/maskrcnn_resnet50_fpn state_dict
   std::string device = "cpu";
+  std::string precision = "fp32";   // the backbone's (core/precision.hpp)
   double score_threshold = 0.05;    // keep detections scoring above this
   int64_t max_detections = 100;     // per image
   double draw_threshold = 0.5;      // draw detections scoring at least this

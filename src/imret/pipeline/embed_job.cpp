@@ -9,6 +9,7 @@
 #include "imret/core/error.hpp"
 #include "imret/core/json_text.hpp"
 #include "imret/core/output_folder.hpp"
+#include "imret/core/precision.hpp"
 #include "imret/core/setting_error.hpp"
 #include "imret/data/image_folder.hpp"
 #include "imret/models/pooling.hpp"
@@ -104,6 +105,7 @@ int64_t embed_dataset_to_folder(const models::LoadedNetwork& loaded, std::shared
   }
   meta["network"] = loaded.info.spec.to_json();
   meta["preprocess"] = loaded.info.preprocess;
+  meta["precision"] = precision_name(options.precision);
   meta["classes"] = dataset->classes();
   meta["bad_images"] = bad_image_list(*bad_images);
   write_embedding_files(out.path(), values, embedded.values.size(0), cols, items, meta);

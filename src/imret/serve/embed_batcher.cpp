@@ -11,7 +11,10 @@ namespace imret::serve {
 EmbedBatcher::EmbedBatcher(std::shared_ptr<models::Network> network, BatcherOptions options)
     : network_(std::move(network)), options_(std::move(options)) {
   if (options_.max_batch < 1) options_.max_batch = 1;
+  check_precision_on(options_.precision, options_.device);
   network_->eval();
+  network_->to(options_.device);
+  network_->set_precision(options_.precision);
   models::use_channels_last(*network_);  // oneDNN's faster convolution layout (models/channels_last.hpp)
   worker_ = std::thread([this] { run(); });
 }
@@ -89,7 +92,7 @@ void EmbedBatcher::embed_batch(std::vector<std::unique_ptr<Job>>& jobs) {
         std::vector<at::Tensor> inputs;
         for (size_t m = start; m < end; ++m) inputs.push_back(*all[members[m]]);
         if (options_.on_batch) options_.on_batch(static_cast<int64_t>(inputs.size()));
-        const at::Tensor batch = models::channels_last(torch::stack(inputs));
+        const at::Tensor batch = models::channels_last(torch::stack(inputs).to(options_.device));
         const at::Tensor out = network_->embed(batch).to(torch::kCPU, torch::kFloat32);
         for (size_t m = start; m < end; ++m) rows[members[m]] = out[static_cast<int64_t>(m - start)];
       }

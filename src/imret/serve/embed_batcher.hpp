@@ -5,6 +5,7 @@
 // than its batch-1 throughput. One thread runs the network; callers block
 // until their embeddings are ready.
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "imret/core/error.hpp"
+#include "imret/core/precision.hpp"
 #include "imret/models/network.hpp"
 
 namespace imret::serve {
@@ -27,6 +29,8 @@ struct BatcherOptions {
   std::chrono::microseconds wait{2000};         // how long the first image waits for others
   int64_t max_queued = 256;                     // images waiting; more are refused (Overloaded)
   std::function<void(int64_t images)> on_batch;  // told each batch's size (metrics); may be empty
+  c10::Device device = c10::kCPU;               // where the network runs (moved there)
+  Precision precision = Precision::Fp32;        // the network's (checked against the device)
 };
 
 // More images wait than BatcherOptions::max_queued: the caller should retry later.

@@ -23,6 +23,7 @@
 namespace fs = std::filesystem;
 using imret::detect::batched_nms;
 using imret::detect::nms;
+using imret::detect::detail::batched_nms_by_offsets;
 using imret::detect::detail::nms_by_mask;
 
 namespace {
@@ -85,10 +86,14 @@ void check_against_torchvision(const std::string& test, std::vector<NmsCase> cas
       EXPECT_EQ(ours.scalar_type(), torch::kLong);
       EXPECT_TRUE(torch::equal(ours, expected))
           << "ours " << describe(ours) << "\ntorchvision vanilla " << describe(expected);
-      if (c.public_is_exact || c.boxes.size(0) > 1000) {  // above 1000 boxes torchvision's own path is vanilla
-        const torch::Tensor expected_public = load_indices(dir / "keep_public.npy");
+      const torch::Tensor expected_public = load_indices(dir / "keep_public.npy");
+      if (c.public_is_exact || c.boxes.size(0) > 1000)  // above 1000 boxes torchvision's own path is vanilla
         EXPECT_TRUE(torch::equal(ours, expected_public))
             << "ours " << describe(ours) << "\ntorchvision batched_nms " << describe(expected_public);
+      if (c.boxes.size(0) <= 1000) {  // torchvision's coordinate trick: what the device path does
+        const torch::Tensor offsets = batched_nms_by_offsets(c.boxes, c.scores, c.groups, c.threshold);
+        EXPECT_TRUE(torch::equal(offsets, expected_public))
+            << "offsets path " << describe(offsets) << "\ntorchvision batched_nms " << describe(expected_public);
       }
     }
   }

@@ -25,6 +25,7 @@
 namespace fs = std::filesystem;
 using imret::detect::roi_align;
 using imret::detect::detail::roi_align_by_gather;
+using imret::detect::detail::roi_align_fixed_grid;
 
 namespace {
 
@@ -94,6 +95,10 @@ void check_against_torchvision(const std::string& test, std::vector<RoiCase> cas
     expect_close(roi_align_by_gather(c.input, c.rois, c.pooled_h, c.pooled_w, c.spatial_scale, c.sampling_ratio,
                                      c.aligned, /*max_chunk_elements=*/5000),
                  expected, "tensor-operation path");
+    if (c.sampling_ratio > 0)
+      expect_close(roi_align_fixed_grid(c.input, c.rois, c.pooled_h, c.pooled_w, c.spatial_scale, c.sampling_ratio,
+                                        c.aligned, /*max_chunk_elements=*/5000),
+                   expected, "device path (positions and weights as tensors)");
   }
 }
 

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <filesystem>
 
+#include "imret/learn/miner.hpp"
+#include "imret/learn/registry.hpp"
 #include "imret/learn/trainer.hpp"
 #include "imret/models/checkpoint.hpp"
 #include "small_runs.hpp"
@@ -74,5 +76,26 @@ TEST(CudaTrainer, EveryMethodAndMinerRunsOnTheGpu) {
     ASSERT_EQ(result.history.size(), 1u) << name;
     EXPECT_TRUE(std::isfinite(result.history[0].train_loss)) << name;
     EXPECT_GT(result.history[0].tuples_per_batch, 0.0) << name;
+  }
+}
+
+// The semi-hard miner's device algorithm on the GPU gives the CPU loop's
+// triplets, in order (float64 comparisons on both).
+TEST(CudaMiner, SemiHardOnTheGpuEqualsTheCpuLoop) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  torch::manual_seed(0);
+  const at::Tensor embeddings = torch::nn::functional::normalize(torch::randn({256, 64}),
+                                                                 torch::nn::functional::NormalizeFuncOptions().dim(1));
+  const at::Tensor labels = torch::arange(256, torch::kLong).remainder(16);
+  const auto distance = learn::find_distance("euclidean").make();
+  for (bool keep_all : {true, false}) {
+    const learn::SemiHardTripletMiner miner(keep_all);
+    const learn::Triplets cpu = miner.mine(embeddings, labels, *distance, 0.2);
+    const learn::Triplets gpu = miner.mine(embeddings.cuda(), labels.cuda(), *distance, 0.2);
+    ASSERT_TRUE(gpu.anchor.is_cuda());
+    EXPECT_GT(cpu.anchor.numel(), 100);
+    EXPECT_TRUE(torch::equal(gpu.anchor.cpu(), cpu.anchor) && torch::equal(gpu.positive.cpu(), cpu.positive) &&
+                torch::equal(gpu.negative.cpu(), cpu.negative))
+        << (keep_all ? "all" : "hardest");
   }
 }

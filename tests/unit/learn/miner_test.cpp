@@ -467,3 +467,40 @@ TEST(Miner, AgreesAcrossTheLibraryDistances) {
           << name << " with " << d->name();
   }
 }
+
+// The device algorithm (tensor operations, run here on the CPU) gives the
+// loop's triplets in the loop's order: random batches, quantised embeddings
+// (equal distances: the first negative wins), a similarity, and multi-label
+// rows under both relations.
+TEST(Miner, SemiHardDeviceAlgorithmEqualsTheLoop) {
+  TestEuclidean euclid;
+  TestCosine cosine;
+  auto expect_same = [](const Triplets& loop, const Triplets& device, const std::string& what) {
+    EXPECT_EQ(triples(loop), triples(device)) << what;
+    EXPECT_FALSE(triples(loop).empty()) << what << ": the case should mine something";
+  };
+  for (const Distance* dist : std::vector<const Distance*>{&euclid, &cosine})
+    for (bool quantised : {false, true})
+      for (double margin : {0.3, 2.0}) {
+        RandomBatch b = random_batch(*dist, 8, 6, 3, quantised ? 11 : 5);
+        if (quantised) b.embeddings = (b.embeddings * 2).round() / 2;  // many equal distances
+        const std::string what = dist->name() + (quantised ? ", quantised" : "") + ", margin " + std::to_string(margin);
+        for (bool keep_all : {true, false})
+          expect_same(SemiHardTripletMiner(keep_all).mine(b.embeddings, b.labels, *dist, margin),
+                      imret::learn::detail::semi_hard_on_device(b.embeddings, b.labels, *dist, margin, keep_all),
+                      what + (keep_all ? ", all" : ", hardest"));
+      }
+  // Multi-label rows (class sets), under each relation.
+  auto gen = at::detail::createCPUGenerator(3);
+  const at::Tensor rows = torch::randint(0, 3, {30, 4}, gen).clamp_max(1);
+  const at::Tensor embeddings = torch::randn({30, 5}, gen);
+  for (const LabelRelation& relation : {LabelRelation{0.0, false}, LabelRelation{0.5, true}})
+    for (bool keep_all : {true, false})
+      expect_same(SemiHardTripletMiner(keep_all, relation).mine(embeddings, rows, euclid, 1.0),
+                  imret::learn::detail::semi_hard_on_device(embeddings, rows, euclid, 1.0, keep_all, relation),
+                  "multi-label, overlap " + std::to_string(relation.positive_overlap));
+  // An empty batch.
+  const Triplets none =
+      imret::learn::detail::semi_hard_on_device(torch::empty({0, 3}), torch::empty({0}, torch::kLong), euclid, 0.2, true);
+  EXPECT_EQ(none.anchor.numel(), 0);
+}
