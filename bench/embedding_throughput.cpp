@@ -11,7 +11,11 @@
 //
 //   build/bench/imret_bench_embedding_throughput [--device cuda] [--precisions fp32,tf32,bf16,fp16]
 //       [--source tensors,jpeg] [--batch 256] [--batches 30] [--images 4096] [--workers 12] [--no-peer]
+//       [--fold both|on|off]
 //
+// --fold both (the default) adds, for resident tensors, imret with batch norm
+// left apart from the convolutions (models/folded_batch_norm.hpp): what
+// folding gains.
 // Each line: "<source> <precision>: imret X img/s, torchvision Y img/s, ratio X/Y".
 // On a CPU use small numbers (--device cpu --precisions fp32,bf16 --batch 8
 // --batches 2 --images 32): bf16 there is emulated unless the CPU has AVX-512
@@ -30,6 +34,7 @@
 #include "imret/models/autocast.hpp"
 #include "imret/models/channels_last.hpp"
 #include "imret/models/embed.hpp"
+#include "imret/models/folded_batch_norm.hpp"
 #include "imret/models/pretrained.hpp"
 #include "options.hpp"
 
@@ -91,6 +96,9 @@ int main(int argc, char** argv) {
     const int workers = static_cast<int>(options.integer("workers", 12));
     const auto precisions = imret::bench::split_list(options.text("precisions", "fp32,tf32,bf16,fp16"));
     const auto sources = imret::bench::split_list(options.text("source", "tensors,jpeg"));
+    const std::string fold = options.text("fold", "both");
+    if (fold != "both" && fold != "on" && fold != "off") throw std::runtime_error("--fold: both, on or off");
+    imret::models::set_batch_norm_folding(fold != "off");
     imret::configure_threads(0);
     const std::string peer =
         std::string("/usr/bin/python3 ") + IMRET_SOURCE_DIR + "/bench/embedding_throughput_peer.py";
@@ -116,6 +124,12 @@ int main(int argc, char** argv) {
         const double ours = source == "tensors" ? tensors_throughput(*network, device, precision, batch, batches)
                                                 : jpeg_throughput(*network, folder, device, precision, batch, workers);
         std::printf("%-7s %-4s: imret %9.1f img/s", source.c_str(), name.c_str(), ours);
+        if (source == "tensors" && fold == "both") {
+          imret::models::set_batch_norm_folding(false);
+          const double apart = tensors_throughput(*network, device, precision, batch, batches);
+          imret::models::set_batch_norm_folding(true);
+          std::printf(" (batch norm not folded: %9.1f)", apart);
+        }
         std::fflush(stdout);
         if (options.peer) {
           const std::string command = peer + " " + source + " " + folder.string() + " " + device.str() + " " + name +

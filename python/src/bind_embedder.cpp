@@ -8,6 +8,7 @@
 #include "imret/core/atomic_file.hpp"
 #include "imret/core/precision.hpp"
 #include "imret/data/image_folder.hpp"
+#include "imret/models/channels_last.hpp"
 #include "imret/pipeline/networks.hpp"
 #include "imret/pipeline/query.hpp"
 
@@ -35,6 +36,7 @@ class PyEmbedder {
     loaded_.network->eval();
     loaded_.network->to(device_);
     loaded_.network->set_precision(arithmetic);
+    models::use_channels_last(*loaded_.network);  // as imret embed and imret serve run it
     preparer_ = std::make_unique<pipeline::QueryImagePreparer>(loaded_);
   }
 
@@ -76,7 +78,7 @@ class PyEmbedder {
       for (size_t start = 0; start < prepared.size(); start += static_cast<size_t>(batch_size_)) {
         const size_t end = std::min(prepared.size(), start + static_cast<size_t>(batch_size_));
         std::vector<at::Tensor> batch(prepared.begin() + static_cast<long>(start), prepared.begin() + static_cast<long>(end));
-        at::Tensor input = torch::stack(batch).to(device_);
+        at::Tensor input = models::channels_last(torch::stack(batch).to(device_));
         parts.push_back(loaded_.network->embed(input).to(torch::kCPU, torch::kFloat32));
       }
       embeddings = torch::cat(parts);

@@ -75,3 +75,20 @@ def test_bad_input(checkpoint_and_images, tmp_path):
         imret.Embedder(str(tmp_path / "missing.safetensors"))
     with pytest.raises(ValueError, match="device"):
         imret.Embedder(str(checkpoint), device="tpu")
+
+
+def test_precision(checkpoint_and_images):
+    """precision="bf16" embeds as `imret embed --precision bf16`; the CPU refuses fp16 and tf32 by name."""
+    checkpoint, work, pixels, paths = checkpoint_and_images
+    subprocess.run([IMRET, "-q", "embed", "-c", str(checkpoint), "--split", "test", "--precision", "bf16", "-o",
+                    str(work / "bf16")], check=True, capture_output=True)
+    expected = imret.data.load_embeddings(work / "bf16").embeddings[:6]
+    fp32 = imret.data.load_embeddings(work / "emb").embeddings[:6]
+    got = imret.Embedder(str(checkpoint), precision="bf16").embed(paths)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert np.abs(got - fp32).max() > 1e-4, "bf16 should differ from fp32"
+    for precision, words in (("fp16", "fp16 on device cpu"), ("tf32", "tf32 on device cpu"),
+                             ("half", "expected fp32, tf32, bf16 or fp16")):
+        with pytest.raises(ValueError, match=words):
+            imret.Embedder(str(checkpoint), precision=precision)

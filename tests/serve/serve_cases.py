@@ -276,6 +276,28 @@ def case_overload():
         check(server.request("POST", "/api/search", image, {"Content-Type": "image/png"})[0] == 200, "after the burst")
 
 
+def case_precision():
+    """--precision bf16: image queries embedded in bfloat16 rank as in float32
+    (near-equal scores); fp16 and tf32 are refused on the CPU in one line."""
+    expected = cli_results("--image", *QUERIES[:2], "-k", "10")
+    with Server(INDEX, "--precision", "bf16") as server:
+        for q, path in enumerate(QUERIES[:2]):
+            hits = server.search(read(path), "image/png")["queries"][0]["results"]
+            ids = [h["id"] for h in hits]
+            expected_ids = [i for i, _ in expected[q]]
+            check(len(set(ids[:5]) & set(expected_ids[:5])) >= 4, f"bf16 top 5 {ids[:5]} vs fp32 {expected_ids[:5]}")
+            score = {i: s for i, s in expected[q]}
+            for h in hits:
+                if h["id"] in score:
+                    check(abs(h["score"] - score[h["id"]]) < 2e-2, f"bf16 score {h} vs fp32 {score[h['id']]}")
+    for precision in ("fp16", "tf32"):
+        refused = subprocess.run([IMRET, "serve", INDEX, "--port", "0", "--precision", precision],
+                                 capture_output=True, text=True, timeout=120)
+        check(refused.returncode != 0 and refused.stderr.count("\n") == 1, f"--precision {precision}: "
+              f"{refused.returncode} {refused.stderr!r}")
+        check(f"--precision {precision} on --device cpu" in refused.stderr, refused.stderr)
+
+
 def case_port():
     """A port in use: a second server refuses to start, naming the address,
     instead of sharing the port (SO_REUSEPORT) and half its requests."""

@@ -2,7 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <array>
+
 #include "imret/models/batch_norm.hpp"
+#include "imret/models/folded_batch_norm.hpp"
 
 namespace imret::models {
 namespace nn = torch::nn;
@@ -12,6 +15,11 @@ namespace {
 
 nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride) {
   return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
+}
+
+// The downsampling shortcut: Sequential(conv 1x1, batch norm), folded.
+torch::Tensor shortcut(nn::Sequential& downsample, const torch::Tensor& x, ConvBatchNorm& folded) {
+  return folded.forward(*downsample->ptr(0)->as<nn::Conv2d>(), *downsample->ptr(1)->as<BatchNorm>(), x);
 }
 
 // torchvision's BasicBlock: two 3x3 convs.
@@ -27,9 +35,9 @@ class BasicBlock : public nn::Module {
     if (downsample) register_module("downsample", downsample);
   }
   torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor identity = downsample ? downsample->forward(x) : x;
-    torch::Tensor out = bn1->forward(conv1->forward(x)).relu_();
-    out = bn2->forward(conv2->forward(out));
+    torch::Tensor identity = downsample ? shortcut(downsample, x, folded[2]) : x;
+    torch::Tensor out = folded[0].forward(*conv1, *bn1, x).relu_();
+    out = folded[1].forward(*conv2, *bn2, out);
     return (out += identity).relu_();
   }
   nn::Conv2d conv1;
@@ -37,6 +45,7 @@ class BasicBlock : public nn::Module {
   nn::Conv2d conv2;
   BatchNorm bn2;
   nn::Sequential downsample;
+  std::array<ConvBatchNorm, 3> folded;
 };
 
 // torchvision's Bottleneck (v1.5): 1x1, 3x3 (strided), 1x1 with 4x expansion.
@@ -54,10 +63,10 @@ class Bottleneck : public nn::Module {
     if (downsample) register_module("downsample", downsample);
   }
   torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor identity = downsample ? downsample->forward(x) : x;
-    torch::Tensor out = bn1->forward(conv1->forward(x)).relu_();
-    out = bn2->forward(conv2->forward(out)).relu_();
-    out = bn3->forward(conv3->forward(out));
+    torch::Tensor identity = downsample ? shortcut(downsample, x, folded[3]) : x;
+    torch::Tensor out = folded[0].forward(*conv1, *bn1, x).relu_();
+    out = folded[1].forward(*conv2, *bn2, out).relu_();
+    out = folded[2].forward(*conv3, *bn3, out);
     return (out += identity).relu_();
   }
   nn::Conv2d conv1;
@@ -67,6 +76,7 @@ class Bottleneck : public nn::Module {
   nn::Conv2d conv3;
   BatchNorm bn3;
   nn::Sequential downsample;
+  std::array<ConvBatchNorm, 4> folded;
 };
 
 template <typename Block>
@@ -117,7 +127,7 @@ ResNet::ResNet(ResNetDepth depth, int64_t in_channels, int64_t num_classes, cons
 }
 
 torch::Tensor ResNet::embed_features(const torch::Tensor& images) {
-  torch::Tensor x = bn1_->forward(conv1_->forward(images)).relu_();
+  torch::Tensor x = stem_.forward(*conv1_, *bn1_, images).relu_();
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
   x = layer4_->forward(layer3_->forward(layer2_->forward(layer1_->forward(x))));
   return pool_->forward(x);

@@ -8,6 +8,7 @@
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 #include "imret/models/batch_norm.hpp"
+#include "imret/models/folded_batch_norm.hpp"
 #include <torch/nn/modules/linear.h>
 
 #include "imret/models/network.hpp"
@@ -34,6 +35,7 @@ class ResNet : public Network {
   int64_t feature_dim_ = 0;
   torch::nn::Conv2d conv1_{nullptr};
   BatchNorm bn1_{nullptr};
+  ConvBatchNorm stem_;  // conv1_ + bn1_, folded out of training (folded_batch_norm.hpp)
   torch::nn::Sequential layer1_{nullptr}, layer2_{nullptr}, layer3_{nullptr}, layer4_{nullptr};
   torch::nn::Linear fc_{nullptr};
   Pooling pool_{nullptr};

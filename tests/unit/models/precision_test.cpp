@@ -135,3 +135,43 @@ TEST(PrecisionScope, Bf16TrainingKeepsFloat32WeightsAndGradients) {
   EXPECT_GT(with_grad, 10);
   EXPECT_FALSE(at::autocast::is_cpu_enabled());
 }
+
+// Out of training with gradients off, batch norm is folded into the
+// convolutions (folded_batch_norm.hpp): the same features to rounding as the
+// two apart, and a changed weight or statistic is seen at once.
+TEST(FoldedBatchNorm, EqualsConvolutionThenBatchNormAndFollowsChanges) {
+  auto network = small_resnet();
+  {
+    torch::NoGradGuard no_grad;  // statistics other than 0 and 1, so that folding does something
+    for (auto& buffer : network->named_buffers()) {
+      if (buffer.key().find("running_mean") != std::string::npos) buffer.value().uniform_(-0.5, 0.5);
+      if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.5, 2.0);
+    }
+  }
+  const torch::Tensor images = torch::rand({2, 3, 64, 64});
+  auto apart = [&] { return network->embed(images).detach(); };  // gradients on: no folding
+  auto folded = [&] {
+    torch::NoGradGuard no_grad;
+    return network->embed(images);
+  };
+  auto relative = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return ((a - b).abs().max() / b.abs().max()).item<double>();
+  };
+  const torch::Tensor reference = apart();
+  EXPECT_LT(relative(folded(), reference), 1e-5);
+  EXPECT_FALSE(torch::equal(folded(), reference)) << "folding should round differently (is it folding at all?)";
+  // Change one batch norm's statistics and another's weight: the cache follows.
+  {
+    torch::NoGradGuard no_grad;
+    auto buffers = network->named_buffers();
+    buffers["layer1.0.bn1.running_var"].mul_(3);
+    network->named_parameters()["layer2.0.bn2.weight"].mul_(-1);
+  }
+  const torch::Tensor changed = apart();
+  EXPECT_GT(relative(changed, reference), 1e-3);
+  EXPECT_LT(relative(folded(), changed), 1e-5);
+  {
+    c10::InferenceMode inference;  // the way embed_dataset and the service call it
+    EXPECT_LT(relative(network->embed(images), changed), 1e-5);
+  }
+}

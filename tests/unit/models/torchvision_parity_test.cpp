@@ -1,9 +1,14 @@
 // imret's ResNets with torchvision's weights give torchvision's outputs:
 // every architecture, every weight-file format (zip .pth, legacy .pth,
-// safetensors), logits and pooled features to 1e-4.
+// safetensors), logits and pooled features. Out of training imret folds
+// batch norm into the convolutions: its outputs equal PyTorch's own folding
+// (torch.fx fuse) to 1e-6 of their size (bit for bit here), and torchvision's unfolded outputs
+// to what folding rounds differently (PyTorch's folding too: up to 4.5e-4 for
+// the deep calibrated ResNet-101 here).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -26,7 +31,7 @@ torch::Tensor load_tensor(const fs::path& path, std::vector<int64_t> shape) {
 // first time a test asks for it (each test runs in its own process, several
 // at once): written under a private name, then renamed into place.
 fs::path reference_for(const std::string& arch) {
-  const fs::path root = fs::temp_directory_path() / "imret_torchvision_reference_v2";
+  const fs::path root = fs::temp_directory_path() / "imret_torchvision_reference_v3";
   const fs::path dir = root / arch;
   if (!fs::exists(dir)) {
     const fs::path scratch = root / (arch + ".tmp-" + std::to_string(::getpid()));
@@ -57,12 +62,21 @@ TEST_P(TorchvisionParity, LogitsAndPooledFeaturesMatch) {
   const torch::Tensor logits = network->classify(features);
   const torch::Tensor expected_features = load_tensor(dir / "features.npy", {2, network->embedding_dim()});
   const torch::Tensor expected_logits = load_tensor(dir / "logits.npy", {2, 1000});
-  const double feature_error = (features - expected_features).abs().max().item<double>();
-  const double logit_error = (logits - expected_logits).abs().max().item<double>();
-  std::printf("%s %s: max |imret - torchvision| features %.2e, logits %.2e\n", arch.c_str(), file.c_str(),
-              feature_error, logit_error);
-  EXPECT_LE(feature_error, 1e-4) << arch << " " << file;
-  EXPECT_LE(logit_error, 1e-4) << arch << " " << file;
+  auto relative_error = [](const torch::Tensor& ours, const torch::Tensor& expected) {
+    return (ours - expected).abs().max().item<double>() / std::max(1.0, expected.abs().max().item<double>());
+  };
+  const int64_t dim = network->embedding_dim();
+  const double feature_error = relative_error(features, expected_features);
+  const double logit_error = relative_error(logits, expected_logits);
+  const double fused_feature_error = relative_error(features, load_tensor(dir / "fused_features.npy", {2, dim}));
+  const double fused_logit_error = relative_error(logits, load_tensor(dir / "fused_logits.npy", {2, 1000}));
+  std::printf("%s %s: max |imret - torchvision| / max |torchvision|: features %.2e, logits %.2e; "
+              "against PyTorch's folding: %.2e, %.2e\n",
+              arch.c_str(), file.c_str(), feature_error, logit_error, fused_feature_error, fused_logit_error);
+  EXPECT_LE(fused_feature_error, 1e-6) << arch << " " << file;
+  EXPECT_LE(fused_logit_error, 1e-6) << arch << " " << file;
+  EXPECT_LE(feature_error, 1e-3) << arch << " " << file;
+  EXPECT_LE(logit_error, 1e-3) << arch << " " << file;
   // The comparison is not trivially small: outputs are of order one.
   EXPECT_GT(expected_logits.abs().max().item<double>(), 0.1);
 }

@@ -11,6 +11,10 @@ trivial 0/1 and activations stay in a realistic range), and writes into OUT_DIR:
   input.npy             2 x 3 x 64 x 64 float32 input, saved as a 2 x 12288 matrix
   logits.npy            the model's output in eval mode
   features.npy          the pooled features (the input of fc)
+  fused_logits.npy, fused_features.npy
+                        the same with batch norm folded into the convolutions by
+                        PyTorch (torch.fx.experimental.optimization.fuse), as imret
+                        runs a network out of training
 """
 import json
 import struct
@@ -56,13 +60,21 @@ def main():
 
     torch.manual_seed(1)
     x = torch.randn(2, 3, 64, 64)
-    features = {}
-    model.avgpool.register_forward_hook(lambda m, i, o: features.setdefault("pooled", torch.flatten(o, 1)))
-    with torch.no_grad():
-        logits = model(x)
     np.save(f"{out}/input.npy", x.reshape(2, -1).numpy())  # .npy readers take matrices
-    np.save(f"{out}/logits.npy", logits.numpy())
-    np.save(f"{out}/features.npy", features["pooled"].numpy())
+
+    import torch.fx.experimental.optimization as fx_optimization
+    fused = fx_optimization.fuse(model)  # before any hook: fuse() copies the model, hooks included
+    for prefix, network in (("", model), ("fused_", fused)):
+        features = {}
+
+        def keep_pooled(module, inputs, output, features=features):
+            features["pooled"] = torch.flatten(output, 1)  # returns None: the output stays as it is
+
+        network.avgpool.register_forward_hook(keep_pooled)
+        with torch.no_grad():
+            logits = network(x)
+        np.save(f"{out}/{prefix}logits.npy", logits.numpy())
+        np.save(f"{out}/{prefix}features.npy", features["pooled"].numpy())
 
 
 if __name__ == "__main__":
