@@ -3,8 +3,8 @@
 
   - `imret embed --precision bf16` of a torchvision ResNet-18 (random weights)
     against the same network run by Python's torch under
-    torch.autocast("cpu", dtype=torch.bfloat16), channels-last as imret runs
-    it: imret must agree with PyTorch's bfloat16 result far better than with
+    torch.autocast("cpu", dtype=torch.bfloat16), channels-last and with batch
+    norm folded (torch.fx's fuse) as imret runs it: imret must agree with PyTorch's bfloat16 result far better than with
     float32 (so bf16 really ran, and ran as PyTorch runs it), and fp32 must
     equal PyTorch's float32;
   - the embeddings' retrieval quality (mAP of the test split against the train
@@ -59,7 +59,9 @@ class Precision(unittest.TestCase):
         model = torchvision.models.resnet18()
         model.load_state_dict(torch.load(os.path.join(cls.work, "resnet18.pth")))
         model.fc = torch.nn.Identity()
-        cls.model = model.eval().to(memory_format=torch.channels_last)
+        # imret folds batch norm into the convolutions out of training, as PyTorch's fx fuse does.
+        import torch.fx.experimental.optimization as fx_optimization
+        cls.model = fx_optimization.fuse(model.eval()).to(memory_format=torch.channels_last)
         cls.common = ["--arch", "resnet18", "--weights", os.path.join(cls.work, "resnet18.pth"),
                       "--data", cls.images, "--resize", "64", "--crop", "56"]
         cls.folders = {}
