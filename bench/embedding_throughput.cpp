@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     const std::string fold = options.text("fold", "both");
     if (fold != "both" && fold != "on" && fold != "off") throw std::runtime_error("--fold: both, on or off");
     imret::models::set_batch_norm_folding(fold != "off");
-    imret::configure_threads(0);
+    const int threads = imret::configure_threads(0);
     const std::string peer =
         std::string("/usr/bin/python3 ") + IMRET_SOURCE_DIR + "/bench/embedding_throughput_peer.py";
     const std::string maker = std::string("/usr/bin/python3 ") + IMRET_SOURCE_DIR + "/bench/feature_extraction_peer.py";
@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
         if (options.peer) {
           const std::string command = peer + " " + source + " " + folder.string() + " " + device.str() + " " + name +
                                       " " + std::to_string(batch) + " " + std::to_string(batches) + " " +
-                                      std::to_string(workers);
+                                      std::to_string(workers) + " " + std::to_string(threads);
           FILE* pipe = popen(command.c_str(), "r");
           double theirs = 0;
           if (!pipe || std::fscanf(pipe, "%lf", &theirs) != 1 || pclose(pipe) != 0) {

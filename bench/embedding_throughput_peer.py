@@ -2,7 +2,7 @@
 in channels-last layout under torch.autocast, the way PyTorch's performance
 guide runs inference.
 
-usage: embedding_throughput_peer.py tensors|jpeg FOLDER DEVICE PRECISION BATCH BATCHES WORKERS
+usage: embedding_throughput_peer.py tensors|jpeg FOLDER DEVICE PRECISION BATCH BATCHES WORKERS THREADS
 prints images/s on stdout. PRECISION: fp32 (TF32 off), tf32 (TF32 on), bf16 or
 fp16 (autocast)."""
 import sys
@@ -70,8 +70,8 @@ def jpeg(folder, device, precision, batch, workers):
 
 if __name__ == "__main__":
     source, folder, device, precision = sys.argv[1:5]
-    batch, batches, workers = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    batch, batches, workers, threads = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+    torch.set_num_threads(threads)  # imret's intra-op threads
     rate = tensors(folder, device, precision, batch, batches) if source == "tensors" else \
         jpeg(folder, device, precision, batch, workers)
     print(f"{rate:.2f}")
