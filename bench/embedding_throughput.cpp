@@ -30,6 +30,7 @@
 #include "imret/core/precision.hpp"
 #include "imret/core/runtime.hpp"
 #include "imret/data/image_folder.hpp"
+#include "imret/data/preprocess_defaults.hpp"
 #include "imret/data/transforms.hpp"
 #include "imret/models/autocast.hpp"
 #include "imret/models/channels_last.hpp"
@@ -66,11 +67,8 @@ double tensors_throughput(imret::models::Network& network, const c10::Device& de
 double jpeg_throughput(imret::models::Network& network, const fs::path& folder, const c10::Device& device,
                        imret::Precision precision, int64_t batch, int workers) {
   auto dataset = imret::data::load_image_folder(folder, "train");
-  imret::data::Preprocess preprocess;
-  preprocess.resize = 256;
-  preprocess.crop = 224;
-  preprocess.mean = {0.485, 0.456, 0.406};
-  preprocess.std = {0.229, 0.224, 0.225};
+  // ImageNet's: resize 256, crop 224, its mean and std.
+  const imret::data::Preprocess preprocess = imret::data::PreprocessChoice{}.resolve(3);
   imret::models::EmbedOptions options;
   options.batch_size = batch;
   options.workers = workers;

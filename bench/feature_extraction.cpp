@@ -20,6 +20,7 @@
 
 #include "imret/core/runtime.hpp"
 #include "imret/data/image_folder.hpp"
+#include "imret/data/preprocess_defaults.hpp"
 #include "imret/data/transforms.hpp"
 #include "imret/models/embed.hpp"
 #include "imret/models/pretrained.hpp"
@@ -69,11 +70,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto dataset = imret::data::load_image_folder(folder, "train");
-  imret::data::Preprocess preprocess;
-  preprocess.resize = 256;
-  preprocess.crop = 224;
-  preprocess.mean = {0.485, 0.456, 0.406};
-  preprocess.std = {0.229, 0.224, 0.225};
+  // ImageNet's: resize 256, crop 224, its mean and std.
+  const imret::data::Preprocess preprocess = imret::data::PreprocessChoice{}.resolve(3);
   imret::models::EmbedOptions options;
   options.batch_size = batch;
   options.workers = workers;
