@@ -105,8 +105,13 @@ torch::Tensor nms_by_mask(const torch::Tensor& boxes, const torch::Tensor& score
   // of K x K/64 words to the host in all (for K up to ~4000; row chunks
   // bound each temporary to ~4M elements beyond that).
   const int64_t words = (count + 63) / 64;
-  const torch::Tensor bit_values =
-      torch::pow(torch::full({64}, 2, sorted.options().dtype(torch::kLong)), torch::arange(64, sorted.options().dtype(torch::kLong)));
+  // 1 << b as int64 (bit 63: the sign bit), made on the host: no signed overflow anywhere.
+  torch::Tensor bit_values = torch::empty({64}, torch::kLong);
+  for (int b = 0; b < 64; ++b) {
+    const uint64_t bit = uint64_t{1} << b;
+    std::memcpy(bit_values.data_ptr<int64_t>() + b, &bit, sizeof bit);
+  }
+  bit_values = bit_values.to(boxes.device());
   const int64_t rows_per_chunk = std::max<int64_t>(1, (int64_t{1} << 22) / (words * 64));
   std::vector<uint64_t> mask(static_cast<size_t>(count * words));
   auto cols = [&](const torch::Tensor& v) { return v.unsqueeze(0); };

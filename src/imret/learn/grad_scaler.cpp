@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "imret/core/error.hpp"
 
 namespace imret::learn {
@@ -42,7 +44,8 @@ void GradScaler::update(bool finite) {
     return;
   }
   if (++good_steps_ == options_.growth_interval) {
-    scale_ *= options_.growth_factor;
+    // As PyTorch: the scale grows only while it stays finite.
+    if (std::isfinite(scale_ * options_.growth_factor)) scale_ *= options_.growth_factor;
     good_steps_ = 0;
   }
 }

@@ -1,6 +1,9 @@
 #include "imret/learn/train_config.hpp"
 
+#include <c10/core/Device.h>
+
 #include <cmath>
+#include <optional>
 
 #include "imret/core/error.hpp"
 #include "imret/core/precision.hpp"
@@ -85,7 +88,15 @@ void TrainConfig::validate() const {
   if (step_size < 1) throw SettingError("step_size", " must be at least 1");
   if (!(val_fraction >= 0 && val_fraction < 1)) throw SettingError("val_fraction", " must be in [0, 1)");
   if (limit < 0) throw SettingError("limit", " must be >= 0");
-  parse_precision(precision);
+  {
+    const Precision arithmetic = parse_precision(precision);
+    std::optional<c10::Device> on;
+    try {
+      on = c10::Device(device);
+    } catch (const std::exception&) {  // parse_device names a bad device when the run starts
+    }
+    if (on) check_precision_on(arithmetic, *on);
+  }
   check_thread_count("workers", workers, 0);  // 0: images decoded in the training thread
   parse_freeze(freeze);
   if (freeze != "none" && weights.empty() && network.arch != "torchscript")

@@ -1,5 +1,6 @@
 #include "imret/learn/training_loop.hpp"
 
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -118,6 +119,11 @@ StandardStep::StandardStep(const TrainConfig& config, models::Network& network, 
 StandardStep::~StandardStep() = default;
 
 void StandardStep::start_epoch(int64_t epoch, EpochRecord& record) {
+  if (scaler_ && scaler_->skipped_steps() > reported_skips_) {
+    spdlog::info("fp16: {} steps skipped so far for inf or NaN gradients (loss scale now {})",
+                 scaler_->skipped_steps(), scaler_->scale());
+    reported_skips_ = scaler_->skipped_steps();
+  }
   record.lr = learning_rate_at(config_, epoch);
   set_learning_rate(optimizer_, record.lr);
   objective_.start_epoch(epoch);

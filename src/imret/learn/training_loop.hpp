@@ -88,6 +88,7 @@ class StandardStep : public TrainingStep {
   std::shared_ptr<dist::Communicator> group_;
   std::unique_ptr<dist::GradientSync> network_sync_, objective_sync_;
   std::unique_ptr<GradScaler> scaler_;  // precision fp16 only
+  int64_t reported_skips_ = 0;
 };
 
 class EpochHook {

@@ -39,37 +39,32 @@ void set_autocast_dtype(c10::DeviceType type, at::ScalarType dtype) {
 }  // namespace
 
 PrecisionScope::PrecisionScope(Precision precision, c10::DeviceType device_type) : device_type_(device_type) {
-  const bool cuda = device_type == c10::DeviceType::CUDA;
-  if (cuda) {
-    auto& context = at::globalContext();
-    previous_cudnn_tf32_ = context.allowTF32CuDNN();
-    previous_cublas_tf32_ = context.allowTF32CuBLAS();
-    const bool tf32 = precision == Precision::Tf32;
-    context.setAllowTF32CuDNN(tf32);
-    context.setAllowTF32CuBLAS(tf32);
-    tf32_ = true;
-  }
-  if (!is_mixed(precision) || (device_type != c10::DeviceType::CPU && !cuda)) return;
-  autocast_ = true;
+  if (device_type != c10::DeviceType::CPU && device_type != c10::DeviceType::CUDA) return;
+  mixed_ = is_mixed(precision);
   was_enabled_ = autocast_enabled(device_type);
+  if (!mixed_ && !was_enabled_) return;  // fp32 or tf32, and autocast already off: nothing to do
+  changed_ = true;
   previous_dtype_ = static_cast<int>(autocast_dtype(device_type));
-  set_autocast_dtype(device_type, precision == Precision::Bf16 ? at::kBFloat16 : at::kHalf);
-  set_autocast_enabled(device_type, true);
-  at::autocast::increment_nesting();
+  if (mixed_) {
+    set_autocast_dtype(device_type, precision == Precision::Bf16 ? at::kBFloat16 : at::kHalf);
+    at::autocast::increment_nesting();
+  }
+  set_autocast_enabled(device_type, mixed_);
 }
 
 PrecisionScope::~PrecisionScope() {
-  if (autocast_) {
-    // As torch.autocast's __exit__: the cast weights live until the outermost scope ends.
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    set_autocast_enabled(device_type_, was_enabled_);
-    set_autocast_dtype(device_type_, static_cast<at::ScalarType>(previous_dtype_));
-  }
-  if (tf32_) {
-    auto& context = at::globalContext();
-    context.setAllowTF32CuDNN(previous_cudnn_tf32_);
-    context.setAllowTF32CuBLAS(previous_cublas_tf32_);
-  }
+  if (!changed_) return;
+  // As torch.autocast's __exit__: the cast weights live until the outermost scope ends.
+  if (mixed_ && at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  set_autocast_enabled(device_type_, was_enabled_);
+  set_autocast_dtype(device_type_, static_cast<at::ScalarType>(previous_dtype_));
+}
+
+void use_precision_flags(Precision precision) {
+  auto& context = at::globalContext();
+  const bool tf32 = precision == Precision::Tf32;
+  context.setAllowTF32CuDNN(tf32);
+  context.setAllowTF32CuBLAS(tf32);
 }
 
 void use_fastest_convolutions(const c10::Device& device) {

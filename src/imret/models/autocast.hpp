@@ -1,13 +1,14 @@
 #pragma once
 // Runs a block of network code in a Precision (core/precision.hpp), as
-// PyTorch's `torch.autocast` and `torch.backends.*.allow_tf32` do:
+// PyTorch's `torch.autocast` does:
 //   bf16, fp16  autocast on the device type (CPU: bf16 only), the weights
 //               stay float32 and are cast per call (cached within the
 //               outermost scope, then released);
-//   tf32        TF32 allowed for cuBLAS and cuDNN (process-wide flags);
-//   fp32        TF32 off for both, on CUDA (PyTorch's default has cuDNN's on).
-// The scope restores everything on exit. Autocast is thread-local; the TF32
-// flags are process-wide, so one process uses one precision at a time.
+//   fp32, tf32  autocast off inside the scope, also when the caller had it on
+//               (a Python user's torch.autocast around the Embedder, say).
+// The scope restores the caller's state on exit. Autocast is thread-local.
+// TF32 is not the scope's business: the backward pass and the layers around
+// the backbone run outside it, so use_precision_flags sets it for the job.
 #include <c10/core/Device.h>
 #include <c10/core/DeviceType.h>
 
@@ -24,12 +25,18 @@ class PrecisionScope {
 
  private:
   c10::DeviceType device_type_;
-  bool autocast_ = false;  // this scope turned autocast on (restores the previous state)
+  bool changed_ = false;  // this scope set autocast (restores the previous state)
+  bool mixed_ = false;    // ... on, as one nesting level
   bool was_enabled_ = false;
   int previous_dtype_ = 0;  // at::ScalarType
-  bool tf32_ = false;       // this scope set the TF32 flags
-  bool previous_cudnn_tf32_ = false, previous_cublas_tf32_ = false;
 };
+
+// The process-wide TF32 flags of cuBLAS and cuDNN for a job run in
+// `precision`: on for tf32, off for every other (fp32 then matches the CPU to
+// rounding, where PyTorch's default leaves cuDNN's TF32 on; bf16 and fp16 run
+// their float32 layers in float32). Called once a job knows its precision,
+// before it computes: training's backward pass reads the flags too.
+void use_precision_flags(Precision precision);
 
 // On a CUDA device: cuDNN times its convolution algorithms for each new
 // input shape and keeps the fastest (torch.backends.cudnn.benchmark), worth it

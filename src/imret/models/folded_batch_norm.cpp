@@ -14,6 +14,11 @@ void set_batch_norm_folding(bool on) { folding.store(on); }
 bool batch_norm_folding() { return folding.load(); }
 
 at::Tensor ConvBatchNorm::forward(torch::nn::Conv2dImpl& conv, BatchNormImpl& bn, const at::Tensor& x) {
+  if (bn.is_training()) {  // no folded copy of the weights kept through training
+    std::lock_guard<std::mutex> lock(mutex_);
+    weight_ = bias_ = at::Tensor();
+    made_from_.clear();
+  }
   if (!folding.load(std::memory_order_relaxed) || bn.is_training() || at::GradMode::is_enabled() || bn.statistics_sum ||
       conv.bias.defined())
     return bn.forward(conv.forward(x));
@@ -27,8 +32,14 @@ at::Tensor ConvBatchNorm::forward(torch::nn::Conv2dImpl& conv, BatchNormImpl& bn
           padding.assign((*p).begin(), (*p).end());
       },
       options.padding());
-  if (padding.empty() || options.groups() != 1) return bn.forward(conv.forward(x));
-  const std::vector<at::Tensor> sources = {conv.weight, bn.weight, bn.bias, bn.running_mean, bn.running_var};
+  const bool zeros =
+      visit([](const auto& mode) { return std::is_same_v<std::decay_t<decltype(mode)>, torch::enumtype::kZeros>; },
+            options.padding_mode());
+  if (padding.empty() || !zeros || options.groups() != 1) return bn.forward(conv.forward(x));
+  // Training updates the running statistics in place without bumping their
+  // versions; num_batches_tracked's add_ does, so it stands for them.
+  const std::vector<at::Tensor> sources = {conv.weight,     bn.weight,      bn.bias,
+                                           bn.running_mean, bn.running_var, bn.num_batches_tracked};
   std::vector<Source> now;
   bool cacheable = true;
   for (const at::Tensor& t : sources) {
@@ -39,12 +50,13 @@ at::Tensor ConvBatchNorm::forward(torch::nn::Conv2dImpl& conv, BatchNormImpl& bn
   at::Tensor weight, bias;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!cacheable || now != made_from_ || !weight_.defined()) {
+    if (!cacheable || now != made_from_ || !weight_.defined() || made_with_eps_ != bn.eps) {
       // As PyTorch's torch.nn.utils.fuse_conv_bn_weights, operation for operation.
       const at::Tensor rsqrt = (bn.running_var + bn.eps).rsqrt();
       weight_ = conv.weight * (bn.weight * rsqrt).view({-1, 1, 1, 1});
       bias_ = bn.running_mean.neg() * rsqrt * bn.weight + bn.bias;
       made_from_ = cacheable ? now : std::vector<Source>{};
+      made_with_eps_ = bn.eps;
     }
     weight = weight_;
     bias = bias_;

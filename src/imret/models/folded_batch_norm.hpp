@@ -6,8 +6,11 @@
 // one convolution with a bias instead of a convolution and a pass over its
 // output: the same result to float rounding (about 1e-6 relative), one
 // memory-bound pass less per layer. The folded weights are cached and made
-// again when a source tensor changes (its storage, device, type or version).
-// Training, frozen batch norm under gradients included, runs the two apart.
+// again when a source tensor changes (its storage, device, type or version;
+// num_batches_tracked stands for the running statistics, which training
+// updates without a version bump) or eps does. Training, frozen batch norm
+// under gradients included, runs the two apart (and drops the folded copy).
+// Convolutions padded other than with zeros are left apart too.
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -40,6 +43,7 @@ class ConvBatchNorm {
   std::mutex mutex_;
   at::Tensor weight_, bias_;
   std::vector<Source> made_from_;
+  double made_with_eps_ = -1;
 };
 
 }  // namespace imret::models

@@ -94,6 +94,11 @@ void Network::set_whitening(std::shared_ptr<const Whitening> whitening) {
   whitening_ = std::move(whitening);
 }
 
+void Network::set_precision(Precision precision) {
+  precision_ = precision;
+  use_precision_flags(precision);
+}
+
 torch::Tensor Network::embed_once(const torch::Tensor& images) {
   torch::Tensor features;
   {

@@ -103,8 +103,9 @@ class Network : public torch::nn::Module {
   // The precision the architecture's features are computed in (autocast.hpp);
   // the embedding head, metric map, classifier, scales' averaging and
   // whitening run in float32, and embed() returns float32 in every mode.
-  // Callers check the device first (check_precision_on).
-  void set_precision(Precision precision) { precision_ = precision; }
+  // Callers check the device first (check_precision_on). Sets the process-wide
+  // TF32 flags for the precision too (use_precision_flags in autocast.hpp).
+  void set_precision(Precision precision);
   Precision precision() const { return precision_; }
 
  protected:

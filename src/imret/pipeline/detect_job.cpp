@@ -21,6 +21,7 @@
 #include "imret/detect/coco_categories.hpp"
 #include "imret/detect/coco_results.hpp"
 #include "imret/detect/detector.hpp"
+#include "imret/models/autocast.hpp"
 #include "imret/viz/detection_drawing.hpp"
 #include "imret/viz/plot.hpp"
 
@@ -95,6 +96,7 @@ std::unique_ptr<detect::Detector> load_detector(const DetectRequest& request) {
   check_precision_on(options.precision, device);
   auto detector = detect::Detector::load(request.weights, options);
   detector->to(device);
+  models::use_precision_flags(options.precision);
   spdlog::info("{}: {} with {} classes on {}", request.weights, detect::detector_arch_name(detector->arch()),
                detector->num_classes(), request.device);
   return detector;

@@ -73,9 +73,10 @@ TEST(PrecisionScope, Bf16AutocastsMatrixProductsAndRestores) {
     models::PrecisionScope outer(Precision::Bf16, c10::DeviceType::CPU);
     EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kBFloat16);
     {
-      models::PrecisionScope inner(Precision::Fp32, c10::DeviceType::CPU);  // fp32 adds no autocast of its own
-      EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kBFloat16);
+      models::PrecisionScope inner(Precision::Fp32, c10::DeviceType::CPU);  // fp32 turns a caller's autocast off
+      EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kFloat);
     }
+    EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kBFloat16) << "the fp32 scope's end restores the caller's";
     { models::PrecisionScope inner(Precision::Bf16, c10::DeviceType::CPU); }
     EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kBFloat16) << "an inner scope's end must not end the outer one";
   }
@@ -173,4 +174,15 @@ TEST(FoldedBatchNorm, EqualsConvolutionThenBatchNormAndFollowsChanges) {
     c10::InferenceMode inference;  // the way embed_dataset and the service call it
     EXPECT_LT(relative(network->embed(images), changed), 1e-5);
   }
+  // A training step moves the running statistics in place (no version bump on
+  // them): the folded weights must follow that too.
+  network->train();
+  {
+    torch::NoGradGuard no_grad;
+    network->embed(torch::rand({4, 3, 64, 64}) * 3);
+  }
+  network->eval();
+  const torch::Tensor trained = apart();
+  EXPECT_GT(relative(trained, changed), 1e-3);
+  EXPECT_LT(relative(folded(), trained), 1e-5);
 }
