@@ -139,18 +139,26 @@ def preprocess(paths, resize=64, crop=56):
     return torch.stack([t(Image.open(p).convert("RGB")) for p in paths])
 
 
+def set_up_fixture(cls):
+    """The fixture's folder on a test class: tmp, work, images, common (the
+    `imret embed` arguments for its ResNet-18 and images); returns the
+    torchvision ResNet-18 with the fixture's weights."""
+    cls.tmp = tempfile.TemporaryDirectory()
+    cls.work = cls.tmp.name
+    subprocess.run([sys.executable, FIXTURE, cls.work], check=True, capture_output=True)
+    cls.images = os.path.join(cls.work, "images")
+    weights = os.path.join(cls.work, "resnet18.pth")
+    cls.common = ["--arch", "resnet18", "--weights", weights, "--data", cls.images, "--resize", "64", "--crop", "56"]
+    model = torchvision.models.resnet18()
+    model.load_state_dict(torch.load(weights))
+    return model
+
+
 class Backbones(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.work = cls.tmp.name
-        subprocess.run([sys.executable, FIXTURE, cls.work], check=True, capture_output=True)
-        cls.images = os.path.join(cls.work, "images")
-        model = torchvision.models.resnet18()
-        model.load_state_dict(torch.load(os.path.join(cls.work, "resnet18.pth")))
+        model = set_up_fixture(cls)
         cls.body = torch.nn.Sequential(*list(model.children())[:-2]).eval()
-        cls.common = ["--arch", "resnet18", "--weights", os.path.join(cls.work, "resnet18.pth"),
-                      "--data", cls.images, "--resize", "64", "--crop", "56"]
 
     @classmethod
     def tearDownClass(cls):

@@ -19,18 +19,15 @@ numbers (every precision, throughput) come from scripts/gpu/precision_check.sh.
 import csv
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import unittest
 
 import numpy as np
 import torch
-import torchvision
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_backbones import FIXTURE, imret, items, load, meta, preprocess  # noqa: E402
+from test_backbones import imret, items, load, meta, preprocess, set_up_fixture  # noqa: E402
 
 
 def average_precision(ranked_relevant, total_relevant):
@@ -52,18 +49,11 @@ def mean_average_precision(queries, query_labels, database, database_labels):
 class Precision(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.work = cls.tmp.name
-        subprocess.run([sys.executable, FIXTURE, cls.work], check=True, capture_output=True)
-        cls.images = os.path.join(cls.work, "images")
-        model = torchvision.models.resnet18()
-        model.load_state_dict(torch.load(os.path.join(cls.work, "resnet18.pth")))
+        model = set_up_fixture(cls)
         model.fc = torch.nn.Identity()
         # imret folds batch norm into the convolutions out of training, as PyTorch's fx fuse does.
         import torch.fx.experimental.optimization as fx_optimization
         cls.model = fx_optimization.fuse(model.eval()).to(memory_format=torch.channels_last)
-        cls.common = ["--arch", "resnet18", "--weights", os.path.join(cls.work, "resnet18.pth"),
-                      "--data", cls.images, "--resize", "64", "--crop", "56"]
         cls.folders = {}
         for precision in ("fp32", "bf16"):
             for split in ("train", "test"):

@@ -117,8 +117,7 @@ TrainResult train_embedding(const TrainConfig& config_in, std::shared_ptr<const 
   const bool writes = part.rank == 0;  // rank 0 alone writes the run folder and logs
   check_parts(config, part.ranks);
   const c10::Device device = parse_device(config.device);
-  const Precision precision = parse_precision(config.precision);
-  check_precision_on(precision, device);
+  const Precision precision = parse_precision(config.precision);  // checked against the device by validate()
   torch::manual_seed(config.seed);
 
   const Split split = split_dataset(config, dataset);
